@@ -1,0 +1,5 @@
+"""Entry point for `python -m sessioncli`."""
+
+from sessioncli.cli import main
+
+main()

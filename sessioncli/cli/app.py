@@ -1,0 +1,118 @@
+"""The typer application, its global options, and the context object every command reads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from sessioncli import __version__
+
+app = typer.Typer(
+    name="sessioncli",
+    help=(
+        "Headless, scriptable, onion-routed client for the Session private messenger.\n\n"
+        "Data goes to stdout, messages to stderr; a successful quiet command prints nothing. "
+        "Exit codes: 0 ok, 1 error, 2 usage, 3 partial send, 69 network unavailable, "
+        "75 temporary failure (retry later), 78 identity/configuration, 130 interrupted."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class Globals:
+    """Global options, resolved once in the callback and handed to every command."""
+
+    profile: str = "default"
+    network: str | None = None
+    identity_file: str | None = None
+    proxy: str | None = None
+    quiet: bool = False
+    verbose: int = 0
+
+
+def get_globals(ctx: typer.Context) -> Globals:
+    root = ctx.find_root()
+    obj = root.obj
+    if isinstance(obj, Globals):
+        return obj
+    return Globals()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sessioncli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            envvar="SESSIONCLI_PROFILE",
+            help="Identity profile (one keyring entry and state folder per profile).",
+        ),
+    ] = "default",
+    network: Annotated[
+        str | None,
+        typer.Option(
+            "--network",
+            envvar="SESSIONCLI_NETWORK",
+            help="mainnet, testnet, or the path of a network file (as `devnet up` writes).",
+            show_default="mainnet",
+        ),
+    ] = None,
+    identity_file: Annotated[
+        str | None,
+        typer.Option(
+            "--identity-file",
+            envvar="SESSIONCLI_IDENTITY_FILE",
+            help="Read (or with keygen, write) the identity from this file instead of the keyring.",
+        ),
+    ] = None,
+    proxy: Annotated[
+        str | None,
+        typer.Option(
+            "--proxy",
+            envvar="SESSIONCLI_PROXY",
+            help="Proxy for connections to seeds and guards, e.g. socks5h://127.0.0.1:9050.",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="No informational output on stderr.")
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("-v", "--verbose", count=True, help="More detail on stderr (repeatable).")
+    ] = 0,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    if profile != "default" and not _valid_profile(profile):
+        raise typer.BadParameter(
+            "use letters, digits, '.', '_' or '-' (at most 64)", param_hint="'--profile'"
+        )
+    ctx.obj = Globals(
+        profile=profile,
+        network=network or None,
+        identity_file=identity_file or None,
+        proxy=proxy or os.environ.get("ALL_PROXY") or os.environ.get("all_proxy") or None,
+        quiet=quiet,
+        verbose=verbose,
+    )
+
+
+def _valid_profile(name: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name) is not None and name not in {".", ".."}

@@ -1,0 +1,1 @@
+"""Client-side network I/O: transport, node pool, swarms, onion paths."""

@@ -1,0 +1,1 @@
+"""Pure Session protocol code: no sockets, no files, no clock reads."""

@@ -1,0 +1,162 @@
+"""Every cryptographic primitive the client uses, with exact-length checks (the only nacl importer)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+import nacl.bindings as sodium
+import nacl.exceptions
+
+
+class CryptoError(Exception):
+    """A primitive refused its input (bad key, failed authentication, bad signature)."""
+
+
+def _need(name: str, value: bytes, length: int) -> None:
+    if len(value) != length:
+        raise CryptoError(f"{name} must be {length} bytes, got {len(value)}")
+
+
+# --- hashing ---------------------------------------------------------------------------------
+
+
+def blake2b(data: bytes, size: int = 32, key: bytes = b"", salt: bytes = b"", person: bytes = b"") -> bytes:
+    return hashlib.blake2b(data, digest_size=size, key=key, salt=salt, person=person).digest()
+
+
+def hmac_sha256(key: bytes, msg: bytes) -> bytes:
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def random_bytes(n: int) -> bytes:
+    return os.urandom(n)
+
+
+# --- Ed25519 / X25519 ------------------------------------------------------------------------
+
+
+def ed25519_keypair_from_seed(seed32: bytes) -> tuple[bytes, bytes]:
+    """(public key 32, secret key 64 = seed || pk)."""
+    _need("Ed25519 seed", seed32, 32)
+    pk, sk = sodium.crypto_sign_seed_keypair(seed32)
+    return pk, sk
+
+
+def ed25519_pk_to_x25519(ed_pk: bytes) -> bytes:
+    _need("Ed25519 public key", ed_pk, 32)
+    try:
+        return sodium.crypto_sign_ed25519_pk_to_curve25519(ed_pk)
+    except nacl.exceptions.CryptoError as exc:
+        raise CryptoError("not a valid Ed25519 public key") from exc
+
+
+def ed25519_sk_to_x25519(ed_sk: bytes) -> bytes:
+    _need("Ed25519 secret key", ed_sk, 64)
+    return sodium.crypto_sign_ed25519_sk_to_curve25519(ed_sk)
+
+
+def sign(ed_sk: bytes, message: bytes) -> bytes:
+    """Detached Ed25519 signature (64 bytes)."""
+    _need("Ed25519 secret key", ed_sk, 64)
+    return sodium.crypto_sign(message, ed_sk)[:64]
+
+
+def verify(ed_pk: bytes, message: bytes, signature: bytes) -> bool:
+    if len(ed_pk) != 32 or len(signature) != 64:
+        return False
+    try:
+        sodium.crypto_sign_open(signature + message, ed_pk)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError):
+        return False
+    return True
+
+
+def x25519_keypair() -> tuple[bytes, bytes]:
+    """A fresh (public, secret) X25519 keypair."""
+    pk, sk = sodium.crypto_box_keypair()
+    return pk, sk
+
+
+def x25519_public(sk: bytes) -> bytes:
+    _need("X25519 secret key", sk, 32)
+    return sodium.crypto_scalarmult_base(sk)
+
+
+def x25519(sk: bytes, pk: bytes) -> bytes:
+    _need("X25519 secret key", sk, 32)
+    _need("X25519 public key", pk, 32)
+    try:
+        return sodium.crypto_scalarmult(sk, pk)
+    except nacl.exceptions.CryptoError as exc:
+        raise CryptoError("X25519 failed (low-order point)") from exc
+
+
+# --- sealed boxes ----------------------------------------------------------------------------
+
+
+def box_seal(plaintext: bytes, recipient_x_pk: bytes) -> bytes:
+    _need("X25519 public key", recipient_x_pk, 32)
+    return sodium.crypto_box_seal(plaintext, recipient_x_pk)
+
+
+def box_seal_deterministic(plaintext: bytes, recipient_x_pk: bytes, eph_seed: bytes) -> bytes:
+    """crypto_box_seal with the ephemeral keypair derived from `eph_seed` (tests only)."""
+    _need("X25519 public key", recipient_x_pk, 32)
+    _need("ephemeral seed", eph_seed, 32)
+    eph_pk, eph_sk = sodium.crypto_box_seed_keypair(eph_seed)
+    nonce = blake2b(eph_pk + recipient_x_pk, size=24)
+    return eph_pk + sodium.crypto_box(plaintext, nonce, recipient_x_pk, eph_sk)
+
+
+def box_seal_open(ciphertext: bytes, x_pk: bytes, x_sk: bytes) -> bytes:
+    try:
+        return sodium.crypto_box_seal_open(ciphertext, x_pk, x_sk)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise CryptoError("sealed box could not be opened") from exc
+
+
+# --- AEADs used by onion layers --------------------------------------------------------------
+
+
+def xchacha20_encrypt(key: bytes, plaintext: bytes, nonce: bytes | None = None) -> bytes:
+    """nonce(24) || XChaCha20-Poly1305-IETF(plaintext)."""
+    _need("XChaCha20 key", key, 32)
+    nonce = nonce if nonce is not None else os.urandom(24)
+    _need("XChaCha20 nonce", nonce, 24)
+    ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, None, nonce, key)
+    return nonce + ct
+
+
+def xchacha20_decrypt(key: bytes, data: bytes) -> bytes:
+    _need("XChaCha20 key", key, 32)
+    if len(data) < 24 + 16:
+        raise CryptoError("XChaCha20 ciphertext too short")
+    try:
+        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(data[24:], None, data[:24], key)
+    except nacl.exceptions.CryptoError as exc:
+        raise CryptoError("XChaCha20-Poly1305 authentication failed") from exc
+
+
+def aes_gcm_encrypt(key: bytes, plaintext: bytes, iv: bytes | None = None) -> bytes:
+    """iv(12) || AES-256-GCM(plaintext) || tag(16)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    _need("AES-GCM key", key, 32)
+    iv = iv if iv is not None else os.urandom(12)
+    _need("AES-GCM iv", iv, 12)
+    return iv + AESGCM(key).encrypt(iv, plaintext, None)
+
+
+def aes_gcm_decrypt(key: bytes, data: bytes) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    _need("AES-GCM key", key, 32)
+    if len(data) < 12 + 16:
+        raise CryptoError("AES-GCM ciphertext too short")
+    try:
+        return AESGCM(key).decrypt(data[:12], data[12:], None)
+    except InvalidTag as exc:
+        raise CryptoError("AES-GCM authentication failed") from exc
