@@ -87,7 +87,9 @@ def read_json(path: Path, default: Any = None) -> Any:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, *, wait: float | None = 10.0, what: str = "a state file") -> Iterator[None]:
+def file_lock(
+    path: Path, *, wait: float | None = 10.0, what: str = "a state file"
+) -> Iterator[None]:
     """An flock on `path`. wait=None: fail at once if held; otherwise wait up to `wait` seconds.
 
     The kernel drops an flock when its holder dies (even by kill -9), so no lock outlives its process.
@@ -104,7 +106,9 @@ def file_lock(path: Path, *, wait: float | None = 10.0, what: str = "a state fil
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise ConfigError(f"cannot lock {path}: {exc.strerror}") from None
                 if deadline is None or time.monotonic() >= deadline:
-                    raise TemporaryFailure(f"{what} is locked by another sessioncli process") from None
+                    raise TemporaryFailure(
+                        f"{what} is locked by another sessioncli process"
+                    ) from None
                 time.sleep(0.02)
         yield
     finally:

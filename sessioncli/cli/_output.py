@@ -31,9 +31,7 @@ def emit_ndjson(value: Any) -> None:
 
 def tsv_escape(value: object) -> str:
     text = "" if value is None else str(value)
-    return (
-        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def emit_rows(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

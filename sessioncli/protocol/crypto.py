@@ -22,7 +22,9 @@ def _need(name: str, value: bytes, length: int) -> None:
 # --- hashing ---------------------------------------------------------------------------------
 
 
-def blake2b(data: bytes, size: int = 32, key: bytes = b"", salt: bytes = b"", person: bytes = b"") -> bytes:
+def blake2b(
+    data: bytes, size: int = 32, key: bytes = b"", salt: bytes = b"", person: bytes = b""
+) -> bytes:
     return hashlib.blake2b(data, digest_size=size, key=key, salt=salt, person=person).digest()
 
 
