@@ -1,0 +1,140 @@
+"""The `contacts` command group: names for Session IDs, usable wherever a recipient goes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from sessioncli.cli._errors import cli_errors
+from sessioncli.cli._output import emit_json, emit_rows
+from sessioncli.cli.app import JsonOpt, app, get_globals
+
+contacts_app = typer.Typer(
+    name="contacts",
+    help="Manage contacts (names for Session IDs). With no subcommand: list them.",
+    rich_markup_mode=None,
+    invoke_without_command=True,
+)
+app.add_typer(contacts_app)
+
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Contact name.")]
+
+
+def _approval(ctx: typer.Context) -> dict[str, Any]:
+    """Approval state per peer for the current identity, or {} when no identity is at hand."""
+    from sessioncli.core import conversations, identity, settings
+    from sessioncli.errors import SessionCliError
+
+    g = get_globals(ctx)
+    try:
+        ident, _ = identity.load(g.profile, g.identity_file)
+        cfg = settings.load_config()
+        net = settings.pick(g.network, "SESSIONCLI_NETWORK", cfg.network)
+        folder = conversations.identity_state_dir(settings.network_key(net), ident.session_id)
+        return dict(conversations.ConversationStore(folder).all())
+    except SessionCliError:
+        return {}
+
+
+def _as_json(contact: Any, convs: dict[str, Any]) -> dict[str, Any]:
+    conv = convs.get(contact.session_id)
+    return {
+        "name": contact.name,
+        "session_id": contact.session_id,
+        "added_ms": contact.added_ms,
+        "approved_by_us": conv.approved_by_us if conv else (None if not convs else False),
+        "approved_us": conv.approved_us if conv else (None if not convs else False),
+        "pending_request": conv.pending_request if conv else (None if not convs else False),
+    }
+
+
+def _state_word(value: object) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+@contacts_app.callback()
+def contacts_main(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        list_cmd(ctx, json_out=False)
+
+
+@contacts_app.command("list")
+@cli_errors
+def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """List contacts with their message-request approval state."""
+    from sessioncli.core import contacts
+
+    convs = _approval(ctx)
+    items = [_as_json(c, convs) for c in contacts.list_contacts()]
+    if json_out:
+        emit_json(items)
+        return
+    emit_rows(
+        ["NAME", "SESSION ID", "WE APPROVED", "THEY APPROVED"],
+        [
+            [
+                i["name"],
+                i["session_id"],
+                _state_word(i["approved_by_us"]),
+                _state_word(i["approved_us"]),
+            ]
+            for i in items
+        ],
+    )
+
+
+@contacts_app.command("add")
+@cli_errors
+def add_cmd(
+    ctx: typer.Context,
+    name: NameArg,
+    session_id: Annotated[str, typer.Argument(metavar="SESSION_ID", help="05 + 64 hex.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a contact."""
+    from sessioncli.core import contacts
+
+    c = contacts.add(name, session_id)
+    if json_out:
+        emit_json(_as_json(c, _approval(ctx)))
+
+
+@contacts_app.command("remove")
+@cli_errors
+def remove_cmd(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+    """Remove a contact."""
+    from sessioncli.core import contacts
+
+    c = contacts.remove(name)
+    if json_out:
+        emit_json(_as_json(c, {}))
+
+
+@contacts_app.command("rename")
+@cli_errors
+def rename_cmd(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(metavar="OLD")],
+    new: Annotated[str, typer.Argument(metavar="NEW")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Rename a contact."""
+    from sessioncli.core import contacts
+
+    c = contacts.rename(old, new)
+    if json_out:
+        emit_json(_as_json(c, _approval(ctx)))
+
+
+@contacts_app.command("show")
+@cli_errors
+def show_cmd(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+    """Show one contact."""
+    from sessioncli.core import contacts
+
+    item = _as_json(contacts.get(name), _approval(ctx))
+    if json_out:
+        emit_json(item)
+        return
+    emit_rows(["FIELD", "VALUE"], [[k, "-" if v is None else v] for k, v in item.items()])

@@ -1,0 +1,166 @@
+"""The address book: names for Session IDs, stored in the config folder with atomic, locked writes."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sessioncli import state
+from sessioncli.errors import ConfigError, UsageError
+from sessioncli.protocol.ids import InvalidSessionId, parse_session_id
+
+_NAME = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    session_id: str
+    added_ms: int
+
+
+def contacts_path() -> Path:
+    return state.config_dir() / "contacts.json"
+
+
+def _lock_path() -> Path:
+    return state.config_dir() / ".contacts.lock"
+
+
+def check_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise UsageError(
+            f"invalid contact name {name!r}: 1-64 characters, no spaces or control characters"
+        )
+    if name.startswith("-"):
+        raise UsageError(f"invalid contact name {name!r}: it may not start with '-'")
+    if len(name) == 66 and name.lower().startswith("05"):
+        raise UsageError(f"invalid contact name {name!r}: it looks like a Session ID")
+    return name
+
+
+def check_id(text: str) -> str:
+    try:
+        return parse_session_id(text)
+    except InvalidSessionId as exc:
+        raise UsageError(f"invalid Session ID {text!r}: {exc}") from None
+
+
+def _load(path: Path) -> dict[str, Contact]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    import json
+
+    try:
+        data: Any = json.loads(raw.decode("utf-8"))
+        entries = data["contacts"]
+        out: dict[str, Contact] = {}
+        for item in entries:
+            c = Contact(
+                str(item["name"]), parse_session_id(str(item["session_id"])), int(item["added_ms"])
+            )
+            out[c.name.casefold()] = c
+        return out
+    except (ValueError, KeyError, TypeError, InvalidSessionId):
+        raise ConfigError(
+            f"contacts file {path} is damaged",
+            hints=("fix or remove it; sessioncli never rewrites a file it cannot read",),
+        ) from None
+
+
+def _save(path: Path, contacts: dict[str, Contact]) -> None:
+    items = sorted(contacts.values(), key=lambda c: c.name.casefold())
+    state.atomic_write_json(
+        path,
+        {
+            "version": 1,
+            "contacts": [
+                {"name": c.name, "session_id": c.session_id, "added_ms": c.added_ms} for c in items
+            ],
+        },
+    )
+
+
+def list_contacts() -> list[Contact]:
+    return sorted(_load(contacts_path()).values(), key=lambda c: c.name.casefold())
+
+
+def get(name: str) -> Contact:
+    found = _load(contacts_path()).get(name.casefold())
+    if found is None:
+        raise UsageError(f"unknown contact {name!r}", hints=("see: sessioncli contacts list",))
+    return found
+
+
+def add(name: str, session_id: str) -> Contact:
+    name = check_name(name)
+    sid = check_id(session_id)
+    path = contacts_path()
+    with state.file_lock(_lock_path(), what="the contacts file"):
+        contacts = _load(path)
+        if name.casefold() in contacts:
+            raise UsageError(f"a contact named {contacts[name.casefold()].name!r} already exists")
+        contact = Contact(name, sid, int(time.time() * 1000))
+        contacts[name.casefold()] = contact
+        _save(path, contacts)
+    return contact
+
+
+def remove(name: str) -> Contact:
+    path = contacts_path()
+    with state.file_lock(_lock_path(), what="the contacts file"):
+        contacts = _load(path)
+        found = contacts.pop(name.casefold(), None)
+        if found is None:
+            raise UsageError(f"unknown contact {name!r}")
+        _save(path, contacts)
+    return found
+
+
+def rename(old: str, new: str) -> Contact:
+    new = check_name(new)
+    path = contacts_path()
+    with state.file_lock(_lock_path(), what="the contacts file"):
+        contacts = _load(path)
+        found = contacts.pop(old.casefold(), None)
+        if found is None:
+            raise UsageError(f"unknown contact {old!r}")
+        if new.casefold() in contacts:
+            raise UsageError(f"a contact named {contacts[new.casefold()].name!r} already exists")
+        renamed = Contact(new, found.session_id, found.added_ms)
+        contacts[new.casefold()] = renamed
+        _save(path, contacts)
+    return renamed
+
+
+def resolve_recipient(text: str) -> tuple[str, str | None]:
+    """(Session ID, contact name or None) for a Session ID or a contact name."""
+    value = text.strip()
+    if (len(value) == 66 and value[:2] in ("05", "03", "15", "25")) or (
+        len(value) >= 60 and all(c in "0123456789abcdefABCDEF" for c in value)
+    ):
+        return check_id(value), None
+    try:
+        contact = get(value)
+    except UsageError:
+        raise UsageError(
+            f"unknown recipient {text!r}: not a Session ID and not a contact",
+            hints=("add it with: sessioncli contacts add NAME SESSION_ID",),
+        ) from None
+    return contact.session_id, contact.name
+
+
+def name_for(session_id: str) -> str | None:
+    try:
+        contacts = _load(contacts_path())
+    except ConfigError:
+        return None
+    for c in contacts.values():
+        if c.session_id == session_id:
+            return c.name
+    return None

@@ -1,0 +1,99 @@
+"""Per-identity conversation state: who approved whom (message requests), shared by send and receive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sessioncli import state
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    peer: str
+    approved_by_us: bool = False  # we wrote to them or accepted their request
+    approved_us: bool = False  # they wrote to us or sent an approval
+    pending_request: bool = False  # they wrote first and we have not answered yet
+    warned_unapproved: bool = False  # the one-time stderr warning was shown
+    last_sent_ms: int | None = None
+    last_received_ms: int | None = None
+
+
+def identity_state_dir(network_key: str, session_id: str) -> Path:
+    return state.state_dir() / network_key / session_id
+
+
+class ConversationStore:
+    """conversations.json under the identity's state folder; every change is locked and atomic."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "conversations.json"
+        self.lock = folder / ".conversations.lock"
+
+    def _load(self) -> dict[str, Conversation]:
+        raw: Any = state.read_json(self.path, {})
+        out: dict[str, Conversation] = {}
+        if not isinstance(raw, dict):
+            return out
+        for peer, item in raw.get("peers", {}).items():
+            if not isinstance(item, dict):
+                continue
+            try:
+                out[peer] = Conversation(
+                    peer=peer,
+                    approved_by_us=bool(item.get("approved_by_us", False)),
+                    approved_us=bool(item.get("approved_us", False)),
+                    pending_request=bool(item.get("pending_request", False)),
+                    warned_unapproved=bool(item.get("warned_unapproved", False)),
+                    last_sent_ms=_opt_int(item.get("last_sent_ms")),
+                    last_received_ms=_opt_int(item.get("last_received_ms")),
+                )
+            except (TypeError, ValueError):
+                continue
+        return out
+
+    def all(self) -> dict[str, Conversation]:
+        return self._load()
+
+    def get(self, peer: str) -> Conversation:
+        return self._load().get(peer) or Conversation(peer)
+
+    def update(self, change: Callable[[dict[str, Conversation]], T]) -> T:
+        with state.file_lock(self.lock, what="the conversation state"):
+            convs = self._load()
+            result = change(convs)
+            state.atomic_write_json(
+                self.path,
+                {
+                    "version": 1,
+                    "peers": {
+                        p: {k: v for k, v in asdict(c).items() if k != "peer"}
+                        for p, c in sorted(convs.items())
+                    },
+                },
+            )
+        return result
+
+    def note_received(self, peer: str, timestamp_ms: int, *, approval: bool) -> None:
+        def change(convs: dict[str, Conversation]) -> None:
+            c = convs.get(peer) or Conversation(peer)
+            convs[peer] = replace(
+                c,
+                approved_us=True,
+                pending_request=(not c.approved_by_us) and not approval,
+                last_received_ms=max(timestamp_ms, c.last_received_ms or 0),
+            )
+
+        self.update(change)
+
+
+def _opt_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("not an int")
+    return value

@@ -1,0 +1,154 @@
+"""User defaults from config.toml, and how flags, environment, config and defaults combine."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from sessioncli import state
+from sessioncli.errors import ConfigError, UsageError
+
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_TTL_MS = 14 * 24 * 3600 * 1000  # what official clients use for a DM
+MIN_TTL_MS = 10 * 1000  # storage server minimum
+MAX_TTL_MS = 14 * 24 * 3600 * 1000  # storage server maximum for the public inbox (namespace 0)
+
+_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?")
+
+
+@dataclass(frozen=True)
+class Config:
+    """What config.toml may set. None means: not set there."""
+
+    network: str | None = None
+    display_name: str | None = None
+    ttl: str | None = None
+    proxy: str | None = None
+    timeout: float | None = None
+
+
+def config_path() -> Path:
+    return state.config_dir() / "config.toml"
+
+
+def parse_duration_ms(text: str, *, what: str = "duration") -> int:
+    """'90s', '30m', '1h', '14d', '2w', '500ms' or bare seconds -> milliseconds."""
+    value = text.strip().lower()
+    m = _DURATION.fullmatch(value)
+    if not m:
+        raise UsageError(f"invalid {what} {text!r}: use a number with s, m, h, d or w (e.g. 1h)")
+    number = float(m.group(1))
+    return int(number * _UNITS[m.group(2) or "s"])
+
+
+def parse_ttl_ms(text: str) -> int:
+    ttl = parse_duration_ms(text, what="TTL")
+    if not MIN_TTL_MS <= ttl <= MAX_TTL_MS:
+        raise UsageError(
+            f"TTL {text!r} is out of range: the network accepts 10s to 14d for direct messages"
+        )
+    return ttl
+
+
+def _line_of(text: str, key: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return number
+    return 1
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read config.toml; a missing file is an empty config, a broken one is exit 78 with the line."""
+    path = path or config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    known = {f.name for f in fields(Config)}
+    values: dict[str, object] = {}
+    for key, value in data.items():
+        line = _line_of(text, key)
+        if key not in known:
+            raise ConfigError(
+                f"config file {path}, line {line}: unknown setting {key!r}",
+                hints=(f"known settings: {', '.join(sorted(known))}",),
+            )
+        if key == "timeout":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(
+                    f"config file {path}, line {line}: timeout must be a positive number of seconds"
+                )
+            values[key] = float(value)
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"config file {path}, line {line}: {key} must be a non-empty string")
+        if key == "ttl":
+            try:
+                parse_ttl_ms(value)
+            except UsageError as exc:
+                raise ConfigError(f"config file {path}, line {line}: {exc.message}") from None
+        values[key] = value
+    return Config(**values)  # type: ignore[arg-type]
+
+
+def pick(flag: str | None, env_var: str, config_value: str | None) -> str | None:
+    """flag > environment > config file (the default is the caller's)."""
+    if flag:
+        return flag
+    env = os.environ.get(env_var)
+    if env:
+        return env
+    return config_value
+
+
+def resolve_timeout(flag: float | None, config: Config) -> float:
+    if flag is not None:
+        return flag
+    env = os.environ.get("SESSIONCLI_TIMEOUT")
+    if env:
+        try:
+            value = float(env)
+        except ValueError:
+            raise UsageError(f"SESSIONCLI_TIMEOUT={env!r} is not a number of seconds") from None
+        if value <= 0:
+            raise UsageError("SESSIONCLI_TIMEOUT must be positive")
+        return value
+    return config.timeout if config.timeout is not None else DEFAULT_TIMEOUT_S
+
+
+def resolve_ttl_ms(flag: str | None, config: Config) -> int:
+    chosen = pick(flag, "SESSIONCLI_TTL", config.ttl)
+    return parse_ttl_ms(chosen) if chosen else DEFAULT_TTL_MS
+
+
+def network_key(network: str | None) -> str:
+    """A folder-safe name of the network for per-network state: mainnet, testnet, or the file's name."""
+    if not network or network == "mainnet":
+        return "mainnet"
+    if network == "testnet":
+        return "testnet"
+    import json
+
+    path = Path(network).expanduser()
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        name = str(data["name"])
+    except FileNotFoundError:
+        raise ConfigError(f"network file {path} does not exist") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"network file {path} is not a valid network file") from None
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64]
+    return safe or "custom"
