@@ -1,0 +1,339 @@
+"""Onion requests, pure: hop-layer encryption, [u32 len][blob][json] framing, building and peeling.
+
+No sockets, files or clock here. Ephemeral keys come from `crypto.x25519_keypair` unless a test
+injects them. Layout per SPEC §6: the client encrypts the payload for the destination, then wraps
+it once per hop, innermost first; the guard receives `u32(len) || L1 || {"ephemeral_key": A1}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sessioncli.errors import ProtocolError
+from sessioncli.protocol import crypto
+
+EncType = Literal["aes-gcm", "xchacha20"]
+DEFAULT_ENC_TYPE: EncType = "aes-gcm"  # what desktop uses, and the server default
+KeypairFactory = Callable[[], tuple[bytes, bytes]]  # () -> (public, secret)
+
+_ENC_ALIASES: dict[str, EncType] = {
+    "aes-gcm": "aes-gcm",
+    "gcm": "aes-gcm",
+    "xchacha20": "xchacha20",
+    "xchacha20-poly1305": "xchacha20",
+}
+
+
+class OnionDecryptError(ProtocolError):
+    """A reply (or layer) did not authenticate under the expected key: take another path."""
+
+
+def normalise_enc_type(name: str | None) -> EncType:
+    if name is None:
+        return DEFAULT_ENC_TYPE
+    try:
+        return _ENC_ALIASES[name]
+    except KeyError:
+        raise ProtocolError(f"unknown onion enc_type {name!r}") from None
+
+
+# --- hop layer keys and AEADs -------------------------------------------------------------------
+
+
+def derive_key(
+    enc_type: EncType, our_secret: bytes, our_public: bytes, their_public: bytes
+) -> bytes:
+    """The symmetric key of one layer, seen from the client (a, A) towards a hop's key B.
+
+    The hop computes the same with (b, B) and A; for xchacha20 the hashed order is always
+    client key first, hop key second.
+    """
+    shared = crypto.x25519(our_secret, their_public)
+    if enc_type == "aes-gcm":
+        return crypto.hmac_sha256(b"LOKI", shared)
+    return crypto.blake2b(shared + our_public + their_public, size=32)
+
+
+def derive_key_as_hop(
+    enc_type: EncType, hop_secret: bytes, hop_public: bytes, client_public: bytes
+) -> bytes:
+    """The same key computed on the hop's side (used by tests and vectors)."""
+    shared = crypto.x25519(hop_secret, client_public)
+    if enc_type == "aes-gcm":
+        return crypto.hmac_sha256(b"LOKI", shared)
+    return crypto.blake2b(shared + client_public + hop_public, size=32)
+
+
+def encrypt_layer(enc_type: EncType, key: bytes, plaintext: bytes) -> bytes:
+    if enc_type == "aes-gcm":
+        return crypto.aes_gcm_encrypt(key, plaintext)
+    return crypto.xchacha20_encrypt(key, plaintext)
+
+
+def decrypt_layer(enc_type: EncType, key: bytes, ciphertext: bytes) -> bytes:
+    try:
+        if enc_type == "aes-gcm":
+            return crypto.aes_gcm_decrypt(key, ciphertext)
+        return crypto.xchacha20_decrypt(key, ciphertext)
+    except crypto.CryptoError as exc:
+        raise OnionDecryptError(f"onion layer did not decrypt ({enc_type}): {exc}") from None
+
+
+# --- framing ---------------------------------------------------------------------------------
+
+
+def frame(blob: bytes, meta: dict[str, Any]) -> bytes:
+    """uint32_le(len(blob)) || blob || compact JSON."""
+    return struct.pack("<I", len(blob)) + blob + _json_bytes(meta)
+
+
+def unframe(data: bytes) -> tuple[bytes, dict[str, Any]]:
+    """Split a framed payload into (blob, json object); ProtocolError when it does not parse."""
+    if len(data) < 4:
+        raise ProtocolError("onion payload shorter than its length prefix")
+    (n,) = struct.unpack_from("<I", data)
+    if 4 + n > len(data):
+        raise ProtocolError(f"onion payload claims {n} bytes but has {len(data) - 4}")
+    blob = data[4 : 4 + n]
+    try:
+        meta = json.loads(data[4 + n :].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ProtocolError("onion payload JSON part does not parse") from None
+    if not isinstance(meta, dict):
+        raise ProtocolError("onion payload JSON part is not an object")
+    return blob, meta
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+
+# --- destinations and the built request ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A service node as an onion hop: its Ed25519 key (hex, for routing) and X25519 key."""
+
+    ed25519: str
+    x25519: bytes
+
+    @classmethod
+    def from_hex(cls, ed25519_hex: str, x25519_hex: str) -> Hop:
+        try:
+            x = bytes.fromhex(x25519_hex)
+        except ValueError:
+            raise ProtocolError("hop X25519 key is not hex") from None
+        if len(x) != 32 or len(ed25519_hex) != 64:
+            raise ProtocolError("hop keys must be 32 bytes")
+        return cls(ed25519=ed25519_hex.lower(), x25519=x)
+
+
+@dataclass(frozen=True)
+class ServerTarget:
+    """An HTTP(S) server reached from the last hop (file server, SOGS): onion v4."""
+
+    host: str
+    x25519: bytes
+    protocol: str = "https"
+    port: int = 443
+    target: str = "/oxen/v4/lsrpc"
+
+
+@dataclass(frozen=True)
+class OnionRequest:
+    """What to POST to the guard, and what is needed to read the reply."""
+
+    body: bytes = field(repr=False)
+    reply_key: bytes = field(repr=False)
+    enc_type: EncType = DEFAULT_ENC_TYPE
+
+
+def _wrap(
+    path: Sequence[Hop],
+    inner: bytes,
+    inner_key_pub: bytes,
+    first_routing: dict[str, Any],
+    enc_type: EncType,
+    keypair: KeypairFactory,
+) -> bytes:
+    """Wrap `inner` (already encrypted for whatever follows the last hop) once per hop."""
+    routing = dict(first_routing)
+    routing["ephemeral_key"] = inner_key_pub.hex()
+    if enc_type != DEFAULT_ENC_TYPE:
+        routing["enc_type"] = enc_type
+    blob = inner
+    for i in range(len(path) - 1, -1, -1):
+        hop = path[i]
+        pub, sec = keypair()
+        key = derive_key(enc_type, sec, pub, hop.x25519)
+        blob = encrypt_layer(enc_type, key, frame(blob, routing))
+        routing = {"ephemeral_key": pub.hex()}
+        if enc_type != DEFAULT_ENC_TYPE:
+            routing["enc_type"] = enc_type
+        if i > 0:
+            routing["destination"] = hop.ed25519
+    return frame(blob, routing)
+
+
+def build_snode_request(
+    path: Sequence[Hop],
+    target: Hop,
+    rpc_json: bytes,
+    *,
+    enc_type: EncType = DEFAULT_ENC_TYPE,
+    keypair: KeypairFactory = crypto.x25519_keypair,
+) -> OnionRequest:
+    """Onion for a storage RPC executed by `target` after the hops in `path` (guard first)."""
+    if not path:
+        raise ValueError("an onion path needs at least one hop")
+    pub, sec = keypair()
+    key = derive_key(enc_type, sec, pub, target.x25519)
+    final = encrypt_layer(enc_type, key, frame(rpc_json, {"headers": {}}))
+    body = _wrap(path, final, pub, {"destination": target.ed25519}, enc_type, keypair)
+    return OnionRequest(body=body, reply_key=key, enc_type=enc_type)
+
+
+def build_server_request(
+    path: Sequence[Hop],
+    server: ServerTarget,
+    v4_request: bytes,
+    *,
+    enc_type: EncType = DEFAULT_ENC_TYPE,
+    keypair: KeypairFactory = crypto.x25519_keypair,
+) -> OnionRequest:
+    """Onion v4 for an HTTP server behind the last hop; `v4_request` from `encode_v4_request`."""
+    if not path:
+        raise ValueError("an onion path needs at least one hop")
+    pub, sec = keypair()
+    key = derive_key(enc_type, sec, pub, server.x25519)
+    final = encrypt_layer(enc_type, key, v4_request)
+    routing: dict[str, Any] = {
+        "host": server.host,
+        "target": server.target,
+        "method": "POST",
+        "protocol": server.protocol,
+        "port": server.port,
+    }
+    body = _wrap(path, final, pub, routing, enc_type, keypair)
+    return OnionRequest(body=body, reply_key=key, enc_type=enc_type)
+
+
+# --- replies ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnodeReply:
+    """The destination's answer: its status and the RPC body (parsed JSON, or text if not JSON)."""
+
+    status: int
+    body: Any
+
+
+def decrypt_snode_reply(request: OnionRequest, reply: bytes) -> SnodeReply:
+    """Peel a guard's HTTP-200 reply: (optional {"result": ...}) base64 → decrypt → status/body."""
+    data = reply.strip()
+    if not data:
+        raise OnionDecryptError("empty onion reply")
+    if data[:1] == b"{":
+        try:
+            outer = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            outer = None
+        if isinstance(outer, dict) and isinstance(outer.get("result"), str):
+            data = outer["result"].encode("ascii", "replace")
+    try:
+        ciphertext = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        ciphertext = reply  # base64:false replies carry raw bytes
+    plaintext = decrypt_layer(request.enc_type, request.reply_key, ciphertext)
+    try:
+        obj = json.loads(plaintext.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ProtocolError("onion reply is not JSON") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("onion reply is not a JSON object")
+    status = obj.get("status_code", obj.get("status"))
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise ProtocolError("onion reply has no integer status")
+    body = obj.get("body")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            pass  # plain-text bodies (e.g. error messages) stay text
+    return SnodeReply(status=status, body=body)
+
+
+# --- onion v4 (server destinations) -----------------------------------------------------------
+
+
+def bencode_list(items: Sequence[bytes]) -> bytes:
+    return b"l" + b"".join(str(len(x)).encode() + b":" + x for x in items) + b"e"
+
+
+def bdecode_string_list(data: bytes) -> list[bytes]:
+    """Decode a bencoded list of byte strings (the only shape onion v4 uses)."""
+    if data[:1] != b"l" or data[-1:] != b"e":
+        raise ProtocolError("v4 reply is not a bencoded list")
+    out: list[bytes] = []
+    i = 1
+    while i < len(data) - 1:
+        colon = data.find(b":", i)
+        if colon < 0 or not data[i:colon].isdigit():
+            raise ProtocolError("v4 reply has a malformed string length")
+        n = int(data[i:colon])
+        start = colon + 1
+        if start + n > len(data) - 1:
+            raise ProtocolError("v4 reply string overruns the list")
+        out.append(data[start : start + n])
+        i = start + n
+    if i != len(data) - 1:
+        raise ProtocolError("v4 reply has trailing bytes")
+    return out
+
+
+def encode_v4_request(
+    method: str, endpoint: str, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> bytes:
+    meta = {"method": method, "endpoint": endpoint, "headers": headers or {}}
+    parts = [_json_bytes(meta)]
+    if body is not None:
+        parts.append(body)
+    return bencode_list(parts)
+
+
+@dataclass(frozen=True)
+class V4Reply:
+    code: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def decrypt_v4_reply(request: OnionRequest, reply: bytes) -> V4Reply:
+    plaintext = decrypt_layer(request.enc_type, request.reply_key, reply)
+    parts = bdecode_string_list(plaintext)
+    if not parts:
+        raise ProtocolError("v4 reply is empty")
+    try:
+        meta = json.loads(parts[0].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ProtocolError("v4 reply metadata is not JSON") from None
+    if not isinstance(meta, dict) or isinstance(meta.get("code"), bool):
+        raise ProtocolError("v4 reply metadata is not an object with a code")
+    code = meta.get("code")
+    if not isinstance(code, int):
+        raise ProtocolError("v4 reply metadata has no integer code")
+    raw_headers = meta.get("headers") or {}
+    headers = (
+        {str(k).lower(): str(v) for k, v in raw_headers.items()}
+        if isinstance(raw_headers, dict)
+        else {}
+    )
+    return V4Reply(code=code, headers=headers, body=parts[1] if len(parts) > 1 else b"")
