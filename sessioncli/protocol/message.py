@@ -446,7 +446,8 @@ def open_dm(recipient: Identity, sealed: bytes) -> tuple[bytes, bytes]:
 def decode_dm(recipient: Identity, data_b64: str) -> DecodedMessage:
     """Decode, decrypt and verify one retrieved message (SPEC §2.2). Raises MessageDecodeError."""
     try:
-        raw = base64.b64decode(data_b64, validate=True)
+        # Storage servers send canonical padded base64: anything else is not theirs.
+        raw = binascii.a2b_base64(data_b64, strict_mode=True)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise MessageDecodeError("bad_base64", str(exc)) from exc
     if raw[:1] == b"\x00":
