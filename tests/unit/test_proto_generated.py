@@ -1,0 +1,77 @@
+"""The committed session_pb2.py/.pyi are exactly what scripts/gen_proto.sh makes from session.proto."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROTO_DIR = Path("sessioncli/protocol/proto")
+
+
+def regenerate(out: Path, *, with_mypy: bool) -> None:
+    cmd = [sys.executable, "-m", "grpc_tools.protoc", "-I", ".", f"--python_out={out}"]
+    if with_mypy:
+        plugin = shutil.which("protoc-gen-mypy")
+        assert plugin
+        cmd += [f"--plugin=protoc-gen-mypy={plugin}", f"--mypy_out={out}"]
+    cmd.append(str(PROTO_DIR / "session.proto"))
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=120)
+
+
+def test_generated_python_is_current(tmp_path: Path) -> None:
+    pytest.importorskip("grpc_tools")
+    regenerate(tmp_path, with_mypy=False)
+    fresh = (tmp_path / PROTO_DIR / "session_pb2.py").read_text("utf-8")
+    committed = (REPO / PROTO_DIR / "session_pb2.py").read_text("utf-8")
+    assert fresh == committed, "session_pb2.py is stale: run scripts/gen_proto.sh and commit"
+
+
+def test_generated_stub_is_current(tmp_path: Path) -> None:
+    pytest.importorskip("grpc_tools")
+    if not shutil.which("protoc-gen-mypy"):
+        pytest.skip("mypy-protobuf (protoc-gen-mypy) is not installed")
+    regenerate(tmp_path, with_mypy=True)
+    fresh = (tmp_path / PROTO_DIR / "session_pb2.pyi").read_text("utf-8")
+    committed = (REPO / PROTO_DIR / "session_pb2.pyi").read_text("utf-8")
+    assert fresh == committed, "session_pb2.pyi is stale: run scripts/gen_proto.sh and commit"
+
+
+def test_gen_script_matches(tmp_path: Path) -> None:
+    """The script itself works and writes the same files."""
+    pytest.importorskip("grpc_tools")
+    if not shutil.which("protoc-gen-mypy") or not shutil.which("bash"):
+        pytest.skip("needs bash and protoc-gen-mypy")
+    env = {**os.environ, "PYTHON": sys.executable}
+    subprocess.run(
+        ["bash", "scripts/gen_proto.sh", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    for name in ("session_pb2.py", "session_pb2.pyi"):
+        assert (tmp_path / PROTO_DIR / name).read_bytes() == (REPO / PROTO_DIR / name).read_bytes()
+
+
+def test_generated_code_imports_with_installed_runtime() -> None:
+    """The gencode's runtime-version check must pass against the installed protobuf."""
+    from google.protobuf import __version__ as runtime
+
+    from sessioncli.protocol.proto import session_pb2
+
+    text = (REPO / PROTO_DIR / "session_pb2.py").read_text("utf-8")
+    match = re.search(r"# Protobuf Python Version: (\d+)\.(\d+)\.(\d+)", text)
+    assert match
+    gencode = tuple(int(x) for x in match.groups())
+    installed = tuple(int(x) for x in runtime.split(".")[:3])
+    assert installed[0] == gencode[0] and installed >= gencode
+    assert session_pb2.DESCRIPTOR.name == "sessioncli/protocol/proto/session.proto"
+    assert session_pb2.DESCRIPTOR.package == "SessionProtos"
