@@ -35,9 +35,7 @@ def parse_phrase(phrase: str) -> bytes:
         raise UsageError(f"invalid recovery phrase: {exc}") from None
 
 
-def store(
-    profile: str, identity_file: str | None, seed: bytes, *, force: bool
-) -> IdentityInfo:
+def store(profile: str, identity_file: str | None, seed: bytes, *, force: bool) -> IdentityInfo:
     """Store a seed in the identity file (when given) or the keyring; refuse to replace unasked."""
     ident = Identity.from_seed(seed)
     if identity_file:

@@ -1,0 +1,64 @@
+"""Builds what a networked command needs (identity, network client, state folder) from plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sessioncli.core import settings
+from sessioncli.core.conversations import identity_state_dir
+
+if TYPE_CHECKING:
+    from sessioncli.net.client import NetworkClient
+    from sessioncli.protocol.ids import Identity
+
+
+@dataclass(frozen=True)
+class Options:
+    """Plain values from the CLI (flags and environment already merged by typer)."""
+
+    profile: str = "default"
+    network: str | None = None
+    identity_file: str | None = None
+    proxy: str | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    network: str | None
+    proxy: str | None
+    timeout: float
+    config: settings.Config
+
+
+def resolve(opts: Options) -> Resolved:
+    cfg = settings.load_config()
+    return Resolved(
+        network=settings.pick(opts.network, "SESSIONCLI_NETWORK", cfg.network),
+        proxy=settings.pick(opts.proxy, "SESSIONCLI_PROXY", cfg.proxy),
+        timeout=settings.resolve_timeout(opts.timeout, cfg),
+        config=cfg,
+    )
+
+
+def open_network(resolved: Resolved, *, timeout: float | None = None) -> NetworkClient:
+    from sessioncli.net.client import NetworkClient
+
+    return NetworkClient(
+        resolved.network,
+        timeout=timeout if timeout is not None else resolved.timeout,
+        proxy=resolved.proxy,
+    )
+
+
+def load_identity(opts: Options) -> Identity:
+    from sessioncli.core import identity
+
+    ident, _ = identity.load(opts.profile, opts.identity_file)
+    return ident
+
+
+def state_folder(resolved: Resolved, session_id: str) -> Path:
+    return identity_state_dir(settings.network_key(resolved.network), session_id)
