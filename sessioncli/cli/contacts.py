@@ -18,7 +18,23 @@ contacts_app = typer.Typer(
 )
 app.add_typer(contacts_app)
 
-NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Contact name.")]
+
+def complete_contact_name(incomplete: str) -> list[str]:
+    """Contact names for shell completion; after commas, completes the last name. Never raises."""
+    try:
+        from sessioncli.core.contacts import list_contacts
+
+        head, sep, last = incomplete.rpartition(",")
+        prefix = head + sep
+        return [prefix + c.name for c in list_contacts() if c.name.startswith(last)]
+    except Exception:  # completion must never print a traceback at the user's prompt
+        return []
+
+
+NameArg = Annotated[
+    str,
+    typer.Argument(metavar="NAME", help="Contact name.", autocompletion=complete_contact_name),
+]
 
 
 def _approval(ctx: typer.Context) -> dict[str, Any]:
@@ -115,7 +131,7 @@ def remove_cmd(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> 
 @cli_errors
 def rename_cmd(
     ctx: typer.Context,
-    old: Annotated[str, typer.Argument(metavar="OLD")],
+    old: Annotated[str, typer.Argument(metavar="OLD", autocompletion=complete_contact_name)],
     new: Annotated[str, typer.Argument(metavar="NEW")],
     json_out: JsonOpt = False,
 ) -> None:

@@ -17,6 +17,7 @@ from sessioncli.cli.app import (
     app,
     resolve,
 )
+from sessioncli.cli.contacts import complete_contact_name
 from sessioncli.errors import SessionCliError, UsageError
 
 MAX_STDIN_BYTES = 1_000_000
@@ -51,6 +52,7 @@ def send(
             metavar="RECIPIENT",
             help="Session ID or contact name; several separated by commas.",
             show_default=False,
+            autocompletion=complete_contact_name,
         ),
     ],
     message: Annotated[
@@ -59,7 +61,12 @@ def send(
     ] = None,
     to: Annotated[
         list[str] | None,
-        typer.Option("--to", metavar="RECIPIENT", help="Another recipient (repeatable)."),
+        typer.Option(
+            "--to",
+            metavar="RECIPIENT",
+            help="Another recipient (repeatable).",
+            autocompletion=complete_contact_name,
+        ),
     ] = None,
     ttl: Annotated[
         str | None,
