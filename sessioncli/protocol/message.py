@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final, Literal, get_args
 
 from google.protobuf.message import Message
@@ -428,6 +429,12 @@ def _opt_int(msg: Message, name: str) -> int | None:
     return int(getattr(msg, name)) if msg.HasField(name) else None
 
 
+@lru_cache(maxsize=4096)
+def _session_id_of(ed_pk: bytes) -> str:
+    # The conversion costs as much as opening the box (a subgroup check); senders repeat.
+    return "05" + crypto.ed25519_pk_to_x25519(ed_pk).hex()
+
+
 def open_dm(recipient: Identity, sealed: bytes) -> tuple[bytes, bytes]:
     """Open the sealed box and verify the signature: (padded plaintext, sender Ed25519 pk)."""
     try:
@@ -464,9 +471,9 @@ def decode_dm(recipient: Identity, data_b64: str) -> DecodedMessage:
 
     padded, ed_pk = open_dm(recipient, env.content)
     try:
-        sender = "05" + crypto.ed25519_pk_to_x25519(ed_pk).hex()
-    except crypto.CryptoError as exc:  # pragma: no cover - a key that verified converts
-        raise MessageDecodeError("bad_signature", "sender key is not a valid point") from exc
+        sender = _session_id_of(ed_pk)
+    except crypto.CryptoError as exc:  # libsodium also refuses keys outside the main subgroup
+        raise MessageDecodeError("bad_signature", "sender key is not a usable point") from exc
 
     content_bytes = unpad(padded)
     content = _parse(pb.Content, content_bytes, "bad_content")
