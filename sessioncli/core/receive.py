@@ -168,6 +168,10 @@ class Receiver:
         for _ in range(MAX_PAGES_PER_POLL):
             outcome = self.net.retrieve(self.identity, cursors=dict(self.state.cursors))
             self.stats.pages += 1
+            if outcome.messages and os.environ.get("SESSIONCLI_FAULT") == "crash-after-fetch":
+                # Fault injection for the crash-safety tests: die like `kill -9` right after a
+                # fetch, before anything is printed or committed.
+                os._exit(137)
             node = outcome.node.pubkey_ed25519
             stopped_early = False
             for item in outcome.messages:
