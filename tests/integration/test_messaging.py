@@ -244,16 +244,17 @@ def test_max_and_follow_timeout(users) -> None:
     assert {m["body"] for m in one + rest} == {"n0", "n1", "n2"}
 
 
-def test_demo_command() -> None:
-    from tests.conftest import run_cli
-    import tempfile
-    from pathlib import Path
+def test_demo_command(tmp_path) -> None:
+    from tests.conftest import cli_env, run_cli
 
-    home = Path(tempfile.mkdtemp())
-    res = run_cli(["demo", "--json"], home, timeout=180)
+    home = tmp_path / "demo-home"
+    (home / "tmp").mkdir(parents=True)
+    env = cli_env(home, TMPDIR=str(home / "tmp"))
+    res = run_cli(["demo", "--json"], home, env=env, timeout=180)
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert report["ok"] is True
     assert report["received_from"] == report["alice"]
     assert all(len(p) == 3 for p in report["paths"])
-    assert not any(home.rglob("*")), "demo left files behind"
+    assert [p.name for p in home.iterdir()] == ["tmp"], "demo wrote outside its temp folder"
+    assert not any((home / "tmp").iterdir()), "demo left files behind"
