@@ -1,0 +1,124 @@
+"""`sessioncli devnet up|ctl`: run a local Session network, and steer a running one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sessioncli.cli._errors import cli_errors
+from sessioncli.cli._output import emit_json, emit_line, emit_ndjson, emit_rows
+from sessioncli.cli.app import app
+
+devnet_app = typer.Typer(
+    name="devnet",
+    help="A local Session network (seed, storage nodes, onion routing) for offline tests.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(devnet_app, name="devnet")
+
+DirOption = Annotated[
+    Path,
+    typer.Option(
+        "--dir", help="Folder of the devnet: certificates, ports, messages, network.json."
+    ),
+]
+
+
+@devnet_app.command("up")
+@cli_errors
+def up(
+    directory: DirOption,
+    nodes: Annotated[int, typer.Option("--nodes", min=1, max=2000, help="Storage nodes.")] = 15,
+    swarm_size: Annotated[
+        int, typer.Option("--swarm-size", min=1, help="Storage nodes per swarm.")
+    ] = 5,
+    seed: Annotated[
+        str, typer.Option("--seed", help="Derives node keys, addresses and swarm ids.")
+    ] = "sessioncli-devnet",
+    seeds: Annotated[int, typer.Option("--seeds", min=1, max=16, help="Seed nodes.")] = 1,
+) -> None:
+    """Run a devnet in the foreground until SIGINT/SIGTERM; one line on stdout once it is ready.
+
+    Point the client at it with `--network DIR/network.json`."""
+    import signal
+    import threading
+
+    from sessioncli.devnet import Devnet
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    devnet = Devnet(directory, nodes=nodes, swarm_size=swarm_size, seed=seed, seeds=seeds)
+    try:
+        devnet.start()
+        emit_line(f"devnet ready: {nodes} nodes, network file {devnet.network_file}")
+        while not stop.wait(0.5):
+            pass
+    finally:
+        devnet.stop()
+
+
+@devnet_app.command(
+    "ctl",
+    context_settings={"ignore_unknown_options": True},
+)
+@cli_errors
+def ctl(
+    directory: DirOption,
+    verb: Annotated[
+        str,
+        typer.Argument(
+            help="list | down NODE... | up NODE... | hang NODE... | "
+            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE"
+        ),
+    ],
+    args: Annotated[list[str] | None, typer.Argument(help="Node ids and values.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Steer a running devnet: take nodes down, make them hang or misbehave, read counters.
+
+    Fault modes: none, garbage, truncate, oversize, relay502, relay504, stale421."""
+    from sessioncli.devnet.control import call
+
+    result = call(directory, verb, list(args or []))
+    if as_json:
+        emit_json(result)
+        return
+    _render(verb, result)
+
+
+def _render(verb: str, result: Any) -> None:
+    if verb == "stats":
+        rows = [
+            (node_id, endpoint, count)
+            for node_id, info in result.items()
+            for endpoint, count in sorted(info["requests"].items())
+        ]
+        emit_rows(("node", "endpoint", "requests"), rows)
+    elif verb == "seen":
+        for record in result:
+            emit_ndjson(record)
+    else:
+        nodes = result if isinstance(result, list) else [result]
+        emit_rows(
+            ("id", "address", "swarm", "state", "fault", "clock", "pubkey_ed25519"),
+            [
+                (
+                    n["id"],
+                    n["address"],
+                    n["swarm"] or "-",
+                    n["state"],
+                    n["fault"],
+                    n["clock_offset"],
+                    n["pubkey_ed25519"],
+                )
+                for n in nodes
+            ],
+        )

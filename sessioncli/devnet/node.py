@@ -1,0 +1,175 @@
+"""A running node (its clock, store, counters, what it saw) and the network view every node shares."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sessioncli.devnet.crypto import NodeKeys
+from sessioncli.devnet.peers import PeerPool
+from sessioncli.devnet.server import DOWN, NodeServer
+from sessioncli.devnet.store import MessageStore
+from sessioncli.devnet.topology import NodeSpec, nearest_swarm, swarm_space, zbase32
+
+HARDFORK = [19, 3]
+STORAGE_VERSION = [2, 8, 0]
+_SEEN_LIMIT = 1000
+_seen_seq = itertools.count(1)
+
+
+@dataclass
+class Node:
+    """Runtime of one node. `server` is its front end; `store` is None for seed nodes."""
+
+    spec: NodeSpec
+    server: NodeServer
+    store: MessageStore | None
+    clock_offset: float = 0.0
+    requests: Counter[str] = field(default_factory=Counter)
+    methods: Counter[str] = field(default_factory=Counter)
+    seen: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=_SEEN_LIMIT))
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def ip(self) -> str:
+        return self.spec.ip
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def keys(self) -> NodeKeys:
+        return self.spec.keys
+
+    @property
+    def state(self) -> str:
+        return self.server.state
+
+    @property
+    def fault(self) -> str:
+        return self.server.fault
+
+    def now_ms(self) -> int:
+        return int((time.time() + self.clock_offset) * 1000)
+
+    def count(self, endpoint: str) -> None:
+        with self._count_lock:
+            self.requests[endpoint] += 1
+
+    def count_method(self, method: str) -> None:
+        with self._count_lock:
+            self.methods[method] += 1
+
+    def record_seen(self, entry: dict[str, Any]) -> None:
+        entry["seq"] = next(_seen_seq)
+        entry["time_ms"] = int(time.time() * 1000)
+        self.seen.append(entry)
+
+
+class Network:
+    """What every node knows about the others: addresses, keys, swarms; plus shared plumbing."""
+
+    def __init__(self, nodes: list[Node], relay_timeout: float, replication_timeout: float) -> None:
+        self.nodes = nodes
+        self.by_id = {n.id: n for n in nodes}
+        self.storage = [n for n in nodes if n.spec.kind == "storage"]
+        self.by_ed25519 = {n.spec.ed25519_hex: n for n in self.storage}
+        self.swarm_ids = sorted(
+            {n.spec.swarm_id for n in self.storage if n.spec.swarm_id is not None}
+        )
+        self.relay_timeout = relay_timeout
+        self.replication_timeout = replication_timeout
+        self.peers = PeerPool()
+        self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="devnet-fanout")
+
+    def swarm_of(self, pubkey_hex: str) -> int:
+        return nearest_swarm(swarm_space(pubkey_hex), self.swarm_ids)
+
+    def members(self, swarm_id: int) -> list[Node]:
+        return [n for n in self.storage if n.spec.swarm_id == swarm_id]
+
+    def swarm_json(
+        self, swarm_id: int, now_ms: int, leave_out: Node | None = None
+    ) -> dict[str, Any]:
+        """The get_swarm / 421 body: every registered member (a crashed host stays registered)."""
+        snodes = [
+            {
+                "address": _snode_address(n),
+                "pubkey_legacy": n.spec.ed25519_hex,
+                "pubkey_x25519": n.spec.x25519_hex,
+                "pubkey_ed25519": n.spec.ed25519_hex,
+                "port": str(n.port),
+                "port_https": n.port,
+                "port_omq": n.port,
+                "port_quic": n.port,
+                "ip": n.ip,
+            }
+            for n in self.members(swarm_id)
+            if n is not leave_out
+        ]
+        return {"snodes": snodes, "swarm": format(swarm_id, "x"), "t": now_ms, "hf": HARDFORK}
+
+    def service_node_states(self, params: dict[str, Any]) -> dict[str, Any]:
+        """oxend's get_n_service_nodes result (SPEC §5), from the seed or via oxend_request."""
+        active_only = bool(params.get("active_only", False))
+        fields = params.get("fields")
+        wanted: set[str] | None = None
+        if isinstance(fields, dict) and fields:
+            wanted = {k for k, v in fields.items() if v}
+        elif isinstance(fields, list) and fields:
+            wanted = {str(k) for k in fields}
+        states = []
+        for n in self.storage:
+            down = n.state == DOWN
+            if down and active_only:
+                continue
+            # A node that stopped sending proofs shows as oxend shows it: no ip, no swarm.
+            entry: dict[str, Any] = {
+                "public_ip": "0.0.0.0" if down else n.ip,
+                "storage_port": n.port,
+                "storage_lmq_port": n.port,
+                "pubkey_x25519": n.spec.x25519_hex,
+                "pubkey_ed25519": n.spec.ed25519_hex,
+                "service_node_pubkey": n.spec.ed25519_hex,
+                "swarm_id": 2**64 - 1 if down else n.spec.swarm_id,
+                "requested_unlock_height": 0,
+                "active": not down,
+                "funded": True,
+            }
+            if wanted is not None:
+                entry = {k: v for k, v in entry.items() if k in wanted}
+            states.append(entry)
+        limit = params.get("limit")
+        if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < len(states):
+            states = states[:limit]
+        height = chain_height()
+        return {
+            "service_node_states": states,
+            "height": height,
+            "target_height": height,
+            "hardfork": HARDFORK[0],
+            "status": "OK",
+        }
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.peers.close()
+
+
+def chain_height() -> int:
+    """A plausible, slowly growing block height (one block per two minutes)."""
+    return 1_000_000 + int(time.time()) // 120 % 1_000_000
+
+
+def _snode_address(node: Node) -> str:
+    return zbase32(node.keys.ed25519_pk) + ".snode"

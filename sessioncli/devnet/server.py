@@ -1,0 +1,256 @@
+"""HTTP(S) front end of one node: kept-alive connections, and the ways a host fails (down, hang, faults)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+
+UP = "up"
+DOWN = "down"
+HANG = "hang"
+
+FAULTS = ("none", "garbage", "truncate", "oversize", "relay502", "relay504", "stale421")
+# Faults the front end plays by itself, before the node looks at the request.
+_TRANSPORT_FAULTS = ("garbage", "truncate", "oversize")
+_OVERSIZE_BYTES = 20 * 1024 * 1024
+_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+_IDLE_TIMEOUT = 120.0
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: bytes
+    peer_ip: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+    @classmethod
+    def text(cls, status: int, message: str) -> Response:
+        return cls(status, message.encode(), "text/plain; charset=utf-8")
+
+
+App = Callable[[Request], Response]
+
+
+class NodeServer:
+    """Listens on ip:port. `down` closes the listener and every open connection, as a crashed host;
+    `hang` accepts TCP and then never answers, as a partitioned one."""
+
+    def __init__(self, ip: str, port: int, tls: ssl.SSLContext | None, app: App) -> None:
+        self.ip = ip
+        self.port = port
+        self.state = DOWN
+        self.fault = "none"
+        self._tls = tls
+        self._app = app
+        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._conns: dict[int, socket.socket] = {}
+        self._next_conn = 0
+        self._wake = threading.Condition(self._lock)
+
+    # -- state changes ---------------------------------------------------------------------
+
+    def start(self) -> int:
+        """Listen (on the remembered port if it is free, else a new one); returns the port."""
+        with self._lock:
+            if self._listener is None:
+                self._listener = self._bind()
+                threading.Thread(
+                    target=self._accept_loop,
+                    args=(self._listener,),
+                    name=f"accept-{self.ip}",
+                    daemon=True,
+                ).start()
+            self.state = UP
+            self._wake.notify_all()
+        return self.port
+
+    def go_down(self) -> None:
+        with self._lock:
+            self.state = DOWN
+            listener, self._listener = self._listener, None
+            conns = list(self._conns.values())
+            self._wake.notify_all()
+        if listener is not None:
+            _close_hard(listener)
+        for conn in conns:
+            # Only shut the socket down: its own thread is reading it and closes it on the way out.
+            _shutdown(conn)
+
+    def hang(self) -> None:
+        if self._listener is None:
+            self.start()
+        with self._lock:
+            self.state = HANG
+
+    def _bind(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.ip, self.port))
+        except OSError:
+            if self.port == 0:
+                sock.close()
+                raise
+            sock.bind((self.ip, 0))
+        sock.listen(128)
+        self.port = sock.getsockname()[1]
+        return sock
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, addr = listener.accept()
+            except OSError:
+                return
+            threading.Thread(
+                target=self._serve_connection, args=(conn, addr[0]), daemon=True
+            ).start()
+
+    def _serve_connection(self, conn: socket.socket, peer_ip: str) -> None:
+        with self._lock:
+            if self.state == DOWN:
+                conn.close()
+                return
+            conn_id = self._next_conn
+            self._next_conn += 1
+            self._conns[conn_id] = conn
+        try:
+            # A hung host never completes the handshake either.
+            if not self.wait_while_hung():
+                return
+            conn.settimeout(_IDLE_TIMEOUT)
+            if self._tls is not None:
+                conn = self._tls.wrap_socket(conn, server_side=True)
+                with self._lock:
+                    if conn_id not in self._conns:
+                        return
+                    self._conns[conn_id] = conn
+            _Handler(conn, (peer_ip, 0), self)  # type: ignore[arg-type]
+        except Exception:  # noqa: S110 - the peer went away, or go_down() pulled the socket
+            pass
+        finally:
+            with self._lock:
+                self._conns.pop(conn_id, None)
+            _close_hard(conn)
+
+    def wait_while_hung(self) -> bool:
+        """Block while the node hangs; True if it then serves, False if it went down meanwhile."""
+        with self._lock:
+            while self.state == HANG:
+                self._wake.wait()
+            return self.state == UP
+
+    # -- one request -----------------------------------------------------------------------
+
+    def handle(self, handler: _Handler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        if length < 0 or length > _MAX_REQUEST_BYTES:
+            self._write(handler, Response.text(413, "Request too large"))
+            handler.close_connection = True
+            return
+        body = handler.rfile.read(length) if length else b""
+        if self.state == HANG:
+            # Requests on kept-alive connections go unanswered too; the connection dies with the hang.
+            self.wait_while_hung()
+            handler.close_connection = True
+            return
+        if self.state != UP:
+            handler.close_connection = True
+            return
+        fault = self.fault
+        if fault in _TRANSPORT_FAULTS:
+            self._play_fault(handler, fault)
+            return
+        request = Request(
+            method=handler.command,
+            path=handler.path,
+            body=body,
+            peer_ip=handler.client_address[0],
+            headers={k.lower(): v for k, v in handler.headers.items()},
+        )
+        try:
+            response = self._app(request)
+        except Exception as exc:  # a bug in the node must not kill the connection thread silently
+            response = Response.text(500, f"Internal server error: {type(exc).__name__}: {exc}")
+        self._write(handler, response)
+
+    def _write(self, handler: _Handler, response: Response) -> None:
+        handler.send_response(response.status)
+        handler.send_header("Content-Type", response.content_type)
+        handler.send_header("Content-Length", str(len(response.body)))
+        handler.end_headers()
+        handler.wfile.write(response.body)
+
+    def _play_fault(self, handler: _Handler, fault: str) -> None:
+        handler.send_response(200)
+        if fault == "garbage":
+            junk = os.urandom(512)
+            handler.send_header("Content-Type", "application/octet-stream")
+            handler.send_header("Content-Length", str(len(junk)))
+            handler.end_headers()
+            handler.wfile.write(junk)
+        elif fault == "truncate":
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", "4096")
+            handler.end_headers()
+            handler.wfile.write(b'{"status":200,"body":"')
+            handler.wfile.flush()
+            handler.close_connection = True
+        else:
+            chunk = os.urandom(64 * 1024)
+            handler.send_header("Content-Type", "application/octet-stream")
+            handler.send_header("Content-Length", str(_OVERSIZE_BYTES))
+            handler.end_headers()
+            for _ in range(_OVERSIZE_BYTES // len(chunk)):
+                handler.wfile.write(chunk)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "devnet-storage-server"
+    sys_version = ""
+    timeout = _IDLE_TIMEOUT
+    server: NodeServer  # type: ignore[assignment]
+
+    def do_POST(self) -> None:
+        self.server.handle(self)
+
+    def do_GET(self) -> None:
+        self.server.handle(self)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # socket.socket.shutdown, not SSLSocket.shutdown: the latter drops the TLS object under the
+    # feet of the thread that is reading it.
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _close_hard(sock: socket.socket) -> None:
+    _shutdown(sock)
+    try:
+        sock.close()
+    except OSError:
+        pass

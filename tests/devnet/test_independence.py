@@ -1,0 +1,74 @@
+"""The devnet is the other side of the wire: it must not import the client's code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+DEVNET = Path(__file__).resolve().parents[2] / "sessioncli" / "devnet"
+FORBIDDEN = (
+    "sessioncli.protocol",
+    "sessioncli.net",
+    "sessioncli.core",
+    "sessioncli.keystore",
+    "sessioncli.state",
+)
+
+
+def imported_modules(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                # Relative import inside sessioncli/devnet: resolve against the package.
+                base = "sessioncli.devnet" if node.level == 1 else "sessioncli"
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            names.append(module)
+            names.extend(f"{module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+            names.extend(
+                a.value
+                for a in node.args
+                if isinstance(a, ast.Constant) and isinstance(a.value, str)
+            )
+    return names
+
+
+def forbidden_in(path: Path) -> list[str]:
+    return [
+        name
+        for name in imported_modules(path)
+        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
+    ]
+
+
+def test_devnet_files_import_nothing_from_the_client() -> None:
+    files = sorted(DEVNET.rglob("*.py"))
+    assert len(files) >= 8, "the devnet package was not found where this test looks"
+    offenders = {str(f.relative_to(DEVNET)): forbidden_in(f) for f in files}
+    assert {f: names for f, names in offenders.items() if names} == {}
+
+
+def test_the_check_catches_every_import_form(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import sessioncli.protocol.crypto\n"
+        "from sessioncli.net import transport\n"
+        "from sessioncli import core\n"
+        "from .. import keystore\n"
+        "import importlib\nimportlib.import_module('sessioncli.state')\n"
+        "from sessioncli.errors import UsageError\n"
+        "from sessioncli.devnet import crypto\n"
+    )
+    found = forbidden_in(sample)
+    assert "sessioncli.protocol.crypto" in found
+    assert "sessioncli.net" in found
+    assert "sessioncli.core" in found
+    assert "sessioncli.keystore" in found
+    assert "sessioncli.state" in found
+    assert not any(n.startswith(("sessioncli.errors", "sessioncli.devnet")) for n in found)
