@@ -31,8 +31,8 @@ _HOW_TO_PROVIDE = (
 )
 
 
-class SecretFormatError(UsageError):
-    """The stored or given secret is neither a seed in hex nor a recovery phrase."""
+class SecretFormatError(ConfigError):
+    """The stored secret (file, environment, keyring) is neither a seed in hex nor a phrase."""
 
 
 @dataclass(frozen=True)

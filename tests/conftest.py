@@ -91,13 +91,18 @@ def run_cli(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m sessioncli ARGS` in a subprocess with a cron-like environment."""
-    data = input.decode("utf-8", "surrogateescape") if isinstance(input, bytes) else input
-    return subprocess.run(
+    data = input.encode("utf-8") if isinstance(input, str) else (input or b"")
+    raw = subprocess.run(
         [sys.executable, "-m", "sessioncli", *args],
-        input=data if data is not None else "",
+        input=data,
         capture_output=True,
-        text=True,
         env=env if env is not None else cli_env(home),
         timeout=timeout,
         check=False,
+    )
+    return subprocess.CompletedProcess(
+        raw.args,
+        raw.returncode,
+        raw.stdout.decode("utf-8", "replace"),
+        raw.stderr.decode("utf-8", "replace"),
     )

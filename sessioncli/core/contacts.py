@@ -30,15 +30,22 @@ def _lock_path() -> Path:
     return state.config_dir() / ".contacts.lock"
 
 
+def _looks_like_id(text: str) -> bool:
+    """An attempt at a Session ID (even a broken one) rather than a contact name."""
+    if len(text) == 66:
+        return True
+    return text[:2] == "05" and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 def check_name(name: str) -> str:
+    if _looks_like_id(name):
+        raise UsageError(f"invalid contact name {name!r}: it looks like a Session ID")
     if not _NAME.fullmatch(name):
         raise UsageError(
             f"invalid contact name {name!r}: 1-64 characters, no spaces or control characters"
         )
     if name.startswith("-"):
         raise UsageError(f"invalid contact name {name!r}: it may not start with '-'")
-    if len(name) == 66 and name.lower().startswith("05"):
-        raise UsageError(f"invalid contact name {name!r}: it looks like a Session ID")
     return name
 
 
@@ -141,9 +148,7 @@ def rename(old: str, new: str) -> Contact:
 def resolve_recipient(text: str) -> tuple[str, str | None]:
     """(Session ID, contact name or None) for a Session ID or a contact name."""
     value = text.strip()
-    if (len(value) == 66 and value[:2] in ("05", "03", "15", "25")) or (
-        len(value) >= 60 and all(c in "0123456789abcdefABCDEF" for c in value)
-    ):
+    if _looks_like_id(value):
         return check_id(value), None
     try:
         contact = get(value)

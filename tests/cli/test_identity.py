@@ -67,7 +67,9 @@ def test_restore_known_vector(tmp_path: Path) -> None:
 )
 def test_restore_rejects_bad_phrases(tmp_path: Path, phrase: str, needle: str) -> None:
     f = tmp_path / "f"
-    res = runner.invoke(app, ["keygen", "--restore", "--identity-file", str(f)], input=phrase + "\n")
+    res = runner.invoke(
+        app, ["keygen", "--restore", "--identity-file", str(f)], input=phrase + "\n"
+    )
     assert res.exit_code == 2
     assert needle in res.stderr
     assert res.stderr.count("\n") == 1
@@ -106,7 +108,7 @@ def test_bad_env_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "not a valid phrase but secret-ish words here"
     monkeypatch.setenv("SESSIONCLI_IDENTITY", secret)
     res = runner.invoke(app, ["whoami"])
-    assert res.exit_code == 2
+    assert res.exit_code == 78
     assert secret not in res.output
     assert "secret-ish" not in res.output
 
@@ -149,7 +151,9 @@ def test_headless_keygen_without_keyring_writes_nothing(private_dirs: Path) -> N
     "backend", ["keyring.backends.null.Keyring", "keyring.backends.fail.Keyring"]
 )
 def test_refuses_null_and_fail_backends(private_dirs: Path, backend: str) -> None:
-    res = run_cli(["keygen"], private_dirs, env=cli_env(private_dirs, PYTHON_KEYRING_BACKEND=backend))
+    res = run_cli(
+        ["keygen"], private_dirs, env=cli_env(private_dirs, PYTHON_KEYRING_BACKEND=backend)
+    )
     assert res.returncode == 78
     assert "no usable OS keyring" in res.stderr
 
@@ -171,11 +175,28 @@ def test_cron_like_environment(private_dirs: Path) -> None:
     ident = private_dirs / "id"
     ident.write_text(CANARY_SEED_HEX + "\n")
     ident.chmod(0o600)
-    env = {"PATH": "/usr/bin:/bin:" + str(Path(sys.executable).parent), "HOME": str(private_dirs), "PYTHONPATH": cli_env(private_dirs)["PYTHONPATH"]}
+    env = {
+        "PATH": "/usr/bin:/bin:" + str(Path(sys.executable).parent),
+        "HOME": str(private_dirs),
+        "PYTHONPATH": cli_env(private_dirs)["PYTHONPATH"],
+    }
     res = subprocess.run(
-        ["env", "-i", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-m", "sessioncli",
-         "--identity-file", str(ident), "whoami"],
-        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        [
+            "env",
+            "-i",
+            *[f"{k}={v}" for k, v in env.items()],
+            sys.executable,
+            "-m",
+            "sessioncli",
+            "--identity-file",
+            str(ident),
+            "whoami",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
     assert res.returncode == 0, res.stderr
     assert SESSION_ID.fullmatch(res.stdout.strip())
@@ -187,9 +208,15 @@ def test_cron_like_environment(private_dirs: Path) -> None:
 def test_startup_imports_stay_light(private_dirs: Path, args: list[str]) -> None:
     res = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "sessioncli", *args],
-        capture_output=True, text=True, env=cli_env(private_dirs), timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=cli_env(private_dirs),
+        timeout=60,
+        check=False,
     )
     assert res.returncode in (0, 2), res.stderr[-500:]
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in res.stderr.splitlines() if "|" in line}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0] for line in res.stderr.splitlines() if "|" in line
+    }
     for heavy in ("requests", "keyring", "nacl", "google", "cryptography", "urllib3"):
         assert heavy not in imported, f"{heavy} imported by sessioncli {' '.join(args)}"
