@@ -162,3 +162,21 @@ def aes_gcm_decrypt(key: bytes, data: bytes) -> bytes:
         return AESGCM(key).decrypt(data[:12], data[12:], None)
     except InvalidTag as exc:
         raise CryptoError("AES-GCM authentication failed") from exc
+
+
+# --- certificates (seed pinning) -------------------------------------------------------------
+
+
+def cert_spki_sha256_b64(cert_der: bytes) -> str:
+    """base64(SHA-256(DER SubjectPublicKeyInfo)) of an X.509 certificate (the seed-pin check)."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+    except ValueError as exc:
+        raise CryptoError("not a DER X.509 certificate") from exc
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")

@@ -1,0 +1,947 @@
+"""The network client: node pool, swarms, onion paths, network time, deadlines; shared by threads.
+
+One `NetworkClient` serves every thread of a process. Network I/O runs outside the state lock;
+path building and pool bootstrap are serialised so parallel sends share one result.
+Caches live in `<cache_root>/<network name>/` (see net/cache.py).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sessioncli import state
+from sessioncli.errors import NetworkUnavailable, ProtocolError, SessionCliError, TemporaryFailure
+from sessioncli.net.cache import CLOCK, PATHS, POOL, SWARMS, NetCache
+from sessioncli.net.clock import LocalClock, NetworkClock
+from sessioncli.net.networks import NetworkConfig, resolve_network
+from sessioncli.net.transport import Transport, TransportError
+from sessioncli.protocol import onion, rpc
+from sessioncli.protocol.ids import Identity, parse_session_id
+from sessioncli.protocol.rpc import Node
+
+__all__ = [
+    "ClockError",
+    "NetworkClient",
+    "Node",
+    "PathTest",
+    "RetrieveOutcome",
+    "RetrievedMessage",
+    "StoreOutcome",
+]
+
+PATH_COUNT = 2  # desktop: desiredGuardCount
+HOPS = 3  # guard + 2 relays; the target is a fourth node
+STRIKES_TO_DROP_NODE = 3
+STRIKES_TO_DROP_PATH = 3
+MIN_POOL = 8  # a pool this small is fetched again from a seed
+REFRESH_MIN_COMMON = 24  # SPEC §5: fewer common nodes than this → seed fallback
+REFRESH_MIN_POOL = 16
+POOL_MAX_AGE_MS = 6 * 3600 * 1000
+SWARM_MAX_AGE_MS = 24 * 3600 * 1000
+MIN_SWARM_NODES = 3
+GUARD_TEST_TIMEOUT = 5.0
+SEED_TIMEOUT = 10.0
+MAX_ATTEMPTS = 8
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    hash: str
+    stored_on: list[str]  # ed25519 hex of nodes that acknowledged with a (signed) hash
+    expiry_ms: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class RetrievedMessage:
+    hash: str
+    timestamp_ms: int
+    expiration_ms: int
+    data: str  # base64
+
+
+@dataclass(frozen=True)
+class RetrieveOutcome:
+    node: Node
+    messages: list[RetrievedMessage]
+    more: bool
+
+
+@dataclass(frozen=True)
+class PathTest:
+    path: list[Node]
+    ok: bool
+    rtt_ms: float | None
+    error: str | None
+
+
+class ClockError(ProtocolError):
+    """Service nodes keep refusing our timestamps (HTTP 406): a clock problem, not a network one."""
+
+
+@dataclass
+class _Path:
+    nodes: list[Node]
+    failures: int = 0
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(n.pubkey_ed25519 for n in self.nodes)
+
+    def has(self, ed: str) -> bool:
+        return any(n.pubkey_ed25519 == ed for n in self.nodes)
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.end - time.monotonic()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0.05
+
+    def cap(self, seconds: float) -> float:
+        return max(0.05, min(seconds, self.remaining()))
+
+
+@dataclass
+class _Tracker:
+    """What went wrong during one call, to pick the final error (69 vs 75) and its message."""
+
+    answered: bool = False
+    temporary: bool = False
+    clock_refusals: int = 0
+    last: str = "no attempt was made"
+    kind: str = ""
+
+    def fail(
+        self, message: str, *, answered: bool = False, temporary: bool = False, kind: str = ""
+    ) -> None:
+        self.last = message
+        self.kind = kind
+        self.answered |= answered
+        self.temporary |= temporary
+
+    def error(self, what: str, deadline: _Deadline) -> SessionCliError:
+        if self.temporary or self.answered or deadline.expired():
+            return TemporaryFailure(
+                f"{what} failed: {self.last}",
+                hints=("the network answered but not successfully in time; retry later",),
+            )
+        return NetworkUnavailable(
+            f"{what} failed: {self.last}",
+            hints=("no service node could be reached; check connectivity, --network and --proxy",),
+        )
+
+
+class _PathTrouble(Exception):
+    """The attempt failed somewhere on the path (already counted); try again on another path."""
+
+
+class NetworkClient:
+    """Talks to one Session network. Thread-safe; see the module docstring."""
+
+    def __init__(
+        self,
+        network: str | None,
+        *,
+        timeout: float = 30.0,
+        proxy: str | None = None,
+        cache_root: Path | None = None,
+        clock: LocalClock | None = None,
+    ) -> None:
+        self.config: NetworkConfig = resolve_network(network)
+        self.name: str = self.config.name
+        self.timeout = timeout
+        import os
+
+        proxy = proxy or os.environ.get("SESSIONCLI_PROXY") or None
+        self._transport = Transport(proxy=proxy, pins=self.config.pins)
+        self._cache = NetCache(cache_root or state.cache_dir(), self.name)
+        self._clock = NetworkClock(clock)
+        self._lock = threading.RLock()
+        self._build_lock = threading.Lock()
+        self._loaded = False
+        self._pool: dict[str, Node] = {}
+        self._pool_at = 0
+        self._strikes: dict[str, int] = {}
+        self._swarms: dict[str, tuple[int, list[Node]]] = {}
+        self._paths: list[_Path] = []
+        self._rng = random.SystemRandom()
+
+    # --- public API ------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        self._load()
+        return self._clock.now_ms()
+
+    def close(self) -> None:
+        if self._loaded and self._clock.dirty:
+            self._save_clock()
+        self._transport.close()
+
+    def __enter__(self) -> NetworkClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def pool(self, *, refresh: bool = False) -> list[Node]:
+        deadline = _Deadline(self.timeout)
+        self._load()
+        if refresh:
+            self._refresh_pool(deadline, force=True)
+        else:
+            self._ensure_pool(deadline)
+        with self._lock:
+            return sorted(self._pool.values(), key=lambda n: (n.swarm_id or 0, n.ip, n.port))
+
+    def swarm(self, session_id: str, *, refresh: bool = False) -> list[Node]:
+        return self._swarm(session_id, _Deadline(self.timeout), refresh=refresh)
+
+    def paths(self, *, rebuild: bool = False) -> list[list[Node]]:
+        deadline = _Deadline(self.timeout)
+        self._load()
+        if rebuild:
+            with self._lock:
+                self._paths = []
+        self._ensure_paths(deadline)
+        with self._lock:
+            return [list(p.nodes) for p in self._paths]
+
+    def test_paths(self) -> list[PathTest]:
+        deadline = _Deadline(self.timeout)
+        self._load()
+        self._ensure_paths(deadline)
+        with self._lock:
+            paths = list(self._paths)
+            pool = list(self._pool.values())
+        results = []
+        for p in paths:
+            targets = [n for n in pool if not p.has(n.pubkey_ed25519)]
+            if not targets:
+                results.append(PathTest(list(p.nodes), False, None, "no node to send to"))
+                continue
+            target = self._rng.choice(targets)
+            tracker = _Tracker()
+            t0 = time.monotonic()
+            try:
+                reply = self._send(target, rpc.build_info(), deadline, tracker, path=p)
+            except _PathTrouble:
+                results.append(PathTest(list(p.nodes), False, None, tracker.last))
+                continue
+            rtt = (time.monotonic() - t0) * 1000
+            ok = reply.status == 200
+            err = None if ok else f"HTTP {reply.status}: {rpc.error_text(reply.body)}"
+            results.append(PathTest(list(p.nodes), ok, round(rtt, 1), err))
+        return results
+
+    def store(
+        self,
+        session_id: str,
+        data_b64: str,
+        *,
+        ttl_ms: int,
+        timestamp_ms: int,
+        namespace: int = 0,
+    ) -> StoreOutcome:
+        """Store on the recipient's swarm; success once one member acknowledges with a hash."""
+        deadline = _Deadline(self.timeout)
+        sid = parse_session_id(session_id)
+        request = rpc.build_store(
+            sid, data_b64, ttl_ms=ttl_ms, timestamp_ms=timestamp_ms, namespace=namespace
+        )
+
+        def accept(node: Node, reply: onion.SnodeReply) -> StoreOutcome | None:
+            result = rpc.parse_store(reply.body)
+            acks = result.acknowledged_by
+            if not acks and result.hash and not result.nodes:
+                acks = [node.pubkey_ed25519]  # a non-recursive answer from the target alone
+            if not acks or not result.hash:
+                return None
+            expiries = [n.expiry_ms for n in result.nodes if n.expiry_ms]
+            return StoreOutcome(
+                hash=result.hash,
+                stored_on=acks,
+                expiry_ms=max(expiries) if expiries else timestamp_ms + ttl_ms,
+                timestamp_ms=timestamp_ms,
+            )
+
+        return self._swarm_call(
+            sid, lambda _node: request, accept, deadline, what="store", order=self._shuffled
+        )
+
+    def retrieve(
+        self,
+        identity: Identity,
+        *,
+        cursors: Mapping[str, str],
+        namespace: int = 0,
+        max_count: int | None = None,
+        exclude: Collection[str] = (),
+    ) -> RetrieveOutcome:
+        """One page from a healthy swarm member (one we have a cursor for, if any)."""
+        deadline = _Deadline(self.timeout)
+        excluded = set(exclude)
+
+        def make(node: Node) -> rpc.RpcRequest:
+            return rpc.build_retrieve(
+                identity,
+                timestamp_ms=self._clock.now_for(node.pubkey_ed25519),
+                namespace=namespace,
+                last_hash=cursors.get(node.pubkey_ed25519),
+                max_count=max_count,
+            )
+
+        def order(nodes: list[Node]) -> list[Node]:
+            nodes = [n for n in self._shuffled(nodes) if n.pubkey_ed25519 not in excluded]
+            return sorted(nodes, key=lambda n: n.pubkey_ed25519 not in cursors)
+
+        def accept(node: Node, reply: onion.SnodeReply) -> RetrieveOutcome:
+            result = rpc.parse_retrieve(reply.body)
+            msgs = [
+                RetrievedMessage(m.hash, m.timestamp_ms, m.expiration_ms, m.data)
+                for m in result.messages
+            ]
+            return RetrieveOutcome(node=node, messages=msgs, more=result.more)
+
+        return self._swarm_call(
+            identity.session_id, make, accept, deadline, what="retrieve", order=order
+        )
+
+    def delete(self, identity: Identity, hashes: Sequence[str]) -> list[str]:
+        """Delete our own messages by hash; returns the nodes that confirmed a deletion."""
+        deadline = _Deadline(self.timeout)
+        request = rpc.build_delete(identity, hashes)
+
+        def accept(_node: Node, reply: onion.SnodeReply) -> list[str]:
+            return sorted(rpc.parse_delete(reply.body).deleted_by)
+
+        return self._swarm_call(
+            identity.session_id,
+            lambda _n: request,
+            accept,
+            deadline,
+            what="delete",
+            order=self._shuffled,
+        )
+
+    # --- state on disk ---------------------------------------------------------------------
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True
+            pool = self._cache.read(POOL)
+            if isinstance(pool, dict):
+                self._pool = {n.pubkey_ed25519: n for n in _nodes(pool.get("nodes"))}
+                at = pool.get("fetched_at_ms")
+                self._pool_at = at if isinstance(at, int) else 0
+                strikes = pool.get("strikes")
+                if isinstance(strikes, dict):
+                    self._strikes = {
+                        k: v for k, v in strikes.items() if isinstance(v, int) and k in self._pool
+                    }
+            swarms = self._cache.read(SWARMS)
+            if isinstance(swarms, dict):
+                for sid, entry in swarms.items():
+                    if isinstance(entry, dict) and isinstance(entry.get("at_ms"), int):
+                        nodes = _nodes(entry.get("nodes"))
+                        if nodes:
+                            self._swarms[sid] = (entry["at_ms"], nodes)
+            paths = self._cache.read(PATHS)
+            if isinstance(paths, dict) and isinstance(paths.get("paths"), list):
+                for raw in paths["paths"]:
+                    nodes = _nodes(raw)
+                    if len(nodes) == HOPS and all(n.pubkey_ed25519 in self._pool for n in nodes):
+                        self._paths.append(_Path(nodes))
+            self._clock.load_json(self._cache.read(CLOCK))
+
+    def _save_pool(self) -> None:
+        with self._lock:
+            value = {
+                "fetched_at_ms": self._pool_at,
+                "nodes": [n.to_json() for n in self._pool.values()],
+                "strikes": dict(self._strikes),
+            }
+        self._cache.write(POOL, value)
+
+    def _save_paths(self) -> None:
+        with self._lock:
+            value = {"paths": [[n.to_json() for n in p.nodes] for p in self._paths]}
+        self._cache.write(PATHS, value)
+
+    def _save_swarm(self, sid: str) -> None:
+        with self._lock:
+            entry = self._swarms.get(sid)
+            value = (
+                None
+                if entry is None
+                else {"at_ms": entry[0], "nodes": [n.to_json() for n in entry[1]]}
+            )
+        self._cache.merge_swarm(sid, value)
+
+    def _save_clock(self) -> None:
+        self._cache.write(CLOCK, self._clock.to_json())
+
+    # --- node pool -------------------------------------------------------------------------
+
+    def _ensure_pool(self, deadline: _Deadline) -> None:
+        with self._lock:
+            size = len(self._pool)
+            age = self._clock.local_ms() - self._pool_at
+        if size <= MIN_POOL:
+            with self._build_lock:
+                with self._lock:
+                    if len(self._pool) > MIN_POOL:
+                        return
+                self._bootstrap_from_seed(deadline)
+        elif age > POOL_MAX_AGE_MS:
+            try:
+                self._refresh_pool(deadline, force=False)
+            except SessionCliError:
+                pass  # an old pool still works; try again next time
+
+    def _refresh_pool(self, deadline: _Deadline, *, force: bool) -> None:
+        """SPEC §5: ask 3 pool nodes, keep the intersection; too few in common → a seed."""
+        with self._lock:
+            candidates = list(self._pool.values())
+        if len(candidates) > MIN_POOL:
+            lists: list[list[Node]] = []
+            for node in self._rng.sample(candidates, 3):
+                tracker = _Tracker()
+                req = rpc.build_batch([rpc.build_oxend_get_service_nodes()])
+                try:
+                    reply = self._send(node, req, deadline, tracker)
+                    if reply.status != 200:
+                        break
+                    (sub,) = rpc.parse_batch(reply.body)[:1]
+                    if sub.code != 200:
+                        break
+                    lists.append(rpc.parse_service_nodes(sub.body))
+                except (_PathTrouble, ProtocolError, ValueError, SessionCliError):
+                    break
+            if len(lists) == 3:
+                keys = [{(n.pubkey_ed25519, n.ip, n.port) for n in lst} for lst in lists]
+                common = keys[0] & keys[1] & keys[2]
+                fresh = [n for n in lists[0] if (n.pubkey_ed25519, n.ip, n.port) in common]
+                if len(common) >= REFRESH_MIN_COMMON and len(fresh) >= REFRESH_MIN_POOL:
+                    self._set_pool(fresh)
+                    return
+        with self._build_lock:
+            self._bootstrap_from_seed(deadline)
+
+    def _bootstrap_from_seed(self, deadline: _Deadline) -> None:
+        seeds = list(self.config.seeds)
+        self._rng.shuffle(seeds)
+        body = rpc.build_get_n_service_nodes().to_json()
+        problems: list[str] = []
+        tracker = _Tracker()
+        for seed in seeds:
+            if deadline.expired():
+                break
+            try:
+                resp = self._transport.post(seed.rpc_url, body, timeout=deadline.cap(SEED_TIMEOUT))
+            except TransportError as exc:
+                problems.append(f"seed {seed.url}: {exc}")
+                if exc.kind == "pin":
+                    tracker.fail(f"seed {seed.url} refused: {exc}")
+                else:
+                    tracker.fail(f"seed {seed.url}: {exc}", temporary=exc.kind == "timeout")
+                continue
+            if resp.status != 200:
+                problems.append(f"seed {seed.url}: HTTP {resp.status}")
+                tracker.fail(f"seed {seed.url}: HTTP {resp.status}", answered=True, temporary=True)
+                continue
+            try:
+                nodes = rpc.parse_service_nodes(_json(resp.body))
+            except ProtocolError as exc:
+                tracker.fail(f"seed {seed.url}: {exc}", answered=True)
+                continue
+            if not nodes:
+                tracker.fail(f"seed {seed.url} returned no service nodes", answered=True)
+                continue
+            self._set_pool(nodes)
+            return
+        pinned = [p for p in problems if "pinned" in p]
+        if pinned and len(pinned) == len(problems):
+            raise NetworkUnavailable(
+                pinned[0],
+                hints=(
+                    "refusing a seed whose TLS certificate differs from the pinned one "
+                    "(network file cert_pem / bundled certificate)",
+                ),
+            )
+        raise tracker.error(f"fetching the node list from {len(seeds)} seed(s)", deadline)
+
+    def _set_pool(self, nodes: list[Node]) -> None:
+        with self._lock:
+            self._pool = {n.pubkey_ed25519: n for n in nodes}
+            self._pool_at = self._clock.local_ms()
+            self._strikes = {k: v for k, v in self._strikes.items() if k in self._pool}
+            self._paths = [
+                p for p in self._paths if all(n.pubkey_ed25519 in self._pool for n in p.nodes)
+            ]
+        self._save_pool()
+        self._save_paths()
+
+    def _strike_node(self, ed: str, count: int = 1) -> None:
+        with self._lock:
+            strikes = self._strikes.get(ed, 0) + count
+            self._strikes[ed] = strikes
+        if strikes >= STRIKES_TO_DROP_NODE:
+            self._drop_node(ed)
+        else:
+            self._save_pool()
+
+    def _drop_node(self, ed: str) -> None:
+        """Forget a node everywhere: pool, swarms, paths."""
+        with self._lock:
+            self._pool.pop(ed, None)
+            self._strikes.pop(ed, None)
+            touched = [
+                sid
+                for sid, (_, ns) in self._swarms.items()
+                if any(n.pubkey_ed25519 == ed for n in ns)
+            ]
+            for sid in touched:
+                at, ns = self._swarms[sid]
+                self._swarms[sid] = (at, [n for n in ns if n.pubkey_ed25519 != ed])
+            before = len(self._paths)
+            self._paths = [p for p in self._paths if not p.has(ed)]
+            paths_changed = len(self._paths) != before
+        self._save_pool()
+        for sid in touched:
+            self._save_swarm(sid)
+        if paths_changed:
+            self._save_paths()
+
+    # --- swarms ----------------------------------------------------------------------------
+
+    def _swarm(self, session_id: str, deadline: _Deadline, *, refresh: bool = False) -> list[Node]:
+        sid = parse_session_id(session_id)
+        self._load()
+        with self._lock:
+            cached = self._swarms.get(sid)
+        if cached and not refresh:
+            age = self._clock.local_ms() - cached[0]
+            enough = len(cached[1]) >= MIN_SWARM_NODES or (cached[1] and age < 60_000)
+            if age < SWARM_MAX_AGE_MS and enough:
+                return list(cached[1])
+        request = rpc.build_get_swarm(sid)
+
+        def accept(node: Node, reply: onion.SnodeReply) -> list[Node]:
+            result = rpc.parse_swarm(reply.body)
+            if not result.nodes:
+                raise ProtocolError(f"{node.address} returned an empty swarm for {sid[:10]}…")
+            return result.nodes
+
+        nodes = self._any_node_call(request, accept, deadline, what=f"get_swarm for {sid[:10]}…")
+        self._set_swarm(sid, nodes)
+        return list(nodes)
+
+    def _set_swarm(self, sid: str, nodes: list[Node]) -> None:
+        with self._lock:
+            self._swarms[sid] = (self._clock.local_ms(), list(nodes))
+        self._save_swarm(sid)
+
+    # --- paths -----------------------------------------------------------------------------
+
+    def _ensure_paths(self, deadline: _Deadline) -> None:
+        self._ensure_pool(deadline)
+        with self._lock:
+            if len(self._paths) >= PATH_COUNT:
+                return
+        with self._build_lock:
+            with self._lock:
+                missing = PATH_COUNT - len(self._paths)
+            if missing > 0:
+                self._build_paths(missing, deadline)
+
+    def _build_paths(self, missing: int, deadline: _Deadline) -> None:
+        with self._lock:
+            used = {n.pubkey_ed25519 for p in self._paths for n in p.nodes}
+            used_subnets = {n.subnet24 for p in self._paths for n in p.nodes}
+            pool = [n for n in self._pool.values() if n.pubkey_ed25519 not in used]
+        self._rng.shuffle(pool)
+        guards, failed = self._find_guards(
+            [n for n in pool if n.subnet24 not in used_subnets], missing, deadline
+        )
+        pool = [n for n in pool if n.pubkey_ed25519 not in failed]
+        if not guards:
+            raise NetworkUnavailable(
+                "no guard node answered a direct test request",
+                hints=(f"tried from a pool of {len(pool)} nodes; check connectivity and --proxy",),
+            )
+        new_paths: list[_Path] = []
+        for guard in guards:
+            used_subnets.add(guard.subnet24)
+        for guard in guards:
+            hops = [guard]
+            subnets = set(used_subnets)
+            for n in pool:
+                if len(hops) == HOPS:
+                    break
+                if n in guards or n.subnet24 in subnets:
+                    continue
+                hops.append(n)
+                subnets.add(n.subnet24)
+                used_subnets.add(n.subnet24)
+            if len(hops) < HOPS:  # not enough distinct /24s across paths: keep the rule per path
+                taken = {h.pubkey_ed25519 for p in new_paths for h in p.nodes}
+                sub_here = {h.subnet24 for h in hops}
+                for n in pool:
+                    if len(hops) == HOPS:
+                        break
+                    if n in guards or n in hops or n.pubkey_ed25519 in taken:
+                        continue
+                    if n.subnet24 not in sub_here:
+                        hops.append(n)
+                        sub_here.add(n.subnet24)
+            if len(hops) == HOPS:
+                new_paths.append(_Path(hops))
+            pool = [n for n in pool if n not in hops]
+        if not new_paths:
+            raise NetworkUnavailable(
+                f"not enough service nodes in distinct /24 subnets to build a {HOPS}-hop path"
+            )
+        with self._lock:
+            self._paths.extend(new_paths)
+        self._save_paths()
+
+    def _find_guards(
+        self, candidates: list[Node], want: int, deadline: _Deadline
+    ) -> tuple[list[Node], set[str]]:
+        """Test candidates with a direct get_swarm (4 at a time); keep the first `want` that answer."""
+        probe = rpc.build_get_swarm("05" + secrets.token_hex(32)).to_json()
+        found: list[Node] = []
+        failed: set[str] = set()
+        subnets: set[str] = set()
+
+        def test(node: Node) -> Node | None:
+            url = f"https://{node.ip}:{node.port}/storage_rpc/v1"
+            try:
+                resp = self._transport.post(url, probe, timeout=deadline.cap(GUARD_TEST_TIMEOUT))
+            except TransportError:
+                self._strike_node(node.pubkey_ed25519)
+                return None
+            if resp.status != 200:
+                return None
+            try:
+                t = rpc.network_time(_json(resp.body))
+            except ProtocolError:
+                return None
+            if t is not None:
+                self._clock.observe(node.pubkey_ed25519, t)
+            return node
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for i in range(0, min(len(candidates), 24), 4):
+                if deadline.expired():
+                    break
+                batch = candidates[i : i + 4]
+                for cand, node in zip(batch, pool.map(test, batch), strict=True):
+                    if node is None:
+                        failed.add(cand.pubkey_ed25519)
+                    elif node.subnet24 not in subnets and len(found) < want:
+                        found.append(node)
+                        subnets.add(node.subnet24)
+                if len(found) >= want:
+                    break
+        return found, failed
+
+    def _choose_path(self, target: Node | None, tried: set[tuple[str, ...]]) -> _Path | None:
+        with self._lock:
+            usable = [p for p in self._paths if target is None or not p.has(target.pubkey_ed25519)]
+        if not usable:
+            return None
+        fresh = [p for p in usable if p.key not in tried]
+        return self._rng.choice(fresh or usable)
+
+    def _strike_path(self, path: _Path, *, drop: bool = False) -> None:
+        with self._lock:
+            path.failures += 1
+            if not (drop or path.failures >= STRIKES_TO_DROP_PATH):
+                return
+            if path in self._paths:
+                self._paths.remove(path)
+        self._save_paths()
+
+    # --- one onion request -----------------------------------------------------------------
+
+    def _send(
+        self,
+        target: Node,
+        request: rpc.RpcRequest,
+        deadline: _Deadline,
+        tracker: _Tracker,
+        *,
+        path: _Path | None = None,
+        tried_paths: set[tuple[str, ...]] | None = None,
+    ) -> onion.SnodeReply:
+        """Send `request` to `target` over one path; path-level failures raise _PathTrouble."""
+        if path is None:
+            self._ensure_paths(deadline)
+            path = self._choose_path(target, tried_paths or set())
+            if path is None:
+                tracker.fail(f"no path avoids {target.address}", kind="nopath")
+                raise _PathTrouble
+        if tried_paths is not None:
+            tried_paths.add(path.key)
+        guard = path.nodes[0]
+        hops = [onion.Hop.from_hex(n.pubkey_ed25519, n.pubkey_x25519) for n in path.nodes]
+        built = onion.build_snode_request(
+            hops, onion.Hop.from_hex(target.pubkey_ed25519, target.pubkey_x25519), request.to_json()
+        )
+        attempt = max(2.0, self.timeout / 3)
+        url = f"https://{guard.ip}:{guard.port}/onion_req/v2"
+        try:
+            resp = self._transport.post(
+                url,
+                built.body,
+                timeout=deadline.cap(attempt),
+                content_type="application/octet-stream",
+            )
+        except TransportError as exc:
+            where = f"guard {guard.address}: {exc}"
+            if exc.kind == "timeout":
+                tracker.fail(where, temporary=True, kind="timeout")
+                self._strike_path(path)
+            elif exc.kind == "proxy":
+                tracker.fail(where, kind="guard")
+                raise NetworkUnavailable(f"proxy failed: {exc}") from None
+            else:
+                kind = "oversize" if exc.kind == "oversize" else "guard"
+                tracker.fail(where, temporary=exc.kind == "oversize", kind=kind)
+                self._strike_path(path, drop=True)
+                self._strike_node(guard.pubkey_ed25519)
+            raise _PathTrouble from None
+        if resp.status != 200:
+            text = resp.body[:300].decode("utf-8", "replace").strip()
+            tracker.fail(
+                f"path via {guard.address}: HTTP {resp.status} {text[:120]}",
+                answered=True,
+                temporary=resp.status >= 500,
+                kind=f"relay{resp.status}",
+            )
+            if resp.status == 502 and "Next node not found" in text:
+                missing = text.rsplit(":", 1)[-1].strip().lower()[:64]
+                self._drop_node(missing)
+                if missing == target.pubkey_ed25519:
+                    raise _PathTrouble
+            self._strike_path(path)
+            raise _PathTrouble
+        try:
+            reply = onion.decrypt_snode_reply(built, resp.body)
+        except ProtocolError as exc:
+            tracker.fail(
+                f"path via {guard.address}: {exc}", answered=True, temporary=True, kind="decrypt"
+            )
+            self._strike_path(path, drop=True)  # SPEC: decryption failure → take a new path
+            raise _PathTrouble from None
+        with self._lock:
+            path.failures = 0
+        t = rpc.network_time(reply.body)
+        if t is not None:
+            self._clock.observe(target.pubkey_ed25519, t)
+        return reply
+
+    # --- retry loops -----------------------------------------------------------------------
+
+    def _shuffled(self, nodes: list[Node]) -> list[Node]:
+        out = list(nodes)
+        self._rng.shuffle(out)
+        return out
+
+    def _any_node_call(
+        self,
+        request: rpc.RpcRequest,
+        accept: Callable[[Node, onion.SnodeReply], T],
+        deadline: _Deadline,
+        *,
+        what: str,
+    ) -> T:
+        """Send to random pool nodes (outside our paths when possible) until one answers 200."""
+        self._ensure_paths(deadline)
+        tracker = _Tracker()
+        tried: set[str] = set()
+        tried_paths: set[tuple[str, ...]] = set()
+        for _ in range(MAX_ATTEMPTS):
+            if deadline.expired():
+                break
+            with self._lock:
+                in_paths = {n.pubkey_ed25519 for p in self._paths for n in p.nodes}
+                pool = [n for n in self._pool.values() if n.pubkey_ed25519 not in tried]
+            outside = [n for n in pool if n.pubkey_ed25519 not in in_paths]
+            if not (outside or pool):
+                break
+            target = self._rng.choice(outside or pool)
+            try:
+                reply = self._send(target, request, deadline, tracker, tried_paths=tried_paths)
+            except _PathTrouble:
+                continue
+            if reply.status == 200:
+                try:
+                    return accept(target, reply)
+                except ProtocolError as exc:
+                    tracker.fail(f"{target.address}: {exc}", answered=True)
+            else:
+                tracker.fail(
+                    f"{target.address}: HTTP {reply.status} {rpc.error_text(reply.body)}",
+                    answered=True,
+                    temporary=reply.status >= 500,
+                )
+                if reply.status >= 500:
+                    self._strike_node(target.pubkey_ed25519)
+            tried.add(target.pubkey_ed25519)
+        raise tracker.error(what, deadline)
+
+    def _swarm_call(
+        self,
+        session_id: str,
+        make: Callable[[Node], rpc.RpcRequest],
+        accept: Callable[[Node, onion.SnodeReply], T | None],
+        deadline: _Deadline,
+        *,
+        what: str,
+        order: Callable[[list[Node]], list[Node]],
+    ) -> T:
+        """Send to members of `session_id`'s swarm until `accept` returns a value.
+
+        421 replaces the cached swarm and moves on to the new one; 406 learns that node's time
+        and retries it once; 5xx/timeouts move to another member; 400/401/403/404 stop at once.
+        """
+        self._load()
+        sid = parse_session_id(session_id)
+        tracker = _Tracker()
+        members = self._swarm(sid, deadline)
+        tried: set[str] = set()
+        clock_retried: set[str] = set()
+        tried_paths: set[tuple[str, ...]] = set()
+        attempts = 0
+        while attempts < MAX_ATTEMPTS + 2 and not deadline.expired():
+            candidates = order([n for n in members if n.pubkey_ed25519 not in tried])
+            if not candidates:
+                if attempts > 0 and not tracker.clock_refusals:
+                    try:  # maybe the swarm moved: ask again once
+                        fresh = self._swarm(sid, deadline, refresh=True)
+                    except SessionCliError:
+                        break
+                    members = [n for n in fresh if n.pubkey_ed25519 not in tried]
+                    if members:
+                        continue
+                break
+            attempts += 1
+            target = candidates[0]
+            try:
+                reply = self._send(target, make(target), deadline, tracker, tried_paths=tried_paths)
+            except _PathTrouble:
+                if tracker.kind != "guard":
+                    # a timeout, 504 or garbage may come from the target itself: move on
+                    tried.add(target.pubkey_ed25519)
+                continue
+            status = reply.status
+            if status == 200:
+                try:
+                    value = accept(target, reply)
+                except ProtocolError as exc:
+                    tracker.fail(f"{target.address}: {exc}", answered=True)
+                    value = None
+                if value is not None:
+                    return value
+                tried.add(target.pubkey_ed25519)
+                tracker.fail(f"{target.address} did not acknowledge {what}", answered=True)
+                continue
+            text = rpc.error_text(reply.body)
+            tracker.fail(f"{target.address}: HTTP {status} {text}", answered=True)
+            if status == 421:
+                tried.add(target.pubkey_ed25519)
+                try:
+                    moved = rpc.parse_swarm(reply.body).nodes
+                except ProtocolError:
+                    moved = []
+                if moved:
+                    self._set_swarm(sid, moved)
+                    members = moved
+                else:
+                    members = self._swarm(sid, deadline, refresh=True)
+                continue
+            if status in (406, 425):
+                if target.pubkey_ed25519 not in clock_retried and self._learn_time(
+                    target, deadline
+                ):
+                    clock_retried.add(target.pubkey_ed25519)
+                    attempts -= 1
+                    continue
+                tracker.clock_refusals += 1
+                tried.add(target.pubkey_ed25519)
+                continue
+            if status in (400, 401, 403, 404):
+                raise ProtocolError(
+                    f"{what} refused by {target.address}: HTTP {status} {text}",
+                    hints=("the request was rejected as invalid; this is likely a client bug",)
+                    if status in (400, 401)
+                    else (),
+                )
+            tracker.temporary = True
+            tried.add(target.pubkey_ed25519)
+            self._strike_node(target.pubkey_ed25519)
+        if tracker.clock_refusals:
+            offset = self._clock.offset_ms() / 1000
+            raise ClockError(
+                f"{what}: service nodes refused our timestamp (HTTP 406: check your clock)",
+                hints=(
+                    f"this computer's clock differs from the network's by {offset:+.0f} s",
+                    "synchronise it (e.g. enable NTP) and retry",
+                ),
+            )
+        raise tracker.error(f"{what} for {sid[:10]}…", deadline)
+
+    def _learn_time(self, node: Node, deadline: _Deadline) -> bool:
+        """Ask `node` for its time (info) after a 406; True if we learnt something new."""
+        before = self._clock.node_offset_ms(node.pubkey_ed25519)
+        tracker = _Tracker()
+        try:
+            reply = self._send(node, rpc.build_info(), deadline, tracker)
+        except _PathTrouble:
+            return False
+        t = rpc.network_time(reply.body)
+        if t is None:
+            return False
+        after = self._clock.node_offset_ms(node.pubkey_ed25519)
+        return before is None or after is None or abs(after - before) > 1000
+
+
+def _nodes(raw: Any) -> list[Node]:
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for item in raw:
+        try:
+            out.append(Node.from_json(item))
+        except ProtocolError:
+            continue
+    return out
+
+
+def _json(body: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ProtocolError("answer is not JSON") from None

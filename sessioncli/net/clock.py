@@ -1,0 +1,81 @@
+"""Network time: offsets between our clock and each service node's `t`, and the time to sign with."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+LocalClock = Callable[[], float]  # seconds since the epoch, like time.time
+_FRESH_MS = 6 * 3600 * 1000
+_KEEP = 25
+
+
+class NetworkClock:
+    """Per-node offsets (node time - local time); the network offset is their median.
+
+    A request signed for a node uses that node's own offset when we know it, so one node whose
+    clock is off does not break signatures, and a host whose clock is off still signs correctly.
+    """
+
+    def __init__(self, local: LocalClock | None = None) -> None:
+        self._local = local or time.time
+        self._lock = threading.Lock()
+        self._offsets: dict[str, tuple[int, int]] = {}  # ed25519 -> (offset_ms, observed local ms)
+        self.dirty = False
+
+    def local_ms(self) -> int:
+        return int(self._local() * 1000)
+
+    def observe(self, node: str, t_ms: int) -> None:
+        local = self.local_ms()
+        offset = t_ms - local
+        with self._lock:
+            old = self._offsets.get(node)
+            self._offsets[node] = (offset, local)
+            if old is None or abs(old[0] - offset) > 2000:
+                self.dirty = True
+            if len(self._offsets) > _KEEP:
+                oldest = min(self._offsets, key=lambda k: self._offsets[k][1])
+                del self._offsets[oldest]
+
+    def offset_ms(self) -> int:
+        local = self.local_ms()
+        with self._lock:
+            fresh = [o for o, at in self._offsets.values() if local - at < _FRESH_MS]
+        return int(statistics.median(fresh)) if fresh else 0
+
+    def now_ms(self) -> int:
+        return self.local_ms() + self.offset_ms()
+
+    def node_offset_ms(self, node: str) -> int | None:
+        with self._lock:
+            entry = self._offsets.get(node)
+        if entry is None or self.local_ms() - entry[1] >= _FRESH_MS:
+            return None
+        return entry[0]
+
+    def now_for(self, node: str) -> int:
+        """The time `node` believes it is (its own offset if known, else the network's)."""
+        own = self.node_offset_ms(node)
+        return self.local_ms() + (own if own is not None else self.offset_ms())
+
+    def to_json(self) -> dict[str, Any]:
+        with self._lock:
+            self.dirty = False
+            return {"offsets": {k: [o, at] for k, (o, at) in self._offsets.items()}}
+
+    def load_json(self, obj: Any) -> None:
+        if not isinstance(obj, dict) or not isinstance(obj.get("offsets"), dict):
+            return
+        with self._lock:
+            for k, v in obj["offsets"].items():
+                if (
+                    isinstance(k, str)
+                    and isinstance(v, list)
+                    and len(v) == 2
+                    and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+                ):
+                    self._offsets.setdefault(k, (v[0], v[1]))

@@ -1,0 +1,133 @@
+"""Which network to talk to: built-in mainnet/testnet seeds (with pinned certificates) or a network file.
+
+`--network` takes `mainnet` (default), `testnet`, or the path of a network file (what
+`sessioncli devnet up` writes). Errors, decided here once:
+  * a value that is neither a known name nor looks like a path (no `/`, no `.json`) and is not an
+    existing file → UsageError (exit 2): it is a typo on the command line;
+  * a path that is missing, unreadable, not JSON, or without usable seeds → ConfigError (exit 78):
+    the configuration it points to is broken.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sessioncli.errors import ConfigError, UsageError
+from sessioncli.net.transport import cert_fingerprint
+from sessioncli.protocol import crypto
+
+# base64(SHA-256(SubjectPublicKeyInfo)) per seed (SPEC §5; desktop checks the same values).
+MAINNET_SPKI = {
+    "seed1.getsession.org": "mlYTXvkmIEYcpswANTpnBwlz9Cswi0py/RQKkbdQOZQ=",
+    "seed2.getsession.org": "ZuUxe4wopBR83Yy5fePPNX0c00BnkQCu/49oapFpB0k=",
+    "seed3.getsession.org": "4xe+8k1NjxerVTjUsWlZJNKt3PA7Y31pUls2tHYippA=",
+}
+TESTNET_SEEDS = ("http://seed2.getsession.org:38157",)
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@dataclass(frozen=True)
+class Seed:
+    url: str  # base URL, no trailing slash
+    fingerprint: str | None = field(default=None)  # SHA-256 hex of the pinned certificate
+
+    @property
+    def rpc_url(self) -> str:
+        return self.url + "/json_rpc"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    name: str
+    seeds: tuple[Seed, ...]
+
+    @property
+    def pins(self) -> dict[str, str]:
+        return {s.url: s.fingerprint for s in self.seeds if s.fingerprint}
+
+
+def mainnet() -> NetworkConfig:
+    seeds = []
+    for host, spki in MAINNET_SPKI.items():
+        pem = (resources.files("sessioncli.net") / "seed_certs" / f"{host}.pem").read_text("ascii")
+        import ssl
+
+        der = ssl.PEM_cert_to_DER_cert(pem)
+        if crypto.cert_spki_sha256_b64(der) != spki:
+            raise ConfigError(f"bundled certificate for {host} does not match its SPKI pin")
+        seeds.append(Seed(url=f"https://{host}:4443", fingerprint=cert_fingerprint(pem)))
+    return NetworkConfig(name="mainnet", seeds=tuple(seeds))
+
+
+def testnet() -> NetworkConfig:
+    return NetworkConfig(name="testnet", seeds=tuple(Seed(url=u) for u in TESTNET_SEEDS))
+
+
+def resolve_network(value: str | None) -> NetworkConfig:
+    if value is None or value == "" or value == "mainnet":
+        return mainnet()
+    if value == "testnet":
+        return testnet()
+    path = Path(value).expanduser()
+    if not path.exists() and "/" not in value and not value.endswith(".json"):
+        raise UsageError(
+            f"unknown network {value!r}",
+            hints=("use mainnet, testnet, or the path of a network file (as `devnet up` writes)",),
+        )
+    return load_network_file(path)
+
+
+def load_network_file(path: Path) -> NetworkConfig:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"network file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read network file {path}: {exc.strerror}") from None
+    try:
+        obj: Any = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ConfigError(f"network file {path} is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise ConfigError(f"network file {path}: expected a JSON object")
+    name = obj.get("name")
+    if (
+        not isinstance(name, str)
+        or not _NAME.fullmatch(name)
+        or name in {".", "..", "mainnet", "testnet"}
+    ):
+        raise ConfigError(
+            f"network file {path}: 'name' must be 1-64 of [A-Za-z0-9._-] and not mainnet/testnet"
+        )
+    raw_seeds = obj.get("seeds")
+    if not isinstance(raw_seeds, list) or not raw_seeds:
+        raise ConfigError(f"network file {path}: 'seeds' must be a non-empty list")
+    seeds = []
+    for i, s in enumerate(raw_seeds):
+        if not isinstance(s, dict) or not isinstance(s.get("url"), str):
+            raise ConfigError(f"network file {path}: seed {i} has no 'url'")
+        url = s["url"].rstrip("/")
+        if not re.fullmatch(r"https?://[^/\s?#]+", url):
+            raise ConfigError(
+                f"network file {path}: seed {i} url {url!r} is not http(s)://host:port"
+            )
+        pem = s.get("cert_pem")
+        fingerprint = None
+        if url.startswith("https://"):
+            if not isinstance(pem, str):
+                raise ConfigError(
+                    f"network file {path}: https seed {url} needs a 'cert_pem' to pin"
+                )
+            try:
+                fingerprint = cert_fingerprint(pem)
+            except ValueError:
+                raise ConfigError(
+                    f"network file {path}: seed {url} cert_pem is not a PEM certificate"
+                ) from None
+        seeds.append(Seed(url=url, fingerprint=fingerprint))
+    return NetworkConfig(name=name, seeds=tuple(seeds))

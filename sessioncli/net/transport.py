@@ -1,0 +1,180 @@
+"""HTTP(S) for the client: keep-alive sessions, timeouts, seed certificate pinning, proxies.
+
+The only module that imports requests (lazily, so start-up stays fast). Seeds are pinned to an
+exact certificate (SHA-256 of its DER, checked by urllib3 on every new connection); service nodes
+have self-signed certificates and are not verified, as desktop does: the onion layers carry the
+authenticity. The proxy (`--proxy` / SESSIONCLI_PROXY, else the usual *_PROXY variables) applies to
+every connection this process makes, i.e. to seeds and to guards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from sessioncli.errors import UsageError
+
+if TYPE_CHECKING:
+    import requests
+
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+_PROXY_SCHEMES = ("socks5h", "socks5", "socks4a", "socks4", "http", "https")
+_HEADERS = {"User-Agent": "WhatsApp", "Accept-Language": "en-us"}  # what desktop sends
+
+FailureKind = Literal["timeout", "connect", "pin", "proxy", "oversize", "tls"]
+
+
+class TransportError(Exception):
+    """A request got no HTTP answer. `kind` says why; the message is one printable line."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    content_type: str
+
+
+def cert_fingerprint(pem: str) -> str:
+    """SHA-256 hex of a PEM certificate's DER (ValueError when it is not a PEM certificate)."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.strip())).hexdigest()
+
+
+def validate_proxy(proxy: str) -> str:
+    scheme = proxy.split("://", 1)[0].lower() if "://" in proxy else ""
+    if scheme not in _PROXY_SCHEMES or not proxy.split("://", 1)[1].strip("/"):
+        raise UsageError(
+            f"unsupported proxy {proxy!r}",
+            hints=("use socks5h://HOST:PORT (Tor: socks5h://127.0.0.1:9050) or http://HOST:PORT",),
+        )
+    return proxy
+
+
+class Transport:
+    """One keep-alive requests.Session shared by all threads (urllib3's pools are thread-safe)."""
+
+    def __init__(self, *, proxy: str | None = None, pins: dict[str, str] | None = None) -> None:
+        """`pins` maps a seed base URL ("https://host:port") to the certificate's SHA-256 hex."""
+        self._proxy = validate_proxy(proxy) if proxy else None
+        self._pins = dict(pins or {})
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+
+    def _get_session(self) -> requests.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = _make_session(self._proxy, self._pins)
+            return self._session
+
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        timeout: float,
+        content_type: str = "application/json",
+    ) -> HttpResponse:
+        """POST and read the whole answer (capped), or raise TransportError."""
+        import requests
+
+        session = self._get_session()
+        timeout = max(0.05, timeout)
+        verify = False  # seeds: the pinned fingerprint is checked by the mounted adapter
+        try:
+            with session.post(
+                url,
+                data=body,
+                headers={**_HEADERS, "Content-Type": content_type},
+                timeout=(min(timeout, 10.0), timeout),
+                verify=verify,
+                stream=True,
+                allow_redirects=False,
+            ) as resp:
+                data = _read_capped(resp)
+                return HttpResponse(resp.status_code, data, resp.headers.get("Content-Type", ""))
+        except TransportError:
+            raise
+        except requests.exceptions.ProxyError as exc:
+            raise TransportError(
+                "proxy", f"proxy {self._proxy or ''} failed: {_short(exc)}"
+            ) from None
+        except requests.exceptions.SSLError as exc:
+            text = str(exc)
+            if "ingerprint" in text:
+                raise TransportError(
+                    "pin", "it presented a certificate that does not match the pinned one"
+                ) from None
+            raise TransportError("tls", f"TLS failed: {_short(exc)}") from None
+        except requests.exceptions.Timeout:
+            raise TransportError("timeout", f"no answer within {timeout:.1f} s") from None
+        except requests.exceptions.ConnectionError as exc:
+            if "timed out" in str(exc).lower():
+                raise TransportError("timeout", f"no answer within {timeout:.1f} s") from None
+            if "socks" in str(exc).lower() or "proxy" in str(exc).lower():
+                raise TransportError("proxy", f"proxy failed: {_short(exc)}") from None
+            raise TransportError("connect", f"connection failed: {_short(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise TransportError("connect", f"request failed: {_short(exc)}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+
+def _read_capped(resp: requests.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise TransportError("oversize", f"answer larger than {MAX_RESPONSE_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160]
+
+
+def _make_session(proxy: str | None, pins: dict[str, str]) -> requests.Session:
+    import requests
+    import urllib3
+    from requests.adapters import HTTPAdapter
+
+    # Service nodes have self-signed certificates by design; do not warn on every request.
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    class PinnedAdapter(HTTPAdapter):
+        """Accepts exactly one certificate (urllib3 compares its SHA-256 on every connection)."""
+
+        def __init__(self, fingerprint: str) -> None:
+            self._fingerprint = fingerprint
+            super().__init__(pool_connections=4, pool_maxsize=8)
+
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["assert_fingerprint"] = self._fingerprint
+            super().init_poolmanager(*args, **kwargs)
+
+        def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+            proxy_kwargs["assert_fingerprint"] = self._fingerprint
+            return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+    session = requests.Session()
+    session.mount("https://", HTTPAdapter(pool_connections=32, pool_maxsize=32))
+    session.mount("http://", HTTPAdapter(pool_connections=8, pool_maxsize=8))
+    for base, fingerprint in pins.items():
+        session.mount(base.rstrip("/") + "/", PinnedAdapter(fingerprint))
+    if proxy:
+        session.proxies = {"http": proxy, "https": proxy}
+        session.trust_env = False  # an explicit proxy wins over *_PROXY / NO_PROXY
+    return session
