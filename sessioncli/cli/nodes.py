@@ -1,0 +1,79 @@
+"""The `nodes` command: the service-node pool, or the swarm of a Session ID."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sessioncli.cli._errors import cli_errors
+from sessioncli.cli._output import emit_json, emit_rows
+from sessioncli.cli.app import app, get_globals
+
+if TYPE_CHECKING:
+    from sessioncli.net.client import Node
+
+
+def node_json(node: Node) -> dict[str, Any]:
+    return {
+        "address": node.address,
+        "ip": node.ip,
+        "port": node.port,
+        "pubkey_ed25519": node.pubkey_ed25519,
+        "pubkey_x25519": node.pubkey_x25519,
+        "swarm_id": node.swarm_id,
+        "swarm": None if node.swarm_id is None else f"{node.swarm_id:x}",
+    }
+
+
+def short_key(key: str) -> str:
+    return f"{key[:8]}…{key[-4:]}"
+
+
+@app.command()
+@cli_errors
+def nodes(
+    ctx: typer.Context,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Fetch the list (or the swarm) again now.")
+    ] = False,
+    swarm: Annotated[
+        str | None,
+        typer.Option("--swarm", metavar="SESSION_ID", help="Show the swarm of this Session ID."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", min=0.1, help="Give up after SECONDS (exit 69 or 75).", show_default="30"
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for programs.")] = False,
+) -> None:
+    """Show the service-node pool (address, Ed25519 key, swarm), or a Session ID's swarm."""
+    g = get_globals(ctx)
+    from sessioncli.core import context
+    from sessioncli.core import network as network_core
+    from sessioncli.errors import UsageError
+    from sessioncli.protocol.ids import InvalidSessionId, parse_session_id
+
+    if swarm is not None:
+        try:
+            swarm = parse_session_id(swarm)
+        except InvalidSessionId as exc:
+            raise UsageError(f"--swarm: {exc}") from None
+    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
+    found = network_core.list_nodes(opts, refresh=refresh, swarm_of=swarm)
+    if json_out:
+        emit_json([node_json(n) for n in found])
+        return
+    emit_rows(
+        ["address", "ed25519", "swarm"],
+        [
+            [
+                n.address,
+                short_key(n.pubkey_ed25519),
+                "" if n.swarm_id is None else f"{n.swarm_id:x}",
+            ]
+            for n in found
+        ],
+    )

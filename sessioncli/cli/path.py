@@ -1,0 +1,68 @@
+"""The `path` command: the onion paths hop by hop (guard first), optionally tested."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from sessioncli.cli._errors import cli_errors
+from sessioncli.cli._output import emit_json, emit_rows
+from sessioncli.cli.app import app, get_globals
+from sessioncli.cli.nodes import node_json, short_key
+
+
+@app.command()
+@cli_errors
+def path(
+    ctx: typer.Context,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Forget the current paths and build new ones.")
+    ] = False,
+    test: Annotated[
+        bool, typer.Option("--test", help="Send one request over each path; show round trips.")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", min=0.1, help="Give up after SECONDS (exit 69 or 75).", show_default="30"
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for programs.")] = False,
+) -> None:
+    """Show the onion paths hop by hop, guard first (exit 75 if --test finds none working)."""
+    g = get_globals(ctx)
+    from sessioncli.core import context
+    from sessioncli.core import network as network_core
+    from sessioncli.errors import TemporaryFailure
+
+    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
+    views = network_core.show_paths(opts, rebuild=rebuild, test=test)
+    if json_out:
+        out: list[dict[str, Any]] = []
+        for i, v in enumerate(views):
+            item: dict[str, Any] = {
+                "path": i,
+                "hops": [
+                    {"role": "guard" if j == 0 else "relay", **node_json(n)}
+                    for j, n in enumerate(v.hops)
+                ],
+            }
+            if v.test is not None:
+                item["test"] = {"ok": v.test.ok, "rtt_ms": v.test.rtt_ms, "error": v.test.error}
+            out.append(item)
+        emit_json(out)
+    else:
+        rows = []
+        for i, v in enumerate(views):
+            for j, n in enumerate(v.hops):
+                row: list[object] = [i, j + 1, "guard" if j == 0 else "relay", n.address]
+                row.append(short_key(n.pubkey_ed25519))
+                if v.test is not None:
+                    result = f"{v.test.rtt_ms:.0f} ms" if v.test.ok else f"failed: {v.test.error}"
+                    row.append(result if j == 0 else "")
+                rows.append(row)
+        headers = ["path", "hop", "role", "address", "ed25519"] + (["test"] if test else [])
+        emit_rows(headers, rows)
+    if test and views and not any(v.test is not None and v.test.ok for v in views):
+        raise TemporaryFailure("no onion path answered the test request")
