@@ -97,7 +97,10 @@ def message_hash(prefix: int, pubkey32: bytes, namespace: int, data: bytes) -> s
 
 def layer_key(enc_type: str, node: NodeKeys, client_pk: bytes) -> bytes:
     """The symmetric key a hop shares with the client's ephemeral key for one onion layer."""
-    shared = bytes(sodium.crypto_scalarmult(node.x25519_sk, client_pk))
+    try:
+        shared = bytes(sodium.crypto_scalarmult(node.x25519_sk, client_pk))
+    except (CryptoError, ValueError) as exc:  # a low-order point such as all zeros
+        raise LayerError("unusable ephemeral key") from exc
     if enc_type == AES_GCM:
         return hmac.new(b"LOKI", shared, hashlib.sha256).digest()
     # Client key first, hop key second, whichever side computes it.

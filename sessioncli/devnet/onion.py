@@ -57,8 +57,8 @@ def peel(node: Node, body: bytes) -> tuple[str, bytes, bytes] | Response:
         ephemeral = b""
     if len(ephemeral) != 32:
         return Response.text(400, "Error parsing onion request: invalid ephemeral_key")
-    key = crypto.layer_key(enc_type, node.keys, ephemeral)
     try:
+        key = crypto.layer_key(enc_type, node.keys, ephemeral)
         plaintext = crypto.layer_decrypt(enc_type, key, blob)
     except crypto.LayerError:
         return Response.text(400, "Invalid ciphertext")
