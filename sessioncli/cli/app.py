@@ -4,13 +4,67 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from sessioncli import __version__
 
+# Global options users also write after the subcommand (`sessioncli keygen --identity-file F -q`),
+# as with gh or signal-cli. The root group moves them in front of the subcommand before parsing.
+_GLOBAL_WITH_VALUE = ("--profile", "--network", "--identity-file", "--proxy")
+_GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options found after the first subcommand to just before it."""
+    head: list[str] = []
+    i = 0
+    while i < len(args):  # the part before the subcommand stays as it is
+        a = args[i]
+        if a == "--" or not a.startswith("-"):
+            break
+        head.append(a)
+        if a in _GLOBAL_WITH_VALUE and i + 1 < len(args):
+            head.append(args[i + 1])
+            i += 1
+        i += 1
+    rest = args[i:]
+    moved: list[str] = []
+    kept: list[str] = []
+    j = 0
+    while j < len(rest):
+        a = rest[j]
+        if a == "--":
+            kept.extend(rest[j:])
+            break
+        name = a.split("=", 1)[0]
+        if name in _GLOBAL_WITH_VALUE:
+            if "=" in a:
+                moved.append(a)
+            elif j + 1 < len(rest):
+                moved += [a, rest[j + 1]]
+                j += 1
+            else:
+                kept.append(a)
+        elif a in _GLOBAL_FLAGS or (
+            len(a) > 2 and a[0] == "-" and a[1] != "-" and set(a[1:]) <= {"v", "q"}
+        ):
+            moved.append(a)
+        else:
+            kept.append(a)
+        j += 1
+    return head + moved + kept
+
+
+class _RootGroup(TyperGroup):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args)))
+
+
 app = typer.Typer(
+    cls=_RootGroup,
     name="sessioncli",
     help=(
         "Headless, scriptable, onion-routed client for the Session private messenger.\n\n"
@@ -118,9 +172,8 @@ def _valid_profile(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name) is not None and name not in {".", ".."}
 
 
-# Global options are also accepted after the subcommand (`sessioncli keygen --identity-file F`),
-# as users of gh and signal-cli expect. A command declares the ones it uses with these types and
-# calls `resolve(ctx, ...)`; a value given after the subcommand wins over one given before it.
+# Per-command copies of global options: with the root group hoisting global options in front of
+# the subcommand, these only serve commands that want them listed in their own --help.
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", help="Identity profile (overrides the global option).")
 ]

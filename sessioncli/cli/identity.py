@@ -9,7 +9,7 @@ import typer
 
 from sessioncli.cli._errors import cli_errors, err
 from sessioncli.cli._output import emit_json, emit_line
-from sessioncli.cli.app import IdentityFileOpt, JsonOpt, ProfileOpt, app, resolve
+from sessioncli.cli.app import JsonOpt, app, get_globals
 from sessioncli.errors import UsageError
 
 
@@ -42,13 +42,11 @@ def keygen(
         bool, typer.Option("--force", help="Replace an existing identity of this profile.")
     ] = False,
     json_out: JsonOpt = False,
-    identity_file: IdentityFileOpt = None,
-    profile: ProfileOpt = None,
 ) -> None:
     """Create (or restore) the identity and print its Session ID."""
     from sessioncli.core import identity
 
-    g = resolve(ctx, profile=profile, identity_file=identity_file)
+    g = get_globals(ctx)
     if show_phrase:
         if restore:
             raise UsageError("--show-phrase and --restore cannot be combined")
@@ -78,13 +76,11 @@ def keygen(
 def whoami(
     ctx: typer.Context,
     json_out: JsonOpt = False,
-    identity_file: IdentityFileOpt = None,
-    profile: ProfileOpt = None,
 ) -> None:
     """Print the Session ID of the current identity."""
     from sessioncli.core import identity
 
-    g = resolve(ctx, profile=profile, identity_file=identity_file)
+    g = get_globals(ctx)
     _, info = identity.load(g.profile, g.identity_file)
     if json_out:
         emit_json(info.to_json())

@@ -12,7 +12,7 @@ import typer
 
 from sessioncli.cli._errors import cli_errors, err
 from sessioncli.cli._output import emit_line, emit_ndjson, stdout_isatty, tsv_escape
-from sessioncli.cli.app import IdentityFileOpt, NetworkOpt, ProfileOpt, app, resolve
+from sessioncli.cli.app import app, get_globals
 from sessioncli.errors import NetworkUnavailable, TemporaryFailure
 
 
@@ -70,12 +70,9 @@ def receive(
         bool, typer.Option("--peek", help="Show messages without marking them as received.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    network: NetworkOpt = None,
-    identity_file: IdentityFileOpt = None,
-    profile: ProfileOpt = None,
 ) -> None:
     """Print new messages for our identity (once, or with --follow until stopped)."""
-    g = resolve(ctx, profile=profile, network=network, identity_file=identity_file)
+    g = get_globals(ctx)
     from sessioncli.core import contacts, context
     from sessioncli.core import receive as receive_core
 

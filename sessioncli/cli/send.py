@@ -9,14 +9,7 @@ import typer
 
 from sessioncli.cli._errors import cli_errors, err
 from sessioncli.cli._output import emit_json
-from sessioncli.cli.app import (
-    IdentityFileOpt,
-    JsonOpt,
-    NetworkOpt,
-    ProfileOpt,
-    app,
-    resolve,
-)
+from sessioncli.cli.app import JsonOpt, app, get_globals
 from sessioncli.cli.contacts import complete_contact_name
 from sessioncli.errors import SessionCliError, UsageError
 
@@ -92,12 +85,9 @@ def send(
         ),
     ] = None,
     json_out: JsonOpt = False,
-    network: NetworkOpt = None,
-    identity_file: IdentityFileOpt = None,
-    profile: ProfileOpt = None,
 ) -> None:
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
-    g = resolve(ctx, profile=profile, network=network, identity_file=identity_file)
+    g = get_globals(ctx)
     from sessioncli.core import contacts, context, settings
     from sessioncli.core import send as send_core
 
