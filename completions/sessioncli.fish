@@ -1,0 +1,1 @@
+complete --command sessioncli --no-files --arguments "(env _SESSIONCLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) sessioncli)" --condition "env _SESSIONCLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) sessioncli"
