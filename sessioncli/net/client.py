@@ -185,7 +185,18 @@ class NetworkClient:
     # --- public API ------------------------------------------------------------------------
 
     def now_ms(self) -> int:
+        """Network time in ms. With no recent sample it asks the network once (best effort)."""
         self._load()
+        if not self._clock.known():
+            deadline = _Deadline(min(self.timeout, 10.0))
+            try:
+                self._ensure_paths(deadline)  # guard tests carry `t`
+                if not self._clock.known():
+                    self._any_node_call(
+                        rpc.build_info(), lambda _n, _r: True, deadline, what="network time"
+                    )
+            except SessionCliError:
+                pass  # the request that follows will report the network problem
         return self._clock.now_ms()
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 LocalClock = Callable[[], float]  # seconds since the epoch, like time.time
-_FRESH_MS = 6 * 3600 * 1000
+_FRESH_MS = 24 * 3600 * 1000
 _KEEP = 25
 
 
@@ -49,6 +49,12 @@ class NetworkClock:
 
     def now_ms(self) -> int:
         return self.local_ms() + self.offset_ms()
+
+    def known(self) -> bool:
+        """Whether any recent sample exists (else offset_ms() is a guess of 0)."""
+        local = self.local_ms()
+        with self._lock:
+            return any(local - at < _FRESH_MS for _, at in self._offsets.values())
 
     def node_offset_ms(self, node: str) -> int | None:
         with self._lock:

@@ -1,0 +1,156 @@
+"""NetworkClient against a real devnet: bootstrap, paths, swarms, failures, clocks, privacy."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from sessioncli.net.client import NetworkClient
+from sessioncli.protocol.ids import Identity
+from tests.net.conftest import endpoint_total, node_ids, onion_counts
+
+pytestmark = pytest.mark.slow
+
+ALICE = Identity.from_seed(bytes.fromhex("00112233445566778899aabbccddeeff"))
+
+
+def _client(devnet, tmp_path: Path, **kw) -> NetworkClient:
+    return NetworkClient(
+        str(devnet.network_file), cache_root=tmp_path / "cache", **{"timeout": 20.0, **kw}
+    )
+
+
+def _store(client: NetworkClient, text: bytes = b"hi", sid: str = ALICE.session_id):
+    return client.store(
+        sid, base64.b64encode(text).decode(), ttl_ms=3_600_000, timestamp_ms=client.now_ms()
+    )
+
+
+def test_cold_then_warm(devnet, tmp_path: Path):
+    t0 = time.monotonic()
+    with _client(devnet, tmp_path) as c:
+        out = _store(c, b"first")
+        cold = time.monotonic() - t0
+        assert out.stored_on and len(out.hash) == 43
+        paths = c.paths()
+        assert len(paths) == 2 and all(len(p) == 3 for p in paths)
+        hops = [n for p in paths for n in p]
+        assert len({n.ip.rsplit(".", 1)[0] for n in hops}) == 6  # one node per /24
+        swarm = {n.pubkey_ed25519 for n in c.swarm(ALICE.session_id)}
+        assert set(out.stored_on) <= swarm
+        page = c.retrieve(ALICE, cursors={})
+        assert [m.data for m in page.messages] == [base64.b64encode(b"first").decode()]
+    cache = tmp_path / "cache" / json.loads(devnet.network_file.read_text())["name"]
+    assert {"pool.json", "paths.json", "swarms.json"} <= {p.name for p in cache.iterdir()}
+
+    # warm: a new client (a new process would do the same) costs exactly one onion request
+    guards = {p[0].pubkey_ed25519 for p in paths}
+    ids = node_ids(devnet)
+    before = devnet.ctl("stats")
+    t0 = time.monotonic()
+    with _client(devnet, tmp_path) as c:
+        _store(c, b"second")
+    warm = time.monotonic() - t0
+    after = devnet.ctl("stats")
+    delta = {k: onion_counts(after)[k] - onion_counts(before).get(k, 0) for k in after}
+    assert sorted(delta[ids[g]] for g in guards) == [0, 1]
+    assert endpoint_total(after, "/storage_rpc/v1") == endpoint_total(before, "/storage_rpc/v1")
+    assert endpoint_total(after, "/json_rpc") == endpoint_total(before, "/json_rpc")
+    print(f"cold store {cold * 1000:.0f} ms, warm store {warm * 1000:.0f} ms")
+
+
+def test_hops_cannot_read_recipient_or_method(devnet, tmp_path: Path):
+    with _client(devnet, tmp_path) as c:
+        path = c.paths()[0]
+        c.swarm(ALICE.session_id)
+        ids = node_ids(devnet)
+        before = {i: len(devnet.ctl("seen", ids[n.pubkey_ed25519])) for i, n in enumerate(path[:2])}
+        for _ in range(4):  # both paths get used
+            _store(c)
+            c.retrieve(ALICE, cursors={})
+    needles = (ALICE.session_id, ALICE.session_id[2:], "store", "retrieve", "method", "pubkey")
+    for i, node in enumerate(path[:2]):
+        seen = devnet.ctl("seen", ids[node.pubkey_ed25519])
+        assert len(seen) > before[i]
+        text = json.dumps(seen)
+        for needle in needles:
+            assert needle not in text, (i, needle)
+
+
+def test_guard_down_next_request_succeeds(devnet, tmp_path: Path):
+    with _client(devnet, tmp_path) as c:
+        _store(c)
+        guard = c.paths()[0][0]
+    devnet.ctl("down", node_ids(devnet)[guard.pubkey_ed25519])
+    with _client(devnet, tmp_path) as c:
+        for i in range(3):
+            assert _store(c, f"after {i}".encode()).stored_on
+        assert all(guard.pubkey_ed25519 not in {n.pubkey_ed25519 for n in p} for p in c.paths())
+
+
+def test_hanging_member_still_succeeds_within_timeout(devnet, tmp_path: Path):
+    with _client(devnet, tmp_path, timeout=15.0) as c:
+        _store(c)
+        in_paths = {n.pubkey_ed25519 for p in c.paths() for n in p}
+        members = c.swarm(ALICE.session_id)
+        hung = next(n for n in members if n.pubkey_ed25519 not in in_paths)
+        devnet.ctl("hang", node_ids(devnet)[hung.pubkey_ed25519])
+        t0 = time.monotonic()
+        # a cursor makes the hanging member the first choice
+        page = c.retrieve(ALICE, cursors={hung.pubkey_ed25519: ""})
+        assert time.monotonic() - t0 < 15
+        assert page.node.pubkey_ed25519 != hung.pubkey_ed25519
+        assert _store(c).stored_on
+
+
+def test_421_replaces_a_wrong_cached_swarm(devnet, tmp_path: Path):
+    with _client(devnet, tmp_path) as c:
+        right = {n.pubkey_ed25519 for n in c.swarm(ALICE.session_id)}
+        wrong = [n for n in c.pool() if n.pubkey_ed25519 not in right]
+        c._set_swarm(ALICE.session_id, wrong[:5])  # what a stale cache would hold
+        out = _store(c)
+        assert set(out.stored_on) <= right
+        assert {n.pubkey_ed25519 for n in c.swarm(ALICE.session_id)} == right
+
+
+def test_stale421_fault_is_followed(devnet, tmp_path: Path):
+    with _client(devnet, tmp_path) as c:
+        _store(c)
+        in_paths = {n.pubkey_ed25519 for p in c.paths() for n in p}
+        members = c.swarm(ALICE.session_id)
+        bad = next(n for n in members if n.pubkey_ed25519 not in in_paths)
+        devnet.ctl("fault", node_ids(devnet)[bad.pubkey_ed25519], "stale421")
+        page = c.retrieve(ALICE, cursors={bad.pubkey_ed25519: ""})
+        assert page.node.pubkey_ed25519 != bad.pubkey_ed25519
+        assert page.messages
+
+
+def test_node_clock_ten_minutes_off(devnet, tmp_path: Path):
+    with _client(devnet, tmp_path) as c:
+        _store(c)
+        in_paths = {n.pubkey_ed25519 for p in c.paths() for n in p}
+        members = c.swarm(ALICE.session_id)
+        skewed = next(n for n in members if n.pubkey_ed25519 not in in_paths)
+        devnet.ctl("clock", node_ids(devnet)[skewed.pubkey_ed25519], "600")
+        others = [n.pubkey_ed25519 for n in members if n != skewed]
+        # only the skewed node may answer: the signature must use its time
+        page = c.retrieve(ALICE, cursors={}, exclude=others)
+        assert page.node == skewed and page.messages
+        # and the other members still work (network time is the median)
+        assert c.retrieve(ALICE, cursors={}, exclude=[skewed.pubkey_ed25519]).messages
+
+
+def test_client_clock_ten_minutes_off(devnet, tmp_path: Path):
+    with _client(devnet, tmp_path, clock=lambda: time.time() - 600) as c:
+        assert abs(c.now_ms() - time.time() * 1000) < 5_000  # learnt from the network
+        out = _store(c, b"late clock")
+        assert abs(out.timestamp_ms - time.time() * 1000) < 5_000
+        page = c.retrieve(ALICE, cursors={})
+        assert page.messages
+    with _client(devnet, tmp_path, clock=lambda: time.time() - 600) as c:  # warm: from the cache
+        assert abs(c.now_ms() - time.time() * 1000) < 5_000
+        assert c.retrieve(ALICE, cursors={}).messages
