@@ -90,8 +90,9 @@ class Devnet:
 
     def stop(self) -> None:
         self._stop.set()
-        for path in (self.network_file, self.control_file):
-            path.unlink(missing_ok=True)
+        if self._lock_fd is not None:  # only the devnet that owns the folder cleans it
+            for path in (self.network_file, self.control_file):
+                path.unlink(missing_ok=True)
         if self._control is not None:
             self._control.go_down()
             self._control = None
