@@ -141,9 +141,27 @@ def _read_capped(resp: requests.Response) -> bytes:
     return b"".join(chunks)
 
 
+_CAUSES = (
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "host name not found"),
+    ("Temporary failure in name resolution", "host name not found"),
+    ("No route to host", "no route to host"),
+    ("Network is unreachable", "network unreachable"),
+    ("Connection reset", "connection reset"),
+    ("RemoteDisconnected", "connection closed by the server"),
+    ("Remote end closed", "connection closed by the server"),
+    ("general SOCKS server failure", "SOCKS server failure"),
+    ("Host unreachable", "host unreachable"),
+)
+
+
 def _short(exc: BaseException) -> str:
+    """The root cause in a few words, not urllib3's nested repr."""
     text = " ".join(str(exc).split())
-    return text[:160]
+    for marker, short in _CAUSES:
+        if marker in text:
+            return short
+    return text[:120]
 
 
 def _make_session(proxy: str | None, pins: dict[str, str]) -> requests.Session:
