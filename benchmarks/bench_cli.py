@@ -1,0 +1,221 @@
+"""End-to-end figures of the installed command against a devnet: start-up, warm send, fan-out, drain.
+
+Run from a checkout: python benchmarks/bench_cli.py [--repeat 7] [--profile]
+Every figure comes from this one run, next to a floor measured in the same run:
+  start-up      `sessioncli --version`            vs `python -c "import typer"`
+  warm send     `sessioncli send B msg` (caches warm) vs one Python process making one HTTPS
+                request (requests, keep-alive off) to a devnet node
+  fan-out       `sessioncli send` to 100 recipients in one invocation (messages/s)
+  drain         `sessioncli receive` draining 1,000 waiting messages (messages/s)
+Peak memory (max RSS) of each command comes from wait4() on that process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.devnet_support import DevnetProcess  # noqa: E402
+
+
+def timed(
+    argv: list[str], env: dict[str, str], repeat: int, stdin: bytes = b""
+) -> tuple[float, int]:
+    """Median wall time and the largest max-RSS over `repeat` runs."""
+    times, peaks = [], []
+    for _ in range(repeat):
+        t, rss, _ = run_wait4(argv, env, stdin)
+        times.append(t)
+        peaks.append(rss)
+    return statistics.median(times), max(peaks)
+
+
+def run_wait4(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> tuple[float, int, bytes]:
+    started = time.perf_counter()
+    r_out, w_out = os.pipe()
+    r_in, w_in = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.dup2(r_in, 0)
+        os.dup2(w_out, 1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        for fd in (r_in, w_in, r_out, w_out):
+            os.close(fd)
+        os.execvpe(argv[0], argv, env)
+    os.close(r_in)
+    os.close(w_out)
+    os.write(w_in, stdin)
+    os.close(w_in)
+    chunks = []
+    while True:
+        chunk = os.read(r_out, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r_out)
+    _, status, usage = os.wait4(pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv[:4]}... exited {os.waitstatus_to_exitcode(status)}")
+    return elapsed, usage.ru_maxrss, b"".join(chunks)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--recipients", type=int, default=100)
+    ap.add_argument("--drain", type=int, default=1000)
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of one warm send")
+    args = ap.parse_args()
+
+    py = sys.executable
+    tmp = Path(tempfile.mkdtemp(prefix="sessioncli-bench-"))
+    base_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp),
+        "PYTHONPATH": str(REPO),
+        "SESSIONCLI_CONFIG_DIR": str(tmp / "config"),
+        "SESSIONCLI_STATE_DIR": str(tmp / "state"),
+        "SESSIONCLI_CACHE_DIR": str(tmp / "cache"),
+    }
+    cli = [py, "-m", "sessioncli"]
+    rows: list[tuple[str, str, str, str]] = []
+
+    t_cli, rss_cli = timed([*cli, "--version"], base_env, args.repeat)
+    t_typer, _ = timed([py, "-c", "import typer"], base_env, args.repeat)
+    rows.append(
+        (
+            "start-up: sessioncli --version",
+            f"{t_cli * 1000:.0f} ms",
+            f"{t_cli / t_typer:.2f}x python -c 'import typer' ({t_typer * 1000:.0f} ms)",
+            f"{rss_cli / 1024:.0f} MiB",
+        )
+    )
+
+    with DevnetProcess(tmp / "devnet", nodes=15, swarm_size=5, seed="bench") as dn:
+        env = dict(base_env, SESSIONCLI_NETWORK=str(dn.network_file))
+        ids = {}
+        for who in ("alice", "bob"):
+            f = tmp / f"{who}.id"
+            _, _, out = run_wait4([*cli, "-q", "keygen", "--identity-file", str(f)], env)
+            ids[who] = (f, out.decode().strip())
+        alice_env = dict(env, SESSIONCLI_IDENTITY_FILE=str(ids["alice"][0]))
+        bob_env = dict(env, SESSIONCLI_IDENTITY_FILE=str(ids["bob"][0]))
+        bob = ids["bob"][1]
+
+        cold, _, _ = run_wait4([*cli, "send", bob, "cold"], alice_env)
+        t_send, rss_send = timed([*cli, "send", bob, "warm send"], alice_env, args.repeat)
+        node = next(n for n in dn.nodes() if n["id"].startswith("n"))
+        floor_code = (
+            "import requests,urllib3;urllib3.disable_warnings();"
+            f"r=requests.post('https://{node['address']}/storage_rpc/v1',"
+            "json={'method':'info','params':{}},verify=False,timeout=10);r.raise_for_status()"
+        )
+        t_floor, _ = timed([py, "-c", floor_code], base_env, args.repeat)
+        rows.append(
+            ("send, cold cache (bootstrap + paths + swarm)", f"{cold * 1000:.0f} ms", "", "")
+        )
+        rows.append(
+            (
+                "send, warm caches",
+                f"{t_send * 1000:.0f} ms",
+                f"{t_send / t_floor:.2f}x one HTTPS request from python ({t_floor * 1000:.0f} ms)",
+                f"{rss_send / 1024:.0f} MiB",
+            )
+        )
+
+        recipients = []
+        from sessioncli.protocol.crypto import random_bytes
+        from sessioncli.protocol.ids import Identity
+
+        for _ in range(args.recipients):
+            recipients.append(Identity.from_seed(random_bytes(16)).session_id)
+        t_fan, rss_fan, _ = run_wait4(
+            [*cli, "send", "--no-sync", ",".join(recipients), "fan-out"], alice_env
+        )
+        rows.append(
+            (
+                f"send to {args.recipients} recipients, one invocation",
+                f"{t_fan:.2f} s",
+                f"{args.recipients / t_fan:.0f} messages/s",
+                f"{rss_fan / 1024:.0f} MiB",
+            )
+        )
+
+        # Fill bob's inbox: one process per message, 8 at a time (recipients are deduplicated).
+        t_fill = time.perf_counter()
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(i: int) -> None:
+            run_wait4([*cli, "send", "--no-sync", bob, f"drain {i}"], alice_env)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, range(args.drain)))
+        fill = time.perf_counter() - t_fill
+        t_drain, rss_drain, out = run_wait4([*cli, "receive", "--json"], bob_env)
+        got = [json.loads(x) for x in out.splitlines() if x.strip()]
+        drained = sum(1 for m in got if m["body"].startswith("drain "))
+        rows.append(
+            (
+                f"receive draining {args.drain} messages",
+                f"{t_drain:.2f} s",
+                f"{drained / t_drain:.0f} messages/s ({drained} received)",
+                f"{rss_drain / 1024:.0f} MiB",
+            )
+        )
+        rows.append(
+            (
+                f"(filling the inbox: {args.drain} sends, 8 in parallel)",
+                f"{fill:.1f} s",
+                f"{args.drain / fill:.0f} sends/s",
+                "",
+            )
+        )
+
+        if args.profile:
+            prof = tmp / "send.prof"
+            run_wait4(
+                [
+                    py,
+                    "-m",
+                    "cProfile",
+                    "-o",
+                    str(prof),
+                    "-m",
+                    "sessioncli",
+                    "send",
+                    bob,
+                    "profiled",
+                ],
+                alice_env,
+            )
+            import pstats
+
+            pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(25)
+
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, {platform.processor() or platform.platform()}, Python {platform.python_version()}"
+    )
+    print(
+        f"median of {args.repeat} runs where repeated; RSS = peak resident memory of that process"
+    )
+    print()
+    print("| benchmark | time | ratio / rate | peak RSS |")
+    print("| --- | ---: | --- | ---: |")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
+
+
+if __name__ == "__main__":
+    main()
