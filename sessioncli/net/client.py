@@ -774,9 +774,12 @@ class NetworkClient:
     # --- retry loops -----------------------------------------------------------------------
 
     def _shuffled(self, nodes: list[Node]) -> list[Node]:
+        """Random order, nodes with fewer recent failures first (spreads load, avoids the sick)."""
         out = list(nodes)
         self._rng.shuffle(out)
-        return out
+        with self._lock:
+            strikes = dict(self._strikes)
+        return sorted(out, key=lambda n: strikes.get(n.pubkey_ed25519, 0))
 
     def _any_node_call(
         self,
@@ -913,12 +916,15 @@ class NetworkClient:
             self._strike_node(target.pubkey_ed25519)
         if tracker.clock_refusals:
             offset = self._clock.offset_ms() / 1000
+            hint = (
+                f"this computer's clock is {abs(offset):.0f} s {'behind' if offset > 0 else 'ahead of'}"
+                " the network; synchronise it (e.g. enable NTP) and retry"
+                if abs(offset) >= 30
+                else "the nodes' clocks disagree with the request's timestamp by more than they allow"
+            )
             raise ClockError(
                 f"{what}: service nodes refused our timestamp (HTTP 406: check your clock)",
-                hints=(
-                    f"this computer's clock differs from the network's by {offset:+.0f} s",
-                    "synchronise it (e.g. enable NTP) and retry",
-                ),
+                hints=(hint,),
             )
         raise tracker.error(f"{what} for {sid[:10]}…", deadline)
 
