@@ -7,6 +7,7 @@ Caches live in `<cache_root>/<network name>/` (see net/cache.py).
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import threading
@@ -18,13 +19,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sessioncli import state
-from sessioncli.errors import NetworkUnavailable, ProtocolError, SessionCliError, TemporaryFailure
+from sessioncli.errors import (
+    NetworkUnavailable,
+    ProtocolError,
+    SessionCliError,
+    TemporaryFailure,
+    UsageError,
+)
 from sessioncli.net.cache import CLOCK, PATHS, POOL, SWARMS, NetCache
 from sessioncli.net.clock import LocalClock, NetworkClock
 from sessioncli.net.networks import NetworkConfig, resolve_network
 from sessioncli.net.transport import Transport, TransportError
 from sessioncli.protocol import onion, rpc
-from sessioncli.protocol.ids import Identity, parse_session_id
+from sessioncli.protocol.ids import Identity, InvalidSessionId, parse_session_id
 from sessioncli.protocol.rpc import Node
 
 __all__ = [
@@ -166,8 +173,6 @@ class NetworkClient:
         self.config: NetworkConfig = resolve_network(network)
         self.name: str = self.config.name
         self.timeout = timeout
-        import os
-
         proxy = proxy or os.environ.get("SESSIONCLI_PROXY") or None
         self._transport = Transport(proxy=proxy, pins=self.config.pins)
         self._cache = NetCache(cache_root or state.cache_dir(), self.name)
@@ -271,7 +276,7 @@ class NetworkClient:
     ) -> StoreOutcome:
         """Store on the recipient's swarm; success once one member acknowledges with a hash."""
         deadline = _Deadline(self.timeout)
-        sid = parse_session_id(session_id)
+        sid = _sid(session_id)
         request = rpc.build_store(
             sid, data_b64, ttl_ms=ttl_ms, timestamp_ms=timestamp_ms, namespace=namespace
         )
@@ -544,7 +549,7 @@ class NetworkClient:
     # --- swarms ----------------------------------------------------------------------------
 
     def _swarm(self, session_id: str, deadline: _Deadline, *, refresh: bool = False) -> list[Node]:
-        sid = parse_session_id(session_id)
+        sid = _sid(session_id)
         self._load()
         with self._lock:
             cached = self._swarms.get(sid)
@@ -840,7 +845,7 @@ class NetworkClient:
         and retries it once; 5xx/timeouts move to another member; 400/401/403/404 stop at once.
         """
         self._load()
-        sid = parse_session_id(session_id)
+        sid = _sid(session_id)
         tracker = _Tracker()
         members = self._swarm(sid, deadline)
         tried: set[str] = set()
@@ -941,6 +946,13 @@ class NetworkClient:
             return False
         after = self._clock.node_offset_ms(node.pubkey_ed25519)
         return before is None or after is None or abs(after - before) > 1000
+
+
+def _sid(text: str) -> str:
+    try:
+        return parse_session_id(text)
+    except InvalidSessionId as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _nodes(raw: Any) -> list[Node]:
