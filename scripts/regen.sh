@@ -25,11 +25,11 @@ mkdir -p "$OUT/completions" "$OUT/man" "$OUT/docs"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# A scrubbed environment: no SESSIONCLI_* or proxy settings leak into defaults shown in help.
-run_env=(env -i "PATH=$PATH" "HOME=$WORK/home" "LANG=C.UTF-8" "LC_ALL=C.UTF-8" "COLUMNS=80"
+# A scrubbed environment: no SESSIONCLI_*, XDG or proxy settings leak into defaults shown in
+# help, and HOME is a fixed path (nothing here writes to it), so the output is the same anywhere.
+run_env=(env -i "PATH=$PATH" "HOME=/nonexistent" "LANG=C.UTF-8" "LC_ALL=C.UTF-8" "COLUMNS=80"
     "TERMINAL_WIDTH=80" "PYTHONPATH=$REPO" "PYTHONDONTWRITEBYTECODE=1" "PYTHONHASHSEED=0"
-    "SOURCE_DATE_EPOCH=$MAN_EPOCH" "SESSIONCLI_CONFIG_DIR=$WORK/config"
-    "SESSIONCLI_STATE_DIR=$WORK/state" "SESSIONCLI_CACHE_DIR=$WORK/cache")
+    "SOURCE_DATE_EPOCH=$MAN_EPOCH")
 
 # --- completions: typer's shims; they call `sessioncli` back at Tab time, so they rarely change.
 comp() { "${run_env[@]}" "_SESSIONCLI_COMPLETE=source_$1" "$PYTHON" -m sessioncli; }
