@@ -192,11 +192,17 @@ class NodeServer:
         self._write(handler, response)
 
     def _write(self, handler: _Handler, response: Response) -> None:
-        handler.send_response(response.status)
-        handler.send_header("Content-Type", response.content_type)
-        handler.send_header("Content-Length", str(len(response.body)))
-        handler.end_headers()
-        handler.wfile.write(response.body)
+        # Status line, headers and body in one write: one TLS record, no Nagle/delayed-ACK stall.
+        reason = handler.responses.get(response.status, ("",))[0]
+        head = (
+            f"HTTP/1.1 {response.status} {reason}\r\n"
+            f"Server: {handler.server_version}\r\n"
+            f"Content-Type: {response.content_type}\r\n"
+            f"Content-Length: {len(response.body)}\r\n"
+        )
+        if handler.close_connection:
+            head += "Connection: close\r\n"
+        handler.wfile.write(head.encode("latin-1") + b"\r\n" + response.body)
 
     def _play_fault(self, handler: _Handler, fault: str) -> None:
         handler.send_response(200)
@@ -227,6 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "devnet-storage-server"
     sys_version = ""
     timeout = _IDLE_TIMEOUT
+    disable_nagle_algorithm = True
     server: NodeServer  # type: ignore[assignment]
 
     def do_POST(self) -> None:
