@@ -260,7 +260,10 @@ class Devnet:
         with self._ctl_lock:
             for node in nodes:
                 node.server.start()
-            self._save_ports({n.id: n.port for n in self._network().nodes})
+            everyone = self._network().nodes
+            self._save_ports({n.id: n.port for n in everyone})
+            # A seed that had to take a new port must be findable through network.json.
+            self._write_network_file(everyone)
         return [_describe(n) for n in nodes]
 
     def hang(self, ids: Sequence[str]) -> builtins.list[dict[str, Any]]:

@@ -361,6 +361,25 @@ def _delete_all(
     return mine if forwarded else _fan_out(node, net, pubkey, "delete_all", params, mine)
 
 
+def _delete_before(
+    node: Node, net: Network, params: dict[str, Any], forwarded: bool
+) -> dict[str, Any]:
+    pubkey = _pubkey(params)
+    namespace = _namespace(params, allow_all=True)
+    before = _int(params, "before")
+    _verify(params, pubkey, f"delete_before{_ns_text(namespace)}{before}")
+    window = FORWARDED_WINDOW_MS if forwarded else SIG_WINDOW_MS
+    if before > node.now_ms() + window:
+        raise RpcError(401, "delete_before: timestamp is in the future")
+    assert node.store is not None
+    deleted = node.store.delete_before(pubkey, namespace, before)
+    mine = {
+        "deleted": deleted,
+        "signature": crypto.b64(node.keys.sign((pubkey + str(before) + "".join(deleted)).encode())),
+    }
+    return mine if forwarded else _fan_out(node, net, pubkey, "delete_before", params, mine)
+
+
 def _expire(node: Node, net: Network, params: dict[str, Any], forwarded: bool) -> dict[str, Any]:
     pubkey = _pubkey(params)
     hashes = _hashes(params)
@@ -430,6 +449,7 @@ _HANDLERS = {
     "retrieve": _retrieve,
     "delete": _delete,
     "delete_all": _delete_all,
+    "delete_before": _delete_before,
     "expire": _expire,
     "get_expiries": _get_expiries,
     "get_swarm": _get_swarm,

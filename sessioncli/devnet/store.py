@@ -148,6 +148,22 @@ class MessageStore:
             result.setdefault(int(ns), []).append(str(h))
         return {ns: sorted(hs) for ns, hs in result.items()}
 
+    def delete_before(self, pubkey: str, namespace: int | None, before_ms: int) -> list[str]:
+        """Delete the account's messages (one namespace, or all for None) stored before `before_ms`."""
+        args = (pubkey, before_ms, namespace, namespace)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT hash FROM messages WHERE pubkey = ? AND timestamp < ?"
+                " AND (? IS NULL OR namespace = ?)",
+                args,
+            ).fetchall()
+            self._db.execute(
+                "DELETE FROM messages WHERE pubkey = ? AND timestamp < ?"
+                " AND (? IS NULL OR namespace = ?)",
+                args,
+            )
+        return sorted(str(r[0]) for r in rows)
+
     def expiries(self, pubkey: str, hashes: list[str], now_ms: int) -> dict[str, int]:
         with self._lock:
             out: dict[str, int] = {}
