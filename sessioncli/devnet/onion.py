@@ -118,11 +118,25 @@ def _final_hop(
     except rpc.RpcError as exc:
         node.record_seen({**seen, "kind": "final", "method": None, "params": None})
         return _sealed_reply(enc_type, key, exc.status, exc.body, as_base64)
-    node.record_seen({**seen, "kind": "final", "method": method, "params": params})
+    node.record_seen({**seen, "kind": "final", "method": method, "params": _clipped(params)})
     status, body = rpc.run(node, net, method, params)
     if isinstance(body, dict) and not embed_json:
         body = json.dumps(body)
     return _sealed_reply(enc_type, key, status, body, as_base64)
+
+
+_SEEN_TEXT_LIMIT = 4096
+
+
+def _clipped(value: Any) -> Any:
+    """A copy for the `seen` log with long strings cut, so 1000 records stay small in memory."""
+    if isinstance(value, str) and len(value) > _SEEN_TEXT_LIMIT:
+        return f"{value[:_SEEN_TEXT_LIMIT]}...[{len(value)} chars]"
+    if isinstance(value, dict):
+        return {k: _clipped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clipped(v) for v in value]
+    return value
 
 
 def _relay_to_node(
