@@ -18,7 +18,7 @@ from typing import Any
 from sessioncli.devnet import onion, rpc
 from sessioncli.devnet.errors import DevnetAlreadyRunning, DevnetDirError, DevnetUsageError
 from sessioncli.devnet.node import Network, Node
-from sessioncli.devnet.server import DOWN, FAULTS, HANG, UP, NodeServer, Request, Response
+from sessioncli.devnet.server import FAULTS, App, NodeServer, Request, Response
 from sessioncli.devnet.store import MessageStore
 from sessioncli.devnet.tls import ensure_certificate, server_context
 from sessioncli.devnet.topology import NodeSpec, build
@@ -143,12 +143,14 @@ class Devnet:
             tag = f"{spec.id}-{spec.ed25519_hex[:16]}"
             cert, key = ensure_certificate(certs, tag, spec.ip)
             store = MessageStore(data / f"{tag}.sqlite") if spec.kind == "storage" else None
-            server = NodeServer(spec.ip, ports.get(spec.id, 0), server_context(cert, key), _no_app)
+            server = NodeServer(
+                spec.ip, ports.get(spec.id, 0), server_context(cert, key), _not_ready
+            )
             nodes.append(Node(spec=spec, server=server, store=store))
         net = Network(nodes, self._relay_timeout, self._replication_timeout)
         self._net = net
         for node in nodes:
-            node.server._app = _make_app(node, net)  # the app needs the finished network view
+            node.server.app = _make_app(node, net)  # needs the finished network view
             node.server.start()
         self._save_ports({n.id: n.port for n in nodes})
         self._wait_until_answering(nodes)
@@ -320,11 +322,11 @@ def _describe(node: Node) -> dict[str, Any]:
     }
 
 
-def _no_app(request: Request) -> Response:
+def _not_ready(request: Request) -> Response:
     return Response.text(503, "Service node is not ready: starting")
 
 
-def _make_app(node: Node, net: Network) -> Any:
+def _make_app(node: Node, net: Network) -> App:
     storage = node.spec.kind == "storage"
 
     def app(request: Request) -> Response:
@@ -387,4 +389,4 @@ def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["DOWN", "HANG", "UP", "Devnet"]
+__all__ = ["Devnet"]

@@ -55,7 +55,7 @@ class NodeServer:
         self.state = DOWN
         self.fault = "none"
         self._tls = tls
-        self._app = app
+        self.app = app
         self._listener: socket.socket | None = None
         self._lock = threading.Lock()
         self._conns: dict[int, socket.socket] = {}
@@ -186,7 +186,7 @@ class NodeServer:
             headers={k.lower(): v for k, v in handler.headers.items()},
         )
         try:
-            response = self._app(request)
+            response = self.app(request)
         except Exception as exc:  # a bug in the node must not kill the connection thread silently
             response = Response.text(500, f"Internal server error: {type(exc).__name__}: {exc}")
         self._write(handler, response)
