@@ -221,3 +221,18 @@ def test_restart_does_not_wait_on_a_slow_client(healthy: Net) -> None:
         assert time.monotonic() - start < 1.0
     finally:
         idle.close()
+
+
+def test_up_takes_a_new_port_when_the_old_one_is_busy(healthy: Net) -> None:
+    node = healthy.nodes()[4]
+    healthy.devnet.down([node["id"]])
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind((node["ip"], node["port"]))
+    squatter.listen()
+    try:
+        (moved,) = healthy.devnet.up([node["id"]])
+        assert moved["port"] != node["port"]
+        assert rpc(moved, "info", {})[0] == 200
+    finally:
+        squatter.close()
