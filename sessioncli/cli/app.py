@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -160,7 +159,7 @@ def main_options(
         profile=profile,
         network=network or None,
         identity_file=identity_file or None,
-        proxy=proxy or os.environ.get("ALL_PROXY") or os.environ.get("all_proxy") or None,
+        proxy=proxy or None,  # the usual *_PROXY variables apply below the config file (transport)
         quiet=quiet,
         verbose=verbose,
     )
