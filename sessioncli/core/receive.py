@@ -127,14 +127,19 @@ class ReceiveState:
 
 @contextlib.contextmanager
 def receive_lock(folder: Path, session_id: str) -> Iterator[None]:
-    try:
-        with state.file_lock(folder / "receive.lock", wait=None, what="the receive state"):
-            yield
-    except TemporaryFailure:
-        raise TemporaryFailure(
-            f"another sessioncli receive is running for {session_id[:10]}…",
-            hints=("only one receive per identity and network may run at a time",),
-        ) from None
+    with contextlib.ExitStack() as stack:
+        # Only a lock that is held means another receive: a TemporaryFailure raised by the body
+        # (a network timeout, a 5xx) must reach the user as what it is.
+        try:
+            stack.enter_context(
+                state.file_lock(folder / "receive.lock", wait=None, what="the receive state")
+            )
+        except TemporaryFailure:
+            raise TemporaryFailure(
+                f"another sessioncli receive is running for {session_id[:10]}…",
+                hints=("only one receive per identity and network may run at a time",),
+            ) from None
+        yield
 
 
 class Receiver:
