@@ -972,5 +972,5 @@ def _json(body: bytes) -> Any:
 
     try:
         return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolError("answer is not JSON") from None

@@ -91,7 +91,7 @@ def load_network_file(path: Path) -> NetworkConfig:
         raise ConfigError(f"cannot read network file {path}: {exc.strerror}") from None
     try:
         obj: Any = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ConfigError(f"network file {path} is not valid JSON") from None
     if not isinstance(obj, dict):
         raise ConfigError(f"network file {path}: expected a JSON object")

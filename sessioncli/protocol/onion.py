@@ -103,7 +103,7 @@ def unframe(data: bytes) -> tuple[bytes, dict[str, Any]]:
     blob = data[4 : 4 + n]
     try:
         meta = json.loads(data[4 + n :].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolError("onion payload JSON part does not parse") from None
     if not isinstance(meta, dict):
         raise ProtocolError("onion payload JSON part is not an object")
@@ -244,7 +244,7 @@ def decrypt_snode_reply(request: OnionRequest, reply: bytes) -> SnodeReply:
     if data[:1] == b"{":
         try:
             outer = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             outer = None
         if isinstance(outer, dict) and isinstance(outer.get("result"), str):
             data = outer["result"].encode("ascii", "replace")
@@ -255,7 +255,7 @@ def decrypt_snode_reply(request: OnionRequest, reply: bytes) -> SnodeReply:
     plaintext = decrypt_layer(request.enc_type, request.reply_key, ciphertext)
     try:
         obj = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolError("onion reply is not JSON") from None
     if not isinstance(obj, dict):
         raise ProtocolError("onion reply is not a JSON object")
@@ -266,7 +266,7 @@ def decrypt_snode_reply(request: OnionRequest, reply: bytes) -> SnodeReply:
     if isinstance(body, str):
         try:
             body = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass  # plain-text bodies (e.g. error messages) stay text
     return SnodeReply(status=status, body=body)
 
@@ -286,7 +286,7 @@ def bdecode_string_list(data: bytes) -> list[bytes]:
     i = 1
     while i < len(data) - 1:
         colon = data.find(b":", i)
-        if colon < 0 or not data[i:colon].isdigit():
+        if colon < 0 or not data[i:colon].isdigit() or colon - i > 12:
             raise ProtocolError("v4 reply has a malformed string length")
         n = int(data[i:colon])
         start = colon + 1
@@ -323,7 +323,7 @@ def decrypt_v4_reply(request: OnionRequest, reply: bytes) -> V4Reply:
         raise ProtocolError("v4 reply is empty")
     try:
         meta = json.loads(parts[0].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolError("v4 reply metadata is not JSON") from None
     if not isinstance(meta, dict) or isinstance(meta.get("code"), bool):
         raise ProtocolError("v4 reply metadata is not an object with a code")
