@@ -82,7 +82,7 @@ def read_json(path: Path, default: Any = None) -> Any:
             return json.loads(fh.read().decode("utf-8"))
     except FileNotFoundError:
         return default
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         return default
 
 

@@ -73,7 +73,7 @@ def _load(path: Path) -> dict[str, Contact]:
             )
             out[c.name.casefold()] = c
         return out
-    except (ValueError, KeyError, TypeError, InvalidSessionId):
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError, InvalidSessionId):
         raise ConfigError(
             f"contacts file {path} is damaged",
             hints=("fix or remove it; sessioncli never rewrites a file it cannot read",),

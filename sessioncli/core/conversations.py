@@ -37,9 +37,10 @@ class ConversationStore:
     def _load(self) -> dict[str, Conversation]:
         raw: Any = state.read_json(self.path, {})
         out: dict[str, Conversation] = {}
-        if not isinstance(raw, dict):
-            return out
-        for peer, item in raw.get("peers", {}).items():
+        peers = raw.get("peers", {}) if isinstance(raw, dict) else None
+        if not isinstance(peers, dict):
+            return out  # damaged bookkeeping starts over; it must never cost a message
+        for peer, item in peers.items():
             if not isinstance(item, dict):
                 continue
             try:

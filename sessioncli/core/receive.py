@@ -96,7 +96,10 @@ class ReceiveState:
                 for line in fh:
                     parts = line.strip().split("\t")
                     if len(parts) == 2 and parts[1].isdigit():
-                        self.seen[parts[0]] = int(parts[1])
+                        try:
+                            self.seen[parts[0]] = int(parts[1])
+                        except ValueError:  # a damaged line (e.g. beyond int's digit limit)
+                            continue
         except FileNotFoundError:
             pass
 

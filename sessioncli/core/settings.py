@@ -77,6 +77,8 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"config file {path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
+    except (ValueError, RecursionError):  # e.g. an integer beyond int's digit limit, deep nesting
+        raise ConfigError(f"config file {path}: a value is too long or too deeply nested") from None
     known = {f.name for f in fields(Config)}
     values: dict[str, object] = {}
     for key, value in data.items():
@@ -142,13 +144,16 @@ def network_key(network: str | None) -> str:
         return "testnet"
     import json
 
-    path = Path(network).expanduser()
+    try:
+        path = Path(network).expanduser()
+    except RuntimeError:  # "~user/..." for a user that does not exist
+        path = Path(network)
     try:
         data = json.loads(path.read_text("utf-8"))
         name = str(data["name"])
     except FileNotFoundError:
         raise ConfigError(f"network file {path} does not exist") from None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         raise ConfigError(f"network file {path} is not a valid network file") from None
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64]
     return safe or "custom"
