@@ -64,7 +64,7 @@ def parse_secret(text: str, *, origin: str) -> bytes:
         try:
             return mnemonic.decode(value)
         except mnemonic.MnemonicError as exc:
-            raise SecretFormatError(f"{origin}: invalid recovery phrase: {exc}") from None
+            raise SecretFormatError(f"{origin}: invalid recovery phrase: {exc.safe}") from None
     raise SecretFormatError(
         f"{origin} holds neither a seed (32 or 64 hex characters) nor a recovery phrase"
     )

@@ -12,7 +12,16 @@ PREFIX_LEN = 3
 
 
 class MnemonicError(ValueError):
-    """A phrase that cannot be decoded; the message names the word or the reason."""
+    """A phrase that cannot be decoded.
+
+    The message names the offending word, for a person fixing a phrase they typed. `safe` says
+    the same by word position only, for phrases read from files or the environment, whose words
+    must never reach a log.
+    """
+
+    def __init__(self, message: str, safe: str | None = None) -> None:
+        super().__init__(message)
+        self.safe = safe or message
 
 
 @lru_cache(maxsize=1)
@@ -65,15 +74,21 @@ def decode_words(words: list[str]) -> bytes:
     out = bytearray()
     for i in range(0, len(words), 3):
         idx = []
-        for word in words[i : i + 3]:
+        for pos, word in enumerate(words[i : i + 3], i + 1):
             key = word[:PREFIX_LEN]
             if len(key) < PREFIX_LEN or key not in index:
-                raise MnemonicError(f"unknown word {word!r} (not in the English word list)")
+                raise MnemonicError(
+                    f"unknown word {word!r} (not in the English word list)",
+                    f"word {pos} is not in the English word list",
+                )
             idx.append(index[key])
         w1, w2, w3 = idx
         x = w1 + n * ((n - w1 + w2) % n) + n * n * ((n - w2 + w3) % n)
         if x % n != w1 or x > 0xFFFFFFFF:
-            raise MnemonicError(f"words {' '.join(words[i : i + 3])!r} do not form a valid triple")
+            raise MnemonicError(
+                f"words {' '.join(words[i : i + 3])!r} do not form a valid triple",
+                f"words {i + 1} to {i + 3} do not form a valid triple",
+            )
         out += x.to_bytes(4, "little")
     return bytes(out)
 
@@ -99,6 +114,12 @@ def decode(phrase: str) -> bytes:
     expected = seed_words[_checksum_index(seed_words)]
     if check[:PREFIX_LEN] != expected[:PREFIX_LEN]:
         if check[:PREFIX_LEN] not in _prefix_index():
-            raise MnemonicError(f"unknown word {check!r} (not in the English word list)")
-        raise MnemonicError(f"checksum word {check!r} does not match: the phrase has a typo")
+            raise MnemonicError(
+                f"unknown word {check!r} (not in the English word list)",
+                f"word {len(words)} is not in the English word list",
+            )
+        raise MnemonicError(
+            f"checksum word {check!r} does not match: the phrase has a typo",
+            "the checksum (last) word does not match: the phrase has a typo",
+        )
     return seed

@@ -220,3 +220,18 @@ def test_startup_imports_stay_light(private_dirs: Path, args: list[str]) -> None
     }
     for heavy in ("requests", "keyring", "nacl", "google", "cryptography", "urllib3"):
         assert heavy not in imported, f"{heavy} imported by sessioncli {' '.join(args)}"
+
+
+def test_stored_phrase_errors_name_positions_not_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken phrase from a file or the environment never echoes its words."""
+    words = VECTOR_PHRASE.split()
+    for broken in (
+        " ".join([*words[:-1], "vexed"]),  # checksum mismatch
+        " ".join([*words[:3], "zzzzzz", *words[4:]]),  # unknown word
+    ):
+        monkeypatch.setenv("SESSIONCLI_IDENTITY", broken)
+        res = runner.invoke(app, ["whoami"])
+        assert res.exit_code == 78
+        for w in set(broken.split()):
+            assert f"'{w}'" not in res.stderr
+        assert "word" in res.stderr
