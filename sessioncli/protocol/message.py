@@ -36,6 +36,7 @@ Kind = Literal[
     "typing",
     "unsend",
     "data_extraction",
+    "community_invitation",
     "unknown",
 ]
 
@@ -367,6 +368,8 @@ class DecodedMessage:
     unsend_timestamp_ms: int | None = None
     unsend_author: str | None = None
     data_extraction: Literal["screenshot", "media_saved"] | None = None
+    community_url: str | None = None  # a community invitation: the room URL with its key
+    community_name: str | None = None
     approved: bool | None = None
     expiration_type: Literal["delete_after_read", "delete_after_send"] | None = None
     expiration_timer_s: int | None = None
@@ -393,6 +396,8 @@ class DecodedMessage:
             "unsend_timestamp_ms": self.unsend_timestamp_ms,
             "unsend_author": self.unsend_author,
             "data_extraction": self.data_extraction,
+            "community_url": self.community_url,
+            "community_name": self.community_name,
             "approved": self.approved,
             "expiration_type": self.expiration_type,
             "expiration_timer_s": self.expiration_timer_s,
@@ -561,6 +566,11 @@ def _classify(
                 "remove" if r.action == pb.DataMessage.Reaction.REMOVE else "react"
             )
             fields["reaction"] = Reaction(int(r.id), _text(r.author), _opt_text(r, "emoji"), action)
+    elif content.HasField("dataMessage") and dm.HasField("communityInvitation"):
+        # Official apps send invitations as visible messages without a body.
+        kind = "community_invitation"
+        fields["community_url"] = _text(dm.communityInvitation.url)
+        fields["community_name"] = _text(dm.communityInvitation.name)
     elif content.HasField("messageRequestResponse"):
         kind = "message_request_response"
         mrr = content.messageRequestResponse

@@ -470,3 +470,22 @@ def test_message_hash_shape() -> None:
     assert h != m.message_hash(BOB.session_id, 1, b"abc")
     with pytest.raises(ValueError):
         m.message_hash("05abc", 0, b"")
+
+
+def test_community_invitation_is_its_own_kind() -> None:
+    """Official apps send community invites as body-less visible messages (DataMessage field 102)."""
+    from sessioncli.protocol import message as m
+    from sessioncli.protocol.ids import Identity
+    from sessioncli.protocol.proto import session_pb2 as pb
+
+    alice = Identity.from_seed(bytes(range(16)))
+    bob = Identity.from_seed(bytes(range(1, 17)))
+    ts = 1_800_000_000_000
+    content = pb.Content()
+    content.dataMessage.communityInvitation.url = "https://open.example/room?public_key=" + "ab" * 32
+    content.dataMessage.communityInvitation.name = "Example room"
+    content.sigTimestamp = ts
+    got = m.decode_dm(bob, m.encode_dm(alice, bob.session_id, content.SerializeToString(), ts))
+    assert got.kind == "community_invitation"
+    assert got.community_name == "Example room"
+    assert got.to_json_dict()["community_url"].startswith("https://open.example/room")
