@@ -7,12 +7,13 @@ Caches live in `<cache_root>/<network name>/` (see net/cache.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ MIN_POOL = 8  # a pool this small is fetched again from a seed
 REFRESH_MIN_COMMON = 24  # SPEC §5: fewer common nodes than this → seed fallback
 REFRESH_MIN_POOL = 16
 POOL_MAX_AGE_MS = 6 * 3600 * 1000
+POOL_RETRY_MS = 30 * 60 * 1000  # after a failed refresh, keep the old pool this long
 SWARM_MAX_AGE_MS = 24 * 3600 * 1000
 MIN_SWARM_NODES = 3
 GUARD_TEST_TIMEOUT = 5.0
@@ -182,6 +184,8 @@ class NetworkClient:
         self._loaded = False
         self._pool: dict[str, Node] = {}
         self._pool_at = 0
+        self._refresh_failed_at = 0
+        self._refreshing = False  # a refresh is running: nobody (not even itself) starts another
         self._strikes: dict[str, int] = {}
         self._swarms: dict[str, tuple[int, list[Node]]] = {}
         self._paths: list[_Path] = []
@@ -367,6 +371,8 @@ class NetworkClient:
                 self._pool = {n.pubkey_ed25519: n for n in _nodes(pool.get("nodes"))}
                 at = pool.get("fetched_at_ms")
                 self._pool_at = at if isinstance(at, int) else 0
+                failed = pool.get("refresh_failed_at_ms")
+                self._refresh_failed_at = failed if isinstance(failed, int) else 0
                 strikes = pool.get("strikes")
                 if isinstance(strikes, dict):
                     self._strikes = {
@@ -391,6 +397,7 @@ class NetworkClient:
         with self._lock:
             value = {
                 "fetched_at_ms": self._pool_at,
+                "refresh_failed_at_ms": self._refresh_failed_at,
                 "nodes": [n.to_json() for n in self._pool.values()],
                 "strikes": dict(self._strikes),
             }
@@ -419,21 +426,46 @@ class NetworkClient:
     def _ensure_pool(self, deadline: _Deadline) -> None:
         with self._lock:
             size = len(self._pool)
-            age = self._clock.local_ms() - self._pool_at
+            now = self._clock.local_ms()
+            old = now - self._pool_at > POOL_MAX_AGE_MS
+            retry = now - self._refresh_failed_at > POOL_RETRY_MS
         if size <= MIN_POOL:
-            with self._build_lock:
+            with self._building(deadline):
                 with self._lock:
                     if len(self._pool) > MIN_POOL:
                         return
                 self._bootstrap_from_seed(deadline)
-        elif age > POOL_MAX_AGE_MS:
+        elif old and retry and not self._refreshing:
+            # an old pool still works: give the refresh half the time left, keep the rest
+            sub = _Deadline(max(0.0, deadline.remaining() / 2))
             try:
-                self._refresh_pool(deadline, force=False)
+                self._refresh_pool(sub, force=False)
             except SessionCliError:
-                pass  # an old pool still works; try again next time
+                pass
 
     def _refresh_pool(self, deadline: _Deadline, *, force: bool) -> None:
-        """SPEC §5: ask 3 pool nodes, keep the intersection; too few in common → a seed."""
+        """SPEC §5: ask 3 pool nodes, keep the intersection; too few in common → a seed.
+
+        Never re-enters itself: the requests it sends go over paths built from the current pool
+        (whose age is not checked again while a refresh runs). When it fails, the old pool stays
+        and the next automatic attempt waits POOL_RETRY_MS.
+        """
+        with self._lock:
+            if self._refreshing:
+                return  # another thread is at it, or we were called from inside a refresh
+            self._refreshing = True
+        try:
+            self._refresh_pool_once(deadline)
+        except SessionCliError:
+            with self._lock:
+                self._refresh_failed_at = self._clock.local_ms()
+            self._save_pool()
+            raise
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def _refresh_pool_once(self, deadline: _Deadline) -> None:
         with self._lock:
             candidates = list(self._pool.values())
         if len(candidates) > MIN_POOL:
@@ -458,7 +490,7 @@ class NetworkClient:
                 if len(common) >= REFRESH_MIN_COMMON and len(fresh) >= REFRESH_MIN_POOL:
                     self._set_pool(fresh)
                     return
-        with self._build_lock:
+        with self._building(deadline):
             self._bootstrap_from_seed(deadline)
 
     def _bootstrap_from_seed(self, deadline: _Deadline) -> None:
@@ -508,6 +540,7 @@ class NetworkClient:
         with self._lock:
             self._pool = {n.pubkey_ed25519: n for n in nodes}
             self._pool_at = self._clock.local_ms()
+            self._refresh_failed_at = 0
             self._strikes = {k: v for k, v in self._strikes.items() if k in self._pool}
             self._paths = [
                 p for p in self._paths if all(n.pubkey_ed25519 in self._pool for n in p.nodes)
@@ -577,12 +610,18 @@ class NetworkClient:
 
     # --- paths -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _building(self, deadline: _Deadline) -> Iterator[None]:
+        """Hold the lock that serialises path building and pool bootstrap."""
+        with self._build_lock:
+            yield
+
     def _ensure_paths(self, deadline: _Deadline) -> None:
         self._ensure_pool(deadline)
         with self._lock:
             if len(self._paths) >= PATH_COUNT:
                 return
-        with self._build_lock:
+        with self._building(deadline):
             with self._lock:
                 missing = PATH_COUNT - len(self._paths)
             if missing > 0:

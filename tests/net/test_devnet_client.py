@@ -179,3 +179,24 @@ def test_persistent_406_is_a_clock_error(devnet, tmp_path: Path):
     with _client(devnet, tmp_path) as c, pytest.raises(ClockError) as info:
         c.store(ALICE.session_id, "aGk=", ttl_ms=600_000, timestamp_ms=c.now_ms() + 600_000)
     assert "check your clock" in info.value.message and info.value.exit_code == 1
+
+
+def test_old_pool_is_refreshed_from_three_nodes(devnet, tmp_path: Path):
+    with _client(devnet, tmp_path) as c:
+        _store(c)
+    pool_file = (
+        tmp_path / "cache" / json.loads(devnet.network_file.read_text())["name"] / "pool.json"
+    )
+    pool = json.loads(pool_file.read_text())
+    pool["fetched_at_ms"] = 1  # older than 6 h
+    pool_file.write_text(json.dumps(pool))
+    with _client(devnet, tmp_path) as c:  # before the fix: RecursionError
+        assert c.swarm(ALICE.session_id, refresh=True)
+        assert _store(c, b"after refresh").stored_on
+    stats = devnet.ctl("stats")
+    # SPEC §5: three pool nodes were asked (15 nodes < 24 in common, so a seed is used after)
+    assert sum(v.get("methods", {}).get("oxend_request", 0) for v in stats.values()) == 3
+    fetched = json.loads(pool_file.read_text())["fetched_at_ms"]
+    assert abs(fetched - time.time() * 1000) < 60_000
+    with _client(devnet, tmp_path) as c:  # `nodes --refresh`
+        assert len(c.pool(refresh=True)) == len(pool["nodes"])

@@ -1,0 +1,90 @@
+"""NetworkClient logic without a network: a scripted transport and a pre-filled cache."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessioncli.errors import NetworkUnavailable, SessionCliError
+from sessioncli.net.client import NetworkClient
+from sessioncli.net.transport import HttpResponse, TransportError
+
+NAME = "offline-test"
+SID = "05" + "ab" * 32
+
+
+def _node(i: int) -> dict[str, Any]:
+    return {
+        "ip": f"10.{i // 200}.{i % 200}.1",
+        "port": 20000 + i,
+        "pubkey_ed25519": f"{i:064x}",
+        "pubkey_x25519": f"{i + 1000:064x}",
+        "swarm_id": i % 5,
+    }
+
+
+class FakeTransport:
+    """Every request fails to connect, unless `answer` says otherwise; records what was asked."""
+
+    def __init__(self, answer: Any = None) -> None:
+        self.calls: list[str] = []
+        self.answer = answer
+
+    def post(
+        self, url: str, body: bytes, *, timeout: float, content_type: str = ""
+    ) -> HttpResponse:
+        self.calls.append(url)
+        if self.answer is not None:
+            result = self.answer(url, body)
+            if result is not None:
+                return result
+        raise TransportError("connect", "connection refused")
+
+    def close(self) -> None:
+        pass
+
+
+def _network(tmp_path: Path) -> Path:
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps({"name": NAME, "seeds": [{"url": "http://127.0.0.1:9"}]}))
+    return path
+
+
+def _client(
+    tmp_path: Path, *, nodes: int = 30, fetched_at_ms: int | None = None, **kw: Any
+) -> tuple[NetworkClient, FakeTransport]:
+    cache = tmp_path / "cache" / NAME
+    cache.mkdir(parents=True, exist_ok=True)
+    if nodes:
+        at = int(time.time() * 1000) if fetched_at_ms is None else fetched_at_ms
+        pool = {"fetched_at_ms": at, "nodes": [_node(i) for i in range(nodes)]}
+        (cache / "pool.json").write_text(json.dumps(pool))
+    client = NetworkClient(str(_network(tmp_path)), cache_root=tmp_path / "cache", **kw)
+    fake = FakeTransport()
+    client._transport = fake  # type: ignore[assignment]
+    return client, fake
+
+
+# --- 1: an old pool is refreshed without recursion ---------------------------------------------
+
+
+def test_old_pool_does_not_recurse_and_fails_cleanly(tmp_path: Path):
+    client, fake = _client(tmp_path, fetched_at_ms=1, timeout=3.0)
+    with pytest.raises(NetworkUnavailable):  # before the fix: RecursionError
+        client.swarm(SID)
+    assert fake.calls  # it did try the network
+    # the failed refresh is remembered: the next run does not try again at once
+    saved = json.loads((tmp_path / "cache" / NAME / "pool.json").read_text())
+    assert saved["fetched_at_ms"] == 1 and saved["refresh_failed_at_ms"] > 1
+    assert len(saved["nodes"]) == 30
+
+
+def test_nodes_refresh_of_an_old_pool_does_not_recurse(tmp_path: Path):
+    client, _ = _client(tmp_path, fetched_at_ms=1, timeout=3.0)
+    with pytest.raises(SessionCliError):
+        client.pool(refresh=True)
+    assert len(client.pool()) == 30  # the old pool is still there
