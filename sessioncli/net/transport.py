@@ -10,6 +10,7 @@ every connection this process makes, i.e. to seeds and to guards.
 from __future__ import annotations
 
 import hashlib
+import re
 import ssl
 import threading
 from dataclasses import dataclass
@@ -47,11 +48,19 @@ def cert_fingerprint(pem: str) -> str:
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.strip())).hexdigest()
 
 
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def redact(text: str) -> str:
+    """`text` with any `user:pass@` of a URL removed (proxy URLs may carry credentials)."""
+    return _CREDENTIALS.sub("", text)
+
+
 def validate_proxy(proxy: str) -> str:
     scheme = proxy.split("://", 1)[0].lower() if "://" in proxy else ""
     if scheme not in _PROXY_SCHEMES or not proxy.split("://", 1)[1].strip("/"):
         raise UsageError(
-            f"unsupported proxy {proxy!r}",
+            f"unsupported proxy {redact(proxy)!r}",
             hints=("use socks5h://HOST:PORT (Tor: socks5h://127.0.0.1:9050) or http://HOST:PORT",),
         )
     return proxy
@@ -103,7 +112,7 @@ class Transport:
             raise
         except requests.exceptions.ProxyError as exc:
             raise TransportError(
-                "proxy", f"proxy {self._proxy or ''} failed: {_short(exc)}"
+                "proxy", f"proxy {redact(self._proxy or '')} failed: {_short(exc)}"
             ) from None
         except requests.exceptions.SSLError as exc:
             text = str(exc)
@@ -157,7 +166,7 @@ _CAUSES = (
 
 def _short(exc: BaseException) -> str:
     """The root cause in a few words, not urllib3's nested repr."""
-    text = " ".join(str(exc).split())
+    text = redact(" ".join(str(exc).split()))
     for marker, short in _CAUSES:
         if marker in text:
             return short
