@@ -229,6 +229,38 @@ def test_forged_messages_are_dropped_counted_and_never_printed(devnet: Any, vict
     assert dups3 == len(forged) + 3  # everything the other node returns was seen before
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"receive.json": "[" * 100_000},
+        {"seen.journal": "h\t" + "9" * 5000 + "\n\x00\xff"},
+        {"receive.json": '{"cursors": {"x": 1e999}, "seen": []}', "seen.journal": "\t\t\n"},
+        {"conversations.json": '{"peers": []}'},
+        {"receive.json": "", "seen.journal": "", "conversations.json": ""},
+    ],
+    ids=["deep", "journal", "wrong-types", "peers-list", "empty"],
+)
+def test_damaged_state_never_crashes_receive(
+    devnet: Any, victim: Victim, damage: dict[str, str]
+) -> None:
+    """Damaged state files: receive exits 0 and shows nothing new or starts over, never twice."""
+    for i in range(2):
+        store(devnet, victim.session_id, valid(DAVE, victim.session_id, f"before {i}"))
+    first, _ = victim.receive()
+    assert [g["body"] for g in first] == ["before 0", "before 1"]
+    folder = next(victim.home.rglob("receive.json")).parent
+    for name, text in damage.items():
+        (folder / name).write_bytes(text.encode("utf-8", "surrogateescape"))
+    store(devnet, victim.session_id, valid(DAVE, victim.session_id, "after"))
+    again, _ = victim.receive()
+    bodies = [g["body"] for g in again]
+    assert "after" in bodies and len(bodies) == len(set(bodies))
+    assert set(bodies) <= {"before 0", "before 1", "after"}
+    third, _ = victim.receive()
+    assert third == []
+
+
 def test_malformed_base64_and_replays_from_two_nodes_in_receiver(private_dirs: Path) -> None:
     """What a hostile node can return but a storage server never stores: non-canonical base64."""
     bob = Identity.from_seed(hashlib.blake2b(b"bob", digest_size=16).digest())
