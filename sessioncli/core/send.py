@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sessioncli.core.conversations import Conversation, ConversationStore
-from sessioncli.errors import SessionCliError, UsageError
+from sessioncli.errors import SessionCliError, TemporaryFailure, UsageError
 from sessioncli.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -75,6 +76,22 @@ def check_fits(body: str, display_name: str | None) -> None:
         )
 
 
+class _Budget:
+    """One --timeout for the whole send: the network client gives each call (network time, the
+    message, the approval, the sync copy) its full timeout, so each call gets what is left."""
+
+    def __init__(self, net: NetworkClient) -> None:
+        self.net = net
+        self.seconds = net.timeout
+        self.end = time.monotonic() + net.timeout
+
+    def next_call(self) -> None:
+        left = self.end - time.monotonic()
+        if left <= 0.05:
+            raise TemporaryFailure("send timed out (--timeout)")
+        self.net.timeout = left  # all threads compute it from the same end: races are harmless
+
+
 def send_messages(
     identity: Identity,
     net: NetworkClient,
@@ -95,12 +112,27 @@ def send_messages(
         if all(u.session_id != r.session_id for u in unique):
             unique.append(r)
     workers = max(1, min(MAX_PARALLEL, len(unique)))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(_send_one, identity, net, r, body, ttl_ms, display_name, convs, sync_copy)
-            for r in unique
-        ]
-        return [f.result() for f in futures]
+    budget = _Budget(net)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [
+                pool.submit(
+                    _send_one,
+                    identity,
+                    net,
+                    r,
+                    body,
+                    ttl_ms,
+                    display_name,
+                    convs,
+                    sync_copy,
+                    budget,
+                )
+                for r in unique
+            ]
+            return [f.result() for f in futures]
+    finally:
+        net.timeout = budget.seconds
 
 
 def _send_one(
@@ -112,6 +144,7 @@ def _send_one(
     display_name: str | None,
     convs: ConversationStore,
     sync_copy: bool,
+    budget: _Budget,
 ) -> SendResult:
     from sessioncli.protocol import message
 
@@ -123,16 +156,20 @@ def _send_one(
         # Replying to someone who wrote to us first approves their request, as official clients
         # do: a MessageRequestResponse goes before our message.
         if before.pending_request and not before.approved_by_us:
+            budget.next_call()
             ts0 = net.now_ms()
+            budget.next_call()
             mrr = message.build_message_request_response(ts0, display_name=display_name)
             net.store(
                 sid, message.encode_dm(identity, sid, mrr, ts0), ttl_ms=ttl_ms, timestamp_ms=ts0
             )
             approval_sent = True
+        budget.next_call()
         ts = net.now_ms()
         content = message.build_text_content(body, ts, display_name=display_name)
         data = message.encode_dm(identity, sid, content, ts)
         message.check_size(data)
+        budget.next_call()
         outcome = net.store(sid, data, ttl_ms=ttl_ms, timestamp_ms=ts)
         synced = False
         if sync_copy and sid != identity.session_id:
@@ -140,6 +177,7 @@ def _send_one(
                 own = message.build_text_content(
                     body, ts, display_name=display_name, sync_target=sid
                 )
+                budget.next_call()
                 net.store(
                     identity.session_id,
                     message.encode_dm(identity, identity.session_id, own, ts),
