@@ -262,7 +262,7 @@ def _make_node(ip: Any, port: Any, ed: Any, x: Any, swarm_id: int | None) -> Nod
         addr = ipaddress.IPv4Address(ip_s)
     except ValueError:
         raise ProtocolError(f"node ip {ip_s[:40]!r} is not an IPv4 address") from None
-    if isinstance(port, str) and port.isdigit():
+    if isinstance(port, str) and port.isascii() and port.isdigit() and len(port) <= 5:
         port = int(port)
     port_i = _int(port, "node port")
     if not 0 < port_i < 65536:
@@ -292,31 +292,46 @@ def network_time(body: Any) -> int | None:
 # --- parsers ---------------------------------------------------------------------------------
 
 
+def _keep_valid(entries: list[Any], make: Any, what: str) -> list[Node]:
+    """Nodes from the entries that parse; bad ones are skipped (ProtocolError if none is good)."""
+    nodes: list[Node] = []
+    first: str | None = None
+    for entry in entries:
+        try:
+            nodes.append(make(_obj(entry, what)))
+        except ProtocolError as exc:
+            first = first or str(exc)
+    if entries and not nodes:
+        raise ProtocolError(f"{what}: no usable entry ({first})")
+    return nodes
+
+
 def parse_service_nodes(body: Any) -> list[Node]:
-    """`{"result": {"service_node_states": [...]}}` from a seed, or the same inner object."""
+    """`{"result": {"service_node_states": [...]}}` from a seed, or the same inner object.
+
+    Entries that are damaged or without a usable ip are skipped; ProtocolError if none is left.
+    """
     obj = _obj(body, "service node list")
     if "result" in obj:
         obj = _obj(obj["result"], "service node list result")
     states = obj.get("service_node_states")
     if not isinstance(states, list):
         raise ProtocolError("service node list: no service_node_states array")
-    nodes: list[Node] = []
-    for entry in states:
-        e = _obj(entry, "service node")
+
+    def make(e: dict[str, Any]) -> Node:
         if not _usable_ip(e.get("public_ip")):
-            continue
+            raise ProtocolError("service node without a usable ip")
         swarm = e.get("swarm_id")
         swarm_id = swarm if isinstance(swarm, int) and not isinstance(swarm, bool) else None
-        nodes.append(
-            _make_node(
-                e.get("public_ip"),
-                e.get("storage_port"),
-                e.get("pubkey_ed25519"),
-                e.get("pubkey_x25519"),
-                swarm_id,
-            )
+        return _make_node(
+            e.get("public_ip"),
+            e.get("storage_port"),
+            e.get("pubkey_ed25519"),
+            e.get("pubkey_x25519"),
+            swarm_id,
         )
-    return nodes
+
+    return _keep_valid(states, make, "service node list")
 
 
 @dataclass(frozen=True)
@@ -327,7 +342,7 @@ class SwarmResult:
 
 
 def parse_swarm(body: Any) -> SwarmResult:
-    """get_swarm response (also the body of a 421)."""
+    """get_swarm response (also the body of a 421); bad members are skipped (none left → error)."""
     obj = _obj(body, "get_swarm response")
     snodes = obj.get("snodes")
     if not isinstance(snodes, list):
@@ -339,15 +354,16 @@ def parse_swarm(body: Any) -> SwarmResult:
             swarm_id = int(raw_swarm, 16)
         except ValueError:
             raise ProtocolError("get_swarm response: swarm is not hex") from None
-    nodes: list[Node] = []
-    for entry in snodes:
-        e = _obj(entry, "swarm member")
+
+    def make(e: dict[str, Any]) -> Node:
         if not _usable_ip(e.get("ip")):
-            continue
+            raise ProtocolError("swarm member without a usable ip")
         port = e.get("port_https", e.get("port"))
-        nodes.append(
-            _make_node(e.get("ip"), port, e.get("pubkey_ed25519"), e.get("pubkey_x25519"), swarm_id)
+        return _make_node(
+            e.get("ip"), port, e.get("pubkey_ed25519"), e.get("pubkey_x25519"), swarm_id
         )
+
+    nodes = _keep_valid(snodes, make, "get_swarm response")
     return SwarmResult(swarm_id=swarm_id, nodes=nodes, t=network_time(obj))
 
 

@@ -160,6 +160,38 @@ def test_parse_service_nodes_rejects(bad):
         rpc.parse_service_nodes(bad)
 
 
+def test_one_bad_entry_does_not_discard_the_list():
+    good = {"public_ip": "1.2.3.4", "storage_port": 1, "pubkey_ed25519": E, "pubkey_x25519": X}
+    bad = [
+        {**good, "storage_port": 70000},
+        {**good, "storage_port": "x"},
+        {**good, "pubkey_ed25519": "zz"},
+        {**good, "public_ip": ""},
+        {**good, "public_ip": "0.0.0.0"},
+        {**good, "public_ip": "::1"},
+        "not an object",
+    ]
+    assert rpc.parse_service_nodes({"service_node_states": [*bad, good]}) == [
+        rpc.Node("1.2.3.4", 1, E, X, None)
+    ]
+    assert rpc.parse_service_nodes({"service_node_states": []}) == []
+    with pytest.raises(ProtocolError):
+        rpc.parse_service_nodes({"service_node_states": bad})
+
+    member = {"ip": "5.6.7.8", "port_https": 443, "pubkey_ed25519": E, "pubkey_x25519": X}
+    members = [
+        {**member, "port_https": 0},
+        {**member, "pubkey_x25519": "00"},
+        {**member, "ip": "0.0.0.0"},
+        {**member, "ip": None},
+        7,
+    ]
+    r = rpc.parse_swarm({"snodes": [*members, member], "swarm": "a"})
+    assert [(n.ip, n.port, n.swarm_id) for n in r.nodes] == [("5.6.7.8", 443, 10)]
+    with pytest.raises(ProtocolError):
+        rpc.parse_swarm({"snodes": members})
+
+
 def test_parse_swarm():
     body = {
         "snodes": [
