@@ -793,11 +793,13 @@ class NetworkClient:
                 temporary=resp.status >= 500,
                 kind=f"relay{resp.status}",
             )
-            if resp.status == 502 and "Next node not found" in text:
-                missing = text.rsplit(":", 1)[-1].strip().lower()[:64]
-                self._drop_node(missing)
-                if missing == target.pubkey_ed25519:
-                    raise _PathTrouble
+            # "Next node not found: <ed25519 hex>", newer "Next node is currently unreachable: …"
+            if resp.status == 502 and text.startswith("Next node") and ":" in text:
+                missing = text.rsplit(":", 1)[-1].strip().lower()
+                if len(missing) == 64 and all(c in "0123456789abcdef" for c in missing):
+                    self._drop_node(missing)
+                    if missing == target.pubkey_ed25519:
+                        raise _PathTrouble
             self._strike_path(path)
             raise _PathTrouble
         try:

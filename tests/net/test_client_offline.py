@@ -88,3 +88,33 @@ def test_nodes_refresh_of_an_old_pool_does_not_recurse(tmp_path: Path):
     with pytest.raises(SessionCliError):
         client.pool(refresh=True)
     assert len(client.pool()) == 30  # the old pool is still there
+
+
+# --- 6: both 502 wordings drop the node named ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "wording", ["Next node not found: ", "Next node is currently unreachable: "]
+)
+def test_502_next_node_drops_that_node(tmp_path: Path, wording: str):
+    from sessioncli.net import client as client_mod
+
+    client, fake = _client(tmp_path)
+    client._load()
+    nodes = list(client._pool.values())
+    path = client_mod._Path(nodes[:3])
+    client._paths = [path]
+    target, missing = nodes[10], nodes[2]
+    fake.answer = lambda _url, _body: HttpResponse(
+        502, (wording + missing.pubkey_ed25519).encode(), "text/plain"
+    )
+    with pytest.raises(client_mod._PathTrouble):
+        client._send(
+            target,
+            client_mod.rpc.build_info(),
+            client_mod._Deadline(5),
+            client_mod._Tracker(),
+            path=path,
+        )
+    assert missing.pubkey_ed25519 not in client._pool
+    assert path not in client._paths
