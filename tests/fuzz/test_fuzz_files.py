@@ -311,7 +311,7 @@ def run_receiver(folder: Path, net: FakeNet) -> list[str]:
     return got
 
 
-@fuzz(400)
+@fuzz(200)
 @given(
     state=any_content(receive_shape) | st.none(),
     journal=journal_like | st.binary(max_size=200) | st.none(),
