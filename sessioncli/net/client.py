@@ -612,9 +612,17 @@ class NetworkClient:
 
     @contextlib.contextmanager
     def _building(self, deadline: _Deadline) -> Iterator[None]:
-        """Hold the lock that serialises path building and pool bootstrap."""
-        with self._build_lock:
+        """Hold the lock that serialises path building and pool bootstrap, waiting no longer
+        than the deadline (another thread may be stuck on a slow network)."""
+        if not self._build_lock.acquire(timeout=max(0.0, deadline.remaining())):
+            raise TemporaryFailure(
+                "timed out waiting for another request to build onion paths",
+                hints=("the network is slow; retry later or raise --timeout",),
+            )
+        try:
             yield
+        finally:
+            self._build_lock.release()
 
     def _ensure_paths(self, deadline: _Deadline) -> None:
         self._ensure_pool(deadline)

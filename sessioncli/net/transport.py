@@ -13,6 +13,7 @@ import hashlib
 import re
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -95,6 +96,7 @@ class Transport:
 
         session = self._get_session()
         timeout = max(0.05, timeout)
+        end = time.monotonic() + timeout
         verify = False  # seeds: the pinned fingerprint is checked by the mounted adapter
         try:
             with session.post(
@@ -106,7 +108,7 @@ class Transport:
                 stream=True,
                 allow_redirects=False,
             ) as resp:
-                data = _read_capped(resp)
+                data = _read_capped(resp, end, timeout)
                 return HttpResponse(resp.status_code, data, resp.headers.get("Content-Type", ""))
         except TransportError:
             raise
@@ -139,15 +141,40 @@ class Transport:
                 self._session = None
 
 
-def _read_capped(resp: requests.Response) -> bytes:
+def _read_capped(resp: requests.Response, end: float, timeout: float) -> bytes:
+    """The body, in pieces as they arrive, until `end` (monotonic) and MAX_RESPONSE_BYTES.
+
+    requests' read timeout bounds each socket read only: a server sending a byte now and then
+    would hold the request for ever. Each read here takes what has arrived (read1) and waits no
+    longer than the time left.
+    """
+    import urllib3
+
+    raw = resp.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
     chunks: list[bytes] = []
     size = 0
-    for chunk in resp.iter_content(chunk_size=65536):
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise TransportError("timeout", f"no complete answer within {timeout:.1f} s")
+        try:
+            if sock is not None:
+                sock.settimeout(left)
+            if hasattr(raw, "read1"):
+                chunk = raw.read1(65536, decode_content=True)
+            else:  # urllib3 1.x
+                chunk = raw.read(65536, decode_content=True)
+        except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+            raise TransportError("timeout", f"no complete answer within {timeout:.1f} s") from None
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise TransportError("connect", f"reading the answer failed: {_short(exc)}") from None
+        if not chunk:
+            return b"".join(chunks)
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             raise TransportError("oversize", f"answer larger than {MAX_RESPONSE_BYTES} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 _CAUSES = (

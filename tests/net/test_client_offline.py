@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sessioncli.errors import NetworkUnavailable, SessionCliError
+from sessioncli.errors import NetworkUnavailable, SessionCliError, TemporaryFailure
 from sessioncli.net.client import NetworkClient
 from sessioncli.net.transport import HttpResponse, TransportError
 
@@ -118,3 +119,22 @@ def test_502_next_node_drops_that_node(tmp_path: Path, wording: str):
         )
     assert missing.pubkey_ed25519 not in client._pool
     assert path not in client._paths
+
+
+# --- 5: a thread waiting for another one's path building keeps its own deadline -----------------
+
+
+def test_waiting_for_the_build_lock_respects_the_deadline(tmp_path: Path):
+    client, _ = _client(tmp_path, timeout=0.5)
+    client._build_lock.acquire()  # another thread is building paths (and stuck)
+    release = threading.Timer(4.0, client._build_lock.release)
+    release.start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(TemporaryFailure):
+            client.paths()
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        release.cancel()  # (before the fix, the timer is what let paths() go on)
+        if client._build_lock.locked():
+            client._build_lock.release()

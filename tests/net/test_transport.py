@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -39,3 +42,49 @@ def test_failed_proxy_message_has_no_credentials(scheme: str):
         transport.close()
     assert info.value.kind == "proxy"
     assert "s3cret" not in str(info.value) and "alice" not in str(info.value)
+
+
+@pytest.fixture
+def trickler() -> Iterator[str]:
+    """An HTTP server that sends its headers at once, then one body byte every 0.2 s (6 s)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n")
+                for _ in range(30):
+                    if stop.wait(0.2):
+                        break
+                    try:
+                        conn.sendall(b"x")
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    stop.set()
+    thread.join(5)
+    server.close()
+
+
+def test_a_trickling_server_cannot_hold_a_request_past_its_timeout(trickler: str):
+    transport = Transport()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(TransportError) as info:
+            transport.post(trickler, b"{}", timeout=1.0)
+    finally:
+        transport.close()
+    assert info.value.kind == "timeout"
+    assert time.monotonic() - t0 < 2.0  # before: 6 s, one byte at a time
