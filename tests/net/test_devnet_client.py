@@ -57,7 +57,9 @@ def test_cold_then_warm(devnet, tmp_path: Path):
     warm = time.monotonic() - t0
     after = devnet.ctl("stats")
     delta = {k: onion_counts(after)[k] - onion_counts(before).get(k, 0) for k in after}
-    assert sorted(delta[ids[g]] for g in guards) == [0, 1]
+    counts = sorted(delta[ids[g]] for g in guards)
+    # the other path's guard counts one too when it happens to be the swarm member stored on
+    assert counts == [0, 1] or (counts == [1, 1] and guards & swarm), counts
     assert endpoint_total(after, "/storage_rpc/v1") == endpoint_total(before, "/storage_rpc/v1")
     assert endpoint_total(after, "/json_rpc") == endpoint_total(before, "/json_rpc")
     print(f"cold store {cold * 1000:.0f} ms, warm store {warm * 1000:.0f} ms")
