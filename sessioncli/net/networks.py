@@ -73,7 +73,10 @@ def resolve_network(value: str | None) -> NetworkConfig:
         return mainnet()
     if value == "testnet":
         return testnet()
-    path = Path(value).expanduser()
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~nosuchuser/...": no such home folder, so no such file either
+        path = Path(value)
     if not path.exists() and "/" not in value and not value.endswith(".json"):
         raise UsageError(
             f"unknown network {value!r}",
