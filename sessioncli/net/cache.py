@@ -29,8 +29,14 @@ class NetCache:
         with state.file_lock(self._lock_path, wait=10.0, what="the network cache"):
             state.atomic_write_json(self.dir / name, value)
 
-    def merge_swarm(self, key: str, entry: dict[str, Any] | None) -> None:
-        """Read-modify-write one swarm entry so parallel processes keep each other's swarms."""
+    def merge_swarm(
+        self, key: str, entry: dict[str, Any] | None, *, limit: int | None = None
+    ) -> None:
+        """Read-modify-write one swarm entry so parallel processes keep each other's swarms.
+
+        With `limit`, only that many entries stay: those with the newest `at_ms` (a swarm is
+        fetched again when used after a day, so the newest are the ones in use).
+        """
         with state.file_lock(self._lock_path, wait=10.0, what="the network cache"):
             current = state.read_json(self.dir / SWARMS, default=None)
             swarms = current if isinstance(current, dict) else {}
@@ -38,4 +44,14 @@ class NetCache:
                 swarms.pop(key, None)
             else:
                 swarms[key] = entry
+            if limit is not None and len(swarms) > limit:
+                order = list(swarms)  # ties: the later written wins; `key` always stays
+                rank = {k: (k == key, _at_ms(swarms[k]), i) for i, k in enumerate(order)}
+                keep = set(sorted(order, key=rank.__getitem__, reverse=True)[:limit])
+                swarms = {k: swarms[k] for k in order if k in keep}
             state.atomic_write_json(self.dir / SWARMS, swarms)
+
+
+def _at_ms(entry: Any) -> int:
+    at = entry.get("at_ms") if isinstance(entry, dict) else None
+    return at if isinstance(at, int) and not isinstance(at, bool) else -1

@@ -55,6 +55,7 @@ REFRESH_MIN_POOL = 16
 POOL_MAX_AGE_MS = 6 * 3600 * 1000
 POOL_RETRY_MS = 30 * 60 * 1000  # after a failed refresh, keep the old pool this long
 SWARM_MAX_AGE_MS = 24 * 3600 * 1000
+MAX_SWARMS = 2000  # cached swarms (one per recipient): the most recently used/fetched stay
 MIN_SWARM_NODES = 3
 GUARD_TEST_TIMEOUT = 5.0
 SEED_TIMEOUT = 10.0
@@ -385,6 +386,9 @@ class NetworkClient:
                         nodes = _nodes(entry.get("nodes"))
                         if nodes:
                             self._swarms[sid] = (entry["at_ms"], nodes)
+                # oldest first, so the dict's order is the eviction order (see _set_swarm)
+                self._swarms = dict(sorted(self._swarms.items(), key=lambda kv: kv[1][0]))
+                self._trim_swarms()
             paths = self._cache.read(PATHS)
             if isinstance(paths, dict) and isinstance(paths.get("paths"), list):
                 for raw in paths["paths"]:
@@ -416,7 +420,7 @@ class NetworkClient:
                 if entry is None
                 else {"at_ms": entry[0], "nodes": [n.to_json() for n in entry[1]]}
             )
-        self._cache.merge_swarm(sid, value)
+        self._cache.merge_swarm(sid, value, limit=MAX_SWARMS)
 
     def _save_clock(self) -> None:
         self._cache.write(CLOCK, self._clock.to_json())
@@ -585,7 +589,9 @@ class NetworkClient:
         sid = _sid(session_id)
         self._load()
         with self._lock:
-            cached = self._swarms.get(sid)
+            cached = self._swarms.pop(sid, None)
+            if cached is not None:
+                self._swarms[sid] = cached  # most recently used last
         if cached and not refresh:
             age = self._clock.local_ms() - cached[0]
             enough = len(cached[1]) >= MIN_SWARM_NODES or (cached[1] and age < 60_000)
@@ -605,8 +611,16 @@ class NetworkClient:
 
     def _set_swarm(self, sid: str, nodes: list[Node]) -> None:
         with self._lock:
+            self._swarms.pop(sid, None)
             self._swarms[sid] = (self._clock.local_ms(), list(nodes))
+            self._trim_swarms()
         self._save_swarm(sid)
+
+    def _trim_swarms(self) -> None:
+        """Keep the MAX_SWARMS most recently used swarms (the dict is in order of use)."""
+        with self._lock:
+            while len(self._swarms) > MAX_SWARMS:
+                del self._swarms[next(iter(self._swarms))]
 
     # --- paths -----------------------------------------------------------------------------
 

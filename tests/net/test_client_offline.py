@@ -138,3 +138,27 @@ def test_waiting_for_the_build_lock_respects_the_deadline(tmp_path: Path):
         release.cancel()  # (before the fix, the timer is what let paths() go on)
         if client._build_lock.locked():
             client._build_lock.release()
+
+
+# --- 7: the swarm cache is bounded ------------------------------------------------------------
+
+
+def test_swarm_cache_keeps_the_most_recently_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from sessioncli.net import client as client_mod
+
+    monkeypatch.setattr(client_mod, "MAX_SWARMS", 5)
+    client, _ = _client(tmp_path)
+    client._load()
+    members = list(client._pool.values())[:3]
+    sids = [f"05{i:064x}" for i in range(8)]
+    for sid in sids[:5]:
+        client._set_swarm(sid, members)
+    client.swarm(sids[0])  # used: now the most recent
+    for sid in sids[5:]:
+        client._set_swarm(sid, members)
+    assert set(client._swarms) == {sids[0], *sids[4:]}
+    saved = json.loads((tmp_path / "cache" / NAME / "swarms.json").read_text())
+    assert len(saved) == 5 and set(sids[5:]) <= set(saved)
+    fresh, _ = _client(tmp_path, nodes=0)
+    fresh._load()
+    assert len(fresh._swarms) == 5
