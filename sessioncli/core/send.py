@@ -159,18 +159,28 @@ def _send_one(
             budget.next_call()
             ts0 = net.now_ms()
             budget.next_call()
-            mrr = message.build_message_request_response(ts0, display_name=display_name)
-            net.store(
-                sid, message.encode_dm(identity, sid, mrr, ts0), ttl_ms=ttl_ms, timestamp_ms=ts0
-            )
+
+            def encode_mrr(t: int) -> str:
+                mrr = message.build_message_request_response(t, display_name=display_name)
+                return message.encode_dm(identity, sid, mrr, t)
+
+            net.store(sid, encode_mrr(ts0), ttl_ms=ttl_ms, timestamp_ms=ts0, reencode=encode_mrr)
             approval_sent = True
         budget.next_call()
         ts = net.now_ms()
-        content = message.build_text_content(body, ts, display_name=display_name)
-        data = message.encode_dm(identity, sid, content, ts)
-        message.check_size(data)
+
+        # the timestamp is inside the encrypted message: a node refusing it (406, our clock was
+        # off) makes the client re-encode once with the network's time
+        def encode(t: int) -> str:
+            content = message.build_text_content(body, t, display_name=display_name)
+            data = message.encode_dm(identity, sid, content, t)
+            message.check_size(data)
+            return data
+
+        data = encode(ts)
         budget.next_call()
-        outcome = net.store(sid, data, ttl_ms=ttl_ms, timestamp_ms=ts)
+        outcome = net.store(sid, data, ttl_ms=ttl_ms, timestamp_ms=ts, reencode=encode)
+        ts = outcome.timestamp_ms
         synced = False
         if sync_copy and sid != identity.session_id:
             try:

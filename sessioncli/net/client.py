@@ -278,13 +278,41 @@ class NetworkClient:
         ttl_ms: int,
         timestamp_ms: int,
         namespace: int = 0,
+        reencode: Callable[[int], str] | None = None,
     ) -> StoreOutcome:
-        """Store on the recipient's swarm; success once one member acknowledges with a hash."""
+        """Store on the recipient's swarm; success once one member acknowledges with a hash.
+
+        The timestamp is inside the signed message, so a store refused for its time (406) is not
+        sent again as it is: with `reencode` (new timestamp → new data_b64) it is re-encoded once
+        with the refusing node's time, learnt after the refusal; the outcome's `timestamp_ms`
+        says which timestamp was stored. Without it, other swarm members are tried.
+        """
         deadline = _Deadline(self.timeout)
         sid = _sid(session_id)
-        request = rpc.build_store(
-            sid, data_b64, ttl_ms=ttl_ms, timestamp_ms=timestamp_ms, namespace=namespace
-        )
+        versions = [  # (timestamp, request): the original, then at most one re-encoded
+            (
+                timestamp_ms,
+                rpc.build_store(
+                    sid, data_b64, ttl_ms=ttl_ms, timestamp_ms=timestamp_ms, namespace=namespace
+                ),
+            )
+        ]
+
+        def make(_node: Node) -> rpc.RpcRequest:
+            return versions[-1][1]
+
+        def after_refusal(node: Node) -> bool:
+            if reencode is None or len(versions) > 1:
+                return False
+            ts = self._clock.now_for(node.pubkey_ed25519)
+            data = reencode(ts)
+            versions.append(
+                (
+                    ts,
+                    rpc.build_store(sid, data, ttl_ms=ttl_ms, timestamp_ms=ts, namespace=namespace),
+                )
+            )
+            return True
 
         def accept(node: Node, reply: onion.SnodeReply) -> StoreOutcome | None:
             result = rpc.parse_store(reply.body)
@@ -294,15 +322,22 @@ class NetworkClient:
             if not acks or not result.hash:
                 return None
             expiries = [n.expiry_ms for n in result.nodes if n.expiry_ms]
+            ts = versions[-1][0]
             return StoreOutcome(
                 hash=result.hash,
                 stored_on=acks,
-                expiry_ms=max(expiries) if expiries else timestamp_ms + ttl_ms,
-                timestamp_ms=timestamp_ms,
+                expiry_ms=max(expiries) if expiries else ts + ttl_ms,
+                timestamp_ms=ts,
             )
 
         return self._swarm_call(
-            sid, lambda _node: request, accept, deadline, what="store", order=self._shuffled
+            sid,
+            make,
+            accept,
+            deadline,
+            what="store",
+            order=self._shuffled,
+            after_clock_refusal=after_refusal,
         )
 
     def retrieve(
@@ -901,11 +936,14 @@ class NetworkClient:
         *,
         what: str,
         order: Callable[[list[Node]], list[Node]],
+        after_clock_refusal: Callable[[Node], bool] | None = None,
     ) -> T:
         """Send to members of `session_id`'s swarm until `accept` returns a value.
 
         421 replaces the cached swarm and moves on to the new one; 406 learns that node's time
-        and retries it once; 5xx/timeouts move to another member; 400/401/403/404 stop at once.
+        and retries it once, if `make` then builds a new request (`after_clock_refusal(node)`
+        says whether it does; without it, `make` signs with the current time); 5xx/timeouts
+        move to another member; 400/401/403/404 stop at once.
         """
         self._load()
         sid = _sid(session_id)
@@ -963,8 +1001,10 @@ class NetworkClient:
                     members = self._swarm(sid, deadline, refresh=True)
                 continue
             if status in (406, 425):
-                if target.pubkey_ed25519 not in clock_retried and self._learn_time(
-                    target, deadline
+                if (
+                    target.pubkey_ed25519 not in clock_retried
+                    and self._learn_time(target, deadline)
+                    and (after_clock_refusal is None or after_clock_refusal(target))
                 ):
                     clock_retried.add(target.pubkey_ed25519)
                     attempts -= 1

@@ -11,6 +11,7 @@ from typing import Any
 LocalClock = Callable[[], float]  # seconds since the epoch, like time.time
 _FRESH_MS = 24 * 3600 * 1000
 _KEEP = 25
+_DISAGREE_MS = 5000  # a fresh sample this far from the saved offsets: the local clock was changed
 
 
 class NetworkClock:
@@ -18,12 +19,16 @@ class NetworkClock:
 
     A request signed for a node uses that node's own offset when we know it, so one node whose
     clock is off does not break signatures, and a host whose clock is off still signs correctly.
+    Offsets loaded from disk are trusted until a fresh sample disagrees with them (the node's own
+    saved offset, else their median) by more than a few seconds: then the user has set the clock
+    since, and every saved offset is dropped in favour of fresh ones.
     """
 
     def __init__(self, local: LocalClock | None = None) -> None:
         self._local = local or time.time
         self._lock = threading.Lock()
         self._offsets: dict[str, tuple[int, int]] = {}  # ed25519 -> (offset_ms, observed local ms)
+        self._saved: set[str] = set()  # nodes whose offset was loaded, not observed since
         self.dirty = False
 
     def local_ms(self) -> int:
@@ -33,6 +38,16 @@ class NetworkClock:
         local = self.local_ms()
         offset = t_ms - local
         with self._lock:
+            saved = [self._offsets[k][0] for k in self._saved if k in self._offsets]
+            if saved:
+                own = self._offsets[node][0] if node in self._saved else None
+                reference = own if own is not None else statistics.median(saved)
+                if abs(offset - reference) > _DISAGREE_MS:
+                    for k in self._saved:
+                        self._offsets.pop(k, None)
+                    self._saved.clear()
+                    self.dirty = True
+            self._saved.discard(node)
             old = self._offsets.get(node)
             self._offsets[node] = (offset, local)
             if old is None or abs(old[0] - offset) > 2000:
@@ -83,5 +98,7 @@ class NetworkClock:
                     and isinstance(v, list)
                     and len(v) == 2
                     and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+                    and k not in self._offsets
                 ):
-                    self._offsets.setdefault(k, (v[0], v[1]))
+                    self._offsets[k] = (v[0], v[1])
+                    self._saved.add(k)

@@ -19,3 +19,31 @@ def test_median_ignores_one_skewed_node_and_node_time_is_its_own():
     assert restored.offset_ms() == c.offset_ms()
     restored.load_json({"offsets": {"x": ["bad", 1]}})
     assert restored.node_offset_ms("x") is None
+
+
+def _saved(offset_ms: int, nodes: str, at: int) -> dict:
+    return {"offsets": {n: [offset_ms, at] for n in nodes}}
+
+
+def test_saved_offsets_are_dropped_once_a_fresh_sample_disagrees():
+    now = [1000.0]
+    c = NetworkClock(lambda: now[0])
+    # saved while this computer's clock was 10 min behind; the user has fixed it since
+    c.load_json(_saved(600_000, "abcde", 999_000))
+    assert c.offset_ms() == 600_000
+    c.observe("x", 1_000_000)  # a fresh sample: no offset at all
+    assert c.offset_ms() == 0 and c.now_for("a") == 1_000_000
+    assert c.dirty and set(c.to_json()["offsets"]) == {"x"}
+
+
+def test_saved_offsets_that_agree_are_kept():
+    now = [1000.0]
+    c = NetworkClock(lambda: now[0])
+    c.load_json(_saved(600_000, "abcde", 999_000))
+    c.observe("x", 1_000_000 + 601_000)  # within a few seconds of the saved median
+    assert set(c.to_json()["offsets"]) == set("abcdex")
+    # a node with a skew of its own that we saved before: its own offset is the reference
+    c2 = NetworkClock(lambda: now[0])
+    c2.load_json({"offsets": {**_saved(0, "abcd", 999_000)["offsets"], "e": [120_000, 999_000]}})
+    c2.observe("e", 1_000_000 + 120_500)
+    assert c2.offset_ms() == 0 and len(c2.to_json()["offsets"]) == 5

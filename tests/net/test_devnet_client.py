@@ -202,3 +202,54 @@ def test_old_pool_is_refreshed_from_three_nodes(devnet, tmp_path: Path):
     assert abs(fetched - time.time() * 1000) < 60_000
     with _client(devnet, tmp_path) as c:  # `nodes --refresh`
         assert len(c.pool(refresh=True)) == len(pool["nodes"])
+
+
+def _skew_saved_clock(devnet, tmp_path: Path, cache: Path, seconds: int) -> None:
+    """What clock.json holds after running with a clock `seconds` behind, since corrected."""
+    name = json.loads(devnet.network_file.read_text())["name"]
+    clock_file = cache / name / "clock.json"
+    now = int(time.time() * 1000)
+    nodes = [n["pubkey_ed25519"] for n in devnet.nodes() if n["kind"] == "storage"]
+    clock_file.write_text(json.dumps({"offsets": {n: [seconds * 1000, now] for n in nodes}}))
+
+
+def test_saved_clock_from_before_the_user_fixed_it(devnet, tmp_path: Path):
+    with _client(devnet, tmp_path) as c:
+        _store(c)
+    _skew_saved_clock(devnet, tmp_path, tmp_path / "cache", 600)
+    encoded: list[int] = []
+
+    def reencode(ts: int) -> str:
+        encoded.append(ts)
+        return base64.b64encode(f"at {ts}".encode()).decode()
+
+    with _client(devnet, tmp_path) as c:
+        ts = c.now_ms()
+        assert ts - time.time() * 1000 > 500_000  # what the saved offsets say
+        out = c.store(
+            ALICE.session_id, reencode(ts), ttl_ms=3_600_000, timestamp_ms=ts, reencode=reencode
+        )
+        assert len(encoded) <= 2 and out.stored_on  # first try or after one re-encode
+        assert out.timestamp_ms == encoded[-1]
+        assert abs(out.timestamp_ms - time.time() * 1000) < 5_000
+        assert abs(c.now_ms() - time.time() * 1000) < 5_000  # the saved offsets are gone
+        assert _store(c, b"next").stored_on  # and the next store goes through at once
+
+
+def test_saved_clock_skew_send_command(devnet, tmp_path: Path, private_dirs: Path):
+    from tests.conftest import cli_env, run_cli
+
+    env = cli_env(
+        private_dirs,
+        SESSIONCLI_NETWORK=str(devnet.network_file),
+        SESSIONCLI_IDENTITY_FILE=str(private_dirs / "identity"),
+    )
+    assert run_cli(["keygen", "-q"], private_dirs, env=env).returncode == 0
+    bob = Identity.from_seed(bytes(16)).session_id
+    first = run_cli(["send", bob, "before"], private_dirs, env=env)
+    assert first.returncode == 0, first.stderr
+    _skew_saved_clock(devnet, tmp_path, private_dirs / "cache", 600)
+    second = run_cli(["send", "--json", bob, "after"], private_dirs, env=env)
+    assert second.returncode == 0, second.stderr
+    (result,) = [json.loads(line) for line in second.stdout.splitlines() if line.strip()]
+    assert abs(result["timestamp_ms"] - time.time() * 1000) < 10_000, result
