@@ -482,7 +482,9 @@ def test_community_invitation_is_its_own_kind() -> None:
     bob = Identity.from_seed(bytes(range(1, 17)))
     ts = 1_800_000_000_000
     content = pb.Content()
-    content.dataMessage.communityInvitation.url = "https://open.example/room?public_key=" + "ab" * 32
+    content.dataMessage.communityInvitation.url = (
+        "https://open.example/room?public_key=" + "ab" * 32
+    )
     content.dataMessage.communityInvitation.name = "Example room"
     content.sigTimestamp = ts
     got = m.decode_dm(bob, m.encode_dm(alice, bob.session_id, content.SerializeToString(), ts))
