@@ -171,52 +171,10 @@ def _valid_profile(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name) is not None and name not in {".", ".."}
 
 
-# Per-command copies of global options: with the root group hoisting global options in front of
-# the subcommand, these only serve commands that want them listed in their own --help.
-ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", help="Identity profile (overrides the global option).")
-]
-NetworkOpt = Annotated[
-    str | None,
-    typer.Option("--network", help="mainnet, testnet or a network file (overrides the global)."),
-]
-IdentityFileOpt = Annotated[
-    str | None,
-    typer.Option("--identity-file", help="Identity file to use (overrides the global option)."),
-]
-ProxyOpt = Annotated[
-    str | None, typer.Option("--proxy", help="Proxy URL (overrides the global option).")
-]
 TimeoutOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
-        "--timeout",
-        min=0.1,
-        help="Give up after this many seconds (exit 69 or 75).",
-        show_default=True,
+        "--timeout", min=0.1, help="Give up after SECONDS (exit 69 or 75).", show_default="30"
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
-
-
-def resolve(
-    ctx: typer.Context,
-    *,
-    profile: str | None = None,
-    network: str | None = None,
-    identity_file: str | None = None,
-    proxy: str | None = None,
-) -> Globals:
-    g = get_globals(ctx)
-    if profile is not None and not _valid_profile(profile):
-        raise typer.BadParameter(
-            "use letters, digits, '.', '_' or '-' (at most 64)", param_hint="'--profile'"
-        )
-    return Globals(
-        profile=profile or g.profile,
-        network=network or g.network,
-        identity_file=identity_file or g.identity_file,
-        proxy=proxy or g.proxy,
-        quiet=g.quiet,
-        verbose=g.verbose,
-    )

@@ -8,7 +8,7 @@ import typer
 
 from sessioncli.cli._errors import cli_errors
 from sessioncli.cli._output import emit_json, emit_rows
-from sessioncli.cli.app import app, get_globals
+from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
 
 if TYPE_CHECKING:
     from sessioncli.net.client import Node
@@ -41,13 +41,8 @@ def nodes(
         str | None,
         typer.Option("--swarm", metavar="SESSION_ID", help="Show the swarm of this Session ID."),
     ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout", min=0.1, help="Give up after SECONDS (exit 69 or 75).", show_default="30"
-        ),
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for programs.")] = False,
+    timeout: TimeoutOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Show the service-node pool (address, Ed25519 key, swarm), or a Session ID's swarm."""
     g = get_globals(ctx)

@@ -8,7 +8,7 @@ import typer
 
 from sessioncli.cli._errors import cli_errors
 from sessioncli.cli._output import emit_json, emit_rows
-from sessioncli.cli.app import app, get_globals
+from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
 from sessioncli.cli.nodes import node_json, short_key
 
 
@@ -22,13 +22,8 @@ def path(
     test: Annotated[
         bool, typer.Option("--test", help="Send one request over each path; show round trips.")
     ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout", min=0.1, help="Give up after SECONDS (exit 69 or 75).", show_default="30"
-        ),
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for programs.")] = False,
+    timeout: TimeoutOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Show the onion paths hop by hop, guard first (exit 75 if --test finds none working)."""
     g = get_globals(ctx)

@@ -9,7 +9,7 @@ import typer
 
 from sessioncli.cli._errors import cli_errors, err
 from sessioncli.cli._output import emit_json
-from sessioncli.cli.app import JsonOpt, app, get_globals
+from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
 from sessioncli.cli.contacts import complete_contact_name
 from sessioncli.errors import SessionCliError, UsageError
 
@@ -78,12 +78,7 @@ def send(
         bool,
         typer.Option("--no-sync", help="Do not store the copy for our own linked devices."),
     ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout", min=0.1, help="Give up after SECONDS (exit 69 or 75).", show_default="30"
-        ),
-    ] = None,
+    timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
