@@ -160,6 +160,12 @@ def test_second_receive_exits_75_while_one_runs(users) -> None:
         text=True,
     )
     try:
+        # Let the follower take the lock first, or the first one-shot receive may hold it then.
+        lock = bob.home / "state"
+        deadline = time.monotonic() + 30
+        while not list(lock.rglob("receive.lock")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
         deadline = time.monotonic() + 60
         while True:
             other = bob.run(["receive"])
@@ -170,7 +176,8 @@ def test_second_receive_exits_75_while_one_runs(users) -> None:
         assert "another sessioncli receive is running" in other.stderr
     finally:
         follower.send_signal(signal.SIGTERM)
-        assert follower.wait(timeout=30) == 0
+        code = follower.wait(timeout=30)
+        assert code == 0, follower.stderr.read() if follower.stderr else code
 
 
 def test_parallel_sends_from_one_identity(users) -> None:
