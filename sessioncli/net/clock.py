@@ -22,6 +22,11 @@ class NetworkClock:
     Offsets loaded from disk are trusted until a fresh sample disagrees with them (the node's own
     saved offset, else their median) by more than a few seconds: then the user has set the clock
     since, and every saved offset is dropped in favour of fresh ones.
+
+    A node that refused our time (406) has a clock of its own: the offset learnt then serves for
+    signing to that node only and stays out of the median (and out of the saved-offsets check),
+    so a few skewed nodes, e.g. most of one swarm, cannot move the time we stamp messages with.
+    It rejoins the median once a sample of it agrees with the others again.
     """
 
     def __init__(self, local: LocalClock | None = None) -> None:
@@ -29,22 +34,35 @@ class NetworkClock:
         self._lock = threading.Lock()
         self._offsets: dict[str, tuple[int, int]] = {}  # ed25519 -> (offset_ms, observed local ms)
         self._saved: set[str] = set()  # nodes whose offset was loaded, not observed since
+        self._refused: set[str] = set()  # nodes that refused our time: their own clock
         self.dirty = False
 
     def local_ms(self) -> int:
         return int(self._local() * 1000)
 
-    def observe(self, node: str, t_ms: int) -> None:
+    def observe(self, node: str, t_ms: int, *, refused: bool = False) -> None:
+        """A node's time; `refused`: it has just refused ours (see the class docstring)."""
         local = self.local_ms()
         offset = t_ms - local
         with self._lock:
-            saved = [self._offsets[k][0] for k in self._saved if k in self._offsets]
-            if saved:
+            if refused:
+                self._refused.add(node)
+            elif node in self._refused:
+                others = [o for k, (o, _) in self._offsets.items() if k not in self._refused]
+                if others and abs(offset - statistics.median(others)) <= _DISAGREE_MS:
+                    self._refused.discard(node)
+            saved = [
+                self._offsets[k][0]
+                for k in self._saved
+                if k in self._offsets and k not in self._refused
+            ]
+            if saved and node not in self._refused:
                 own = self._offsets[node][0] if node in self._saved else None
                 reference = own if own is not None else statistics.median(saved)
                 if abs(offset - reference) > _DISAGREE_MS:
                     for k in self._saved:
                         self._offsets.pop(k, None)
+                        self._refused.discard(k)
                     self._saved.clear()
                     self.dirty = True
             self._saved.discard(node)
@@ -55,12 +73,23 @@ class NetworkClock:
             if len(self._offsets) > _KEEP:
                 oldest = min(self._offsets, key=lambda k: self._offsets[k][1])
                 del self._offsets[oldest]
+                self._refused.discard(oldest)
+                self._saved.discard(oldest)
 
     def offset_ms(self) -> int:
+        """The network's offset: the median of recent samples, leaving out nodes that refused
+        our time (unless those are all we have: then the network has told us nothing else)."""
         local = self.local_ms()
         with self._lock:
-            fresh = [o for o, at in self._offsets.values() if local - at < _FRESH_MS]
-        return int(statistics.median(fresh)) if fresh else 0
+            fresh = {k: o for k, (o, at) in self._offsets.items() if local - at < _FRESH_MS}
+            public = [o for k, o in fresh.items() if k not in self._refused]
+        chosen = public or list(fresh.values())
+        return int(statistics.median(chosen)) if chosen else 0
+
+    def samples_this_run(self) -> int:
+        """How many nodes gave their time in this process and count for the median."""
+        with self._lock:
+            return sum(1 for k in self._offsets if k not in self._saved | self._refused)
 
     def now_ms(self) -> int:
         return self.local_ms() + self.offset_ms()
@@ -86,7 +115,10 @@ class NetworkClock:
     def to_json(self) -> dict[str, Any]:
         with self._lock:
             self.dirty = False
-            return {"offsets": {k: [o, at] for k, (o, at) in self._offsets.items()}}
+            return {
+                "offsets": {k: [o, at] for k, (o, at) in self._offsets.items()},
+                "refused": sorted(self._refused & set(self._offsets)),
+            }
 
     def load_json(self, obj: Any) -> None:
         if not isinstance(obj, dict) or not isinstance(obj.get("offsets"), dict):
@@ -102,3 +134,6 @@ class NetworkClock:
                 ):
                     self._offsets[k] = (v[0], v[1])
                     self._saved.add(k)
+            refused = obj.get("refused")
+            if isinstance(refused, list):
+                self._refused |= {k for k in refused if isinstance(k, str) and k in self._saved}

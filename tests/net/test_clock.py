@@ -47,3 +47,20 @@ def test_saved_offsets_that_agree_are_kept():
     c2.load_json({"offsets": {**_saved(0, "abcd", 999_000)["offsets"], "e": [120_000, 999_000]}})
     c2.observe("e", 1_000_000 + 120_500)
     assert c2.offset_ms() == 0 and len(c2.to_json()["offsets"]) == 5
+
+
+def test_a_node_that_refused_our_time_signs_for_itself_but_stays_out_of_the_median():
+    now = [1000.0]
+    c = NetworkClock(lambda: now[0])
+    for n in "abc":
+        c.observe(n, 1_000_000)
+    for n in "wxyz":  # most of one swarm 10 min behind, met through 406s
+        c.observe(n, 1_000_000 - 600_000, refused=True)
+    assert c.offset_ms() == 0 and c.now_for("w") == 1_000_000 - 600_000
+    c.observe("w", 1_000_000 - 600_000)  # a later normal answer does not bring it back in
+    assert c.offset_ms() == 0
+    restored = NetworkClock(lambda: now[0])
+    restored.load_json(c.to_json())
+    assert restored.offset_ms() == 0 and restored.now_for("x") == 1_000_000 - 600_000
+    c.observe("x", 1_000_000)  # its clock was fixed: it counts again
+    assert "x" not in c.to_json()["refused"]
