@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import random
 import secrets
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sessioncli import state
 from sessioncli.errors import (
@@ -60,6 +60,10 @@ MIN_SWARM_NODES = 3
 GUARD_TEST_TIMEOUT = 5.0
 SEED_TIMEOUT = 10.0
 MAX_ATTEMPTS = 8
+CLOCK_SAMPLES = 3  # a network time checked after a 406 rests on this many nodes' answers
+CLOCK_MOVED_MS = 1000
+# a swarm call may spend two paths on each member (see _Attempts) and still stop
+MAX_SWARM_ATTEMPTS = 2 * MAX_ATTEMPTS
 
 T = TypeVar("T")
 
@@ -155,6 +159,34 @@ class _Tracker:
             f"{what} failed: {self.last}",
             hints=("no service node could be reached; check connectivity, --network and --proxy",),
         )
+
+
+@dataclass
+class _Attempts:
+    """One call's memory of what failed in it, so that a retry never walks into the same trouble.
+
+    A path that failed in this call is not used again in it (a fresh one is built instead), and
+    the guard of such a path is not used for a fresh one unless a direct request cleared it
+    (after junk: see _junk). Whether the *target* is to blame is
+    rarely known from one failure (junk or a 5xx looks the same from the guard, a relay or the
+    target), so a target is given up on only when a 502 names it or it failed on two distinct
+    paths; an old path failing is not a reason to skip a healthy member.
+    """
+
+    failed_paths: set[tuple[str, ...]] = field(default_factory=set)
+    bad_guards: set[str] = field(default_factory=set)
+    target_fails: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
+
+    def path_failed(self, path: _Path, *, guard_cleared: bool = False) -> None:
+        self.failed_paths.add(path.key)
+        if not guard_cleared:
+            self.bad_guards.add(path.nodes[0].pubkey_ed25519)
+
+    def target_failed(self, target: Node, path: _Path) -> bool:
+        """Count a failure that may be the target's; True once it failed on two distinct paths."""
+        seen = self.target_fails.setdefault(target.pubkey_ed25519, set())
+        seen.add(path.key)
+        return len(seen) >= 2
 
 
 class _PathTrouble(Exception):
@@ -282,13 +314,16 @@ class NetworkClient:
     ) -> StoreOutcome:
         """Store on the recipient's swarm; success once one member acknowledges with a hash.
 
-        The timestamp is inside the signed message, so a store refused for its time (406) is not
-        sent again as it is: with `reencode` (new timestamp → new data_b64) it is re-encoded once
-        with the refusing node's time, learnt after the refusal; the outcome's `timestamp_ms`
-        says which timestamp was stored. Without it, other swarm members are tried.
+        The timestamp is inside the signed message and must be the network's time, never one
+        node's. A store refused for its time (406) is re-encoded (`reencode`: new timestamp → new
+        data_b64) once, with the network time, only if the network time itself has moved since
+        the message was made (e.g. saved offsets from before the user set the clock); otherwise
+        the refusing node's clock is off and other swarm members are tried. The outcome's
+        `timestamp_ms` says which timestamp was stored.
         """
         deadline = _Deadline(self.timeout)
         sid = _sid(session_id)
+        made_with = self._clock.offset_ms()  # the network offset timestamp_ms was taken with
         versions = [  # (timestamp, request): the original, then at most one re-encoded
             (
                 timestamp_ms,
@@ -304,7 +339,10 @@ class NetworkClient:
         def after_refusal(node: Node) -> bool:
             if reencode is None or len(versions) > 1:
                 return False
-            ts = self._clock.now_for(node.pubkey_ed25519)
+            self._settle_network_time(deadline)
+            if abs(self._clock.offset_ms() - made_with) <= CLOCK_MOVED_MS:
+                return False
+            ts = self._clock.now_ms()
             data = reencode(ts)
             versions.append(
                 (
@@ -673,7 +711,7 @@ class NetworkClient:
         finally:
             self._build_lock.release()
 
-    def _ensure_paths(self, deadline: _Deadline) -> None:
+    def _ensure_paths(self, deadline: _Deadline, *, not_guards: Collection[str] = ()) -> None:
         self._ensure_pool(deadline)
         with self._lock:
             if len(self._paths) >= PATH_COUNT:
@@ -682,16 +720,35 @@ class NetworkClient:
             with self._lock:
                 missing = PATH_COUNT - len(self._paths)
             if missing > 0:
-                self._build_paths(missing, deadline)
+                self._build_paths(missing, deadline, not_guards=not_guards)
 
-    def _build_paths(self, missing: int, deadline: _Deadline) -> None:
+    def _build_paths(
+        self,
+        missing: int,
+        deadline: _Deadline,
+        *,
+        avoid: Collection[str] = (),
+        not_guards: Collection[str] = (),
+    ) -> list[_Path]:
+        """Build `missing` paths from nodes outside the current paths and `avoid`, with guards
+        not in `not_guards`; the caller holds _building."""
         with self._lock:
-            used = {n.pubkey_ed25519 for p in self._paths for n in p.nodes}
+            used = {n.pubkey_ed25519 for p in self._paths for n in p.nodes} | set(avoid)
             used_subnets = {n.subnet24 for p in self._paths for n in p.nodes}
             pool = [n for n in self._pool.values() if n.pubkey_ed25519 not in used]
+            strikes = dict(self._strikes)
         self._rng.shuffle(pool)
+        # nodes that failed us lately (a silent or junk-answering guard) come last, as guards
+        # and as relays: they are not chosen again while others are available
+        pool.sort(key=lambda n: strikes.get(n.pubkey_ed25519, 0))
         guards, failed = self._find_guards(
-            [n for n in pool if n.subnet24 not in used_subnets], missing, deadline
+            [
+                n
+                for n in pool
+                if n.subnet24 not in used_subnets and n.pubkey_ed25519 not in not_guards
+            ],
+            missing,
+            deadline,
         )
         pool = [n for n in pool if n.pubkey_ed25519 not in failed]
         if not guards:
@@ -734,55 +791,114 @@ class NetworkClient:
         with self._lock:
             self._paths.extend(new_paths)
         self._save_paths()
+        return new_paths
+
+    def _test_guard(self, node: Node, timeout: float) -> tuple[str, int | None]:
+        """A direct get_swarm for a random account: ("ok", the node's time or None) when it
+        answers properly, ("silent", None) without any HTTP answer, ("bad", None) otherwise."""
+        probe = rpc.build_get_swarm("05" + secrets.token_hex(32)).to_json()
+        url = f"https://{node.ip}:{node.port}/storage_rpc/v1"
+        try:
+            resp = self._transport.post(url, probe, timeout=timeout)
+        except TransportError as exc:
+            return ("bad" if exc.kind == "oversize" else "silent"), None
+        if resp.status != 200:
+            return "bad", None
+        try:
+            return "ok", rpc.network_time(_json(resp.body))
+        except ProtocolError:
+            return "bad", None
 
     def _find_guards(
         self, candidates: list[Node], want: int, deadline: _Deadline
     ) -> tuple[list[Node], set[str]]:
-        """Test candidates with a direct get_swarm (4 at a time); keep the first `want` that answer."""
-        probe = rpc.build_get_swarm("05" + secrets.token_hex(32)).to_json()
+        """Test candidates with a direct get_swarm (4 at a time); keep the first `want` that answer.
+
+        Returns as soon as enough answered: a hung candidate must not cost its whole test timeout
+        when others were quick. Tests run in daemon threads, so one still waiting when we return
+        is abandoned (its result is dropped) and does not hold up the process's exit either.
+        """
         found: list[Node] = []
         failed: set[str] = set()
         subnets: set[str] = set()
+        results: queue.Queue[tuple[Node, str, int | None]] = queue.Queue()
+        waiting = iter(candidates[:24])
+        running = 0
 
-        def test(node: Node) -> Node | None:
-            url = f"https://{node.ip}:{node.port}/storage_rpc/v1"
-            try:
-                resp = self._transport.post(url, probe, timeout=deadline.cap(GUARD_TEST_TIMEOUT))
-            except TransportError:
-                self._strike_node(node.pubkey_ed25519)
-                return None
-            if resp.status != 200:
-                return None
-            try:
-                t = rpc.network_time(_json(resp.body))
-            except ProtocolError:
-                return None
-            if t is not None:
-                self._clock.observe(node.pubkey_ed25519, t)
-            return node
+        def start_next() -> None:
+            nonlocal running
+            node = next(waiting, None)
+            if node is None or deadline.expired():
+                return
+            timeout = deadline.cap(GUARD_TEST_TIMEOUT)
+            threading.Thread(
+                target=lambda: results.put((node, *self._test_guard(node, timeout))), daemon=True
+            ).start()
+            running += 1
 
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            for i in range(0, min(len(candidates), 24), 4):
-                if deadline.expired():
-                    break
-                batch = candidates[i : i + 4]
-                for cand, node in zip(batch, pool.map(test, batch), strict=True):
-                    if node is None:
-                        failed.add(cand.pubkey_ed25519)
-                    elif node.subnet24 not in subnets and len(found) < want:
-                        found.append(node)
-                        subnets.add(node.subnet24)
-                if len(found) >= want:
-                    break
+        for _ in range(4):
+            start_next()
+        while running and len(found) < want:
+            try:
+                node, state, t = results.get(timeout=max(0.0, deadline.remaining()))
+            except queue.Empty:
+                break  # the deadline: the tests still running are abandoned
+            running -= 1
+            if state != "ok":
+                failed.add(node.pubkey_ed25519)
+                if state == "silent":
+                    self._strike_node(node.pubkey_ed25519)
+            else:
+                if t is not None:
+                    self._clock.observe(node.pubkey_ed25519, t)
+                if node.subnet24 not in subnets:
+                    found.append(node)
+                    subnets.add(node.subnet24)
+            start_next()
         return found, failed
 
-    def _choose_path(self, target: Node | None, tried: set[tuple[str, ...]]) -> _Path | None:
+    def _choose_path(
+        self, target: Node, attempts: _Attempts, deadline: _Deadline, tracker: _Tracker
+    ) -> _Path:
+        """A path avoiding the target, untried in this call; else a fresh one, which takes the
+        place of the paths that failed in this call (so the cache keeps about PATH_COUNT)."""
+        try:
+            self._ensure_paths(deadline, not_guards=attempts.bad_guards)
+        except SessionCliError as exc:
+            if not attempts.failed_paths:
+                raise  # the first attempt: the cause (seeds, pool, guards) is the call's error
+            self._no_path(target, exc, tracker)
         with self._lock:
-            usable = [p for p in self._paths if target is None or not p.has(target.pubkey_ed25519)]
-        if not usable:
-            return None
-        fresh = [p for p in usable if p.key not in tried]
-        return self._rng.choice(fresh or usable)
+            usable = [
+                p
+                for p in self._paths
+                if not p.has(target.pubkey_ed25519)
+                and p.key not in attempts.failed_paths
+                and p.nodes[0].pubkey_ed25519 not in attempts.bad_guards
+            ]
+        if usable:
+            return self._rng.choice(usable)
+        try:
+            with self._building(deadline):
+                with self._lock:  # their nodes may serve again (but not their guards as guards)
+                    self._paths = [p for p in self._paths if p.key not in attempts.failed_paths]
+                (fresh,) = self._build_paths(
+                    1, deadline, avoid={target.pubkey_ed25519}, not_guards=attempts.bad_guards
+                )
+        except SessionCliError as exc:
+            self._no_path(target, exc, tracker)
+        return fresh
+
+    @staticmethod
+    def _no_path(target: Node, exc: SessionCliError, tracker: _Tracker) -> NoReturn:
+        """After failures in this call no new path could be built: the call stops, and its
+        error is chosen from everything that happened (69 only if nothing ever answered)."""
+        tracker.fail(
+            f"no new path to {target.address}: {exc.message}",
+            temporary=isinstance(exc, TemporaryFailure),
+            kind="nopath",
+        )
+        raise _PathTrouble from None
 
     def _strike_path(self, path: _Path, *, drop: bool = False) -> None:
         with self._lock:
@@ -803,17 +919,19 @@ class NetworkClient:
         tracker: _Tracker,
         *,
         path: _Path | None = None,
-        tried_paths: set[tuple[str, ...]] | None = None,
+        attempts: _Attempts | None = None,
+        clock_refused: bool = False,
     ) -> onion.SnodeReply:
-        """Send `request` to `target` over one path; path-level failures raise _PathTrouble."""
+        """Send `request` to `target` over one path; path-level failures raise _PathTrouble.
+
+        Then `tracker.kind` says where the trouble was: "target" when the target is to blame
+        (named by a 502, or failed on two distinct paths of this call), "nopath" when no path
+        could be had, else a path-level kind. `clock_refused`: the target just refused our time
+        (406), so the time it reports is kept for signing to it only (see NetworkClock).
+        """
+        attempts = attempts if attempts is not None else _Attempts()
         if path is None:
-            self._ensure_paths(deadline)
-            path = self._choose_path(target, tried_paths or set())
-            if path is None:
-                tracker.fail(f"no path avoids {target.address}", kind="nopath")
-                raise _PathTrouble
-        if tried_paths is not None:
-            tried_paths.add(path.key)
+            path = self._choose_path(target, attempts, deadline, tracker)
         guard = path.nodes[0]
         hops = [onion.Hop.from_hex(n.pubkey_ed25519, n.pubkey_x25519) for n in path.nodes]
         built = onion.build_snode_request(
@@ -830,17 +948,17 @@ class NetworkClient:
             )
         except TransportError as exc:
             where = f"guard {guard.address}: {exc}"
-            if exc.kind == "timeout":
-                tracker.fail(where, temporary=True, kind="timeout")
-                self._strike_path(path)
-            elif exc.kind == "proxy":
+            if exc.kind == "proxy":
                 tracker.fail(where, kind="guard")
                 raise NetworkUnavailable(f"proxy failed: {exc}") from None
-            else:
-                kind = "oversize" if exc.kind == "oversize" else "guard"
-                tracker.fail(where, temporary=exc.kind == "oversize", kind=kind)
-                self._strike_path(path, drop=True)
-                self._strike_node(guard.pubkey_ed25519)
+            if exc.kind == "oversize":
+                self._junk(path, target, deadline, tracker, attempts, where)
+            attempts.path_failed(path)
+            # No answer at all (refused, reset, TLS, or silence): a relay or target in trouble
+            # is answered for by the relays (502/504 after a few seconds), so it is the guard.
+            tracker.fail(where, temporary=exc.kind == "timeout", kind="guard")
+            self._strike_path(path, drop=True)
+            self._strike_node(guard.pubkey_ed25519)
             raise _PathTrouble from None
         if resp.status != 200:
             text = resp.body[:300].decode("utf-8", "replace").strip()
@@ -850,29 +968,57 @@ class NetworkClient:
                 temporary=resp.status >= 500,
                 kind=f"relay{resp.status}",
             )
+            attempts.path_failed(path)
             # "Next node not found: <ed25519 hex>", newer "Next node is currently unreachable: …"
             if resp.status == 502 and text.startswith("Next node") and ":" in text:
                 missing = text.rsplit(":", 1)[-1].strip().lower()
                 if len(missing) == 64 and all(c in "0123456789abcdef" for c in missing):
-                    self._drop_node(missing)
+                    self._drop_node(missing)  # and every path through it
                     if missing == target.pubkey_ed25519:
-                        raise _PathTrouble
+                        tracker.kind = "target"
+                    raise _PathTrouble
+            # SPEC: a 504 marks the path bad (three strikes drop it); it is not used again in
+            # this call either way. It may be the target's fault (a relay timed out on it).
             self._strike_path(path)
+            if attempts.target_failed(target, path):
+                tracker.kind = "target"
             raise _PathTrouble
         try:
             reply = onion.decrypt_snode_reply(built, resp.body)
         except ProtocolError as exc:
-            tracker.fail(
-                f"path via {guard.address}: {exc}", answered=True, temporary=True, kind="decrypt"
+            self._junk(
+                path, target, deadline, tracker, attempts, f"path via {guard.address}: {exc}"
             )
-            self._strike_path(path, drop=True)  # SPEC: decryption failure → take a new path
-            raise _PathTrouble from None
         with self._lock:
             path.failures = 0
         t = rpc.network_time(reply.body)
         if t is not None:
-            self._clock.observe(target.pubkey_ed25519, t)
+            self._clock.observe(target.pubkey_ed25519, t, refused=clock_refused)
         return reply
+
+    def _junk(
+        self,
+        path: _Path,
+        target: Node,
+        deadline: _Deadline,
+        tracker: _Tracker,
+        attempts: _Attempts,
+        where: str,
+    ) -> NoReturn:
+        """An answer that does not decrypt (or is too large) came back: any hop or the target may
+        have made it, relays pass it on as it is. SPEC: take a new path. Asking the guard
+        directly tells whether it is the culprit; if it answers properly, the junk came from
+        further along, possibly from the target."""
+        tracker.fail(where, answered=True, temporary=True, kind="junk")
+        self._strike_path(path, drop=True)
+        guard = path.nodes[0]
+        state, _ = self._test_guard(guard, deadline.cap(GUARD_TEST_TIMEOUT))
+        attempts.path_failed(path, guard_cleared=state == "ok")
+        if state != "ok":
+            self._strike_node(guard.pubkey_ed25519)
+        elif attempts.target_failed(target, path):
+            tracker.kind = "target"
+        raise _PathTrouble
 
     # --- retry loops -----------------------------------------------------------------------
 
@@ -896,7 +1042,7 @@ class NetworkClient:
         self._ensure_paths(deadline)
         tracker = _Tracker()
         tried: set[str] = set()
-        tried_paths: set[tuple[str, ...]] = set()
+        attempts = _Attempts()
         for _ in range(MAX_ATTEMPTS):
             if deadline.expired():
                 break
@@ -908,8 +1054,12 @@ class NetworkClient:
                 break
             target = self._rng.choice(outside or pool)
             try:
-                reply = self._send(target, request, deadline, tracker, tried_paths=tried_paths)
+                reply = self._send(target, request, deadline, tracker, attempts=attempts)
             except _PathTrouble:
+                if tracker.kind == "nopath":
+                    break
+                if tracker.kind == "target":
+                    tried.add(target.pubkey_ed25519)
                 continue
             if reply.status == 200:
                 try:
@@ -951,9 +1101,9 @@ class NetworkClient:
         members = self._swarm(sid, deadline)
         tried: set[str] = set()
         clock_retried: set[str] = set()
-        tried_paths: set[tuple[str, ...]] = set()
+        paths = _Attempts()
         attempts = 0
-        while attempts < MAX_ATTEMPTS + 2 and not deadline.expired():
+        while attempts < MAX_SWARM_ATTEMPTS and not deadline.expired():
             candidates = order([n for n in members if n.pubkey_ed25519 not in tried])
             if not candidates:
                 if attempts > 0 and not tracker.clock_refusals:
@@ -968,11 +1118,13 @@ class NetworkClient:
             attempts += 1
             target = candidates[0]
             try:
-                reply = self._send(target, make(target), deadline, tracker, tried_paths=tried_paths)
+                reply = self._send(target, make(target), deadline, tracker, attempts=paths)
             except _PathTrouble:
-                if tracker.kind != "guard":
-                    # a timeout, 504 or garbage may come from the target itself: move on
+                if tracker.kind == "nopath":
+                    break
+                if tracker.kind == "target":  # named by a 502, or failed on two paths
                     tried.add(target.pubkey_ed25519)
+                    self._strike_node(target.pubkey_ed25519)
                 continue
             status = reply.status
             if status == 200:
@@ -1003,7 +1155,7 @@ class NetworkClient:
             if status in (406, 425):
                 if (
                     target.pubkey_ed25519 not in clock_retried
-                    and self._learn_time(target, deadline)
+                    and self._learn_time(target, deadline, paths)
                     and (after_clock_refusal is None or after_clock_refusal(target))
                 ):
                     clock_retried.add(target.pubkey_ed25519)
@@ -1036,12 +1188,28 @@ class NetworkClient:
             )
         raise tracker.error(f"{what} for {sid[:10]}…", deadline)
 
-    def _learn_time(self, node: Node, deadline: _Deadline) -> bool:
+    def _settle_network_time(self, deadline: _Deadline) -> None:
+        """Before deciding that the network time moved, base it on CLOCK_SAMPLES answers of this
+        run: offsets saved by an earlier run may predate a change of the local clock, and one
+        skewed node must not decide alone."""
+        for _ in range(2 * CLOCK_SAMPLES):
+            if self._clock.samples_this_run() >= CLOCK_SAMPLES or deadline.expired():
+                return
+            try:
+                self._any_node_call(
+                    rpc.build_info(), lambda _n, _r: True, deadline, what="network time"
+                )
+            except SessionCliError:
+                return
+
+    def _learn_time(self, node: Node, deadline: _Deadline, attempts: _Attempts) -> bool:
         """Ask `node` for its time (info) after a 406; True if we learnt something new."""
         before = self._clock.node_offset_ms(node.pubkey_ed25519)
         tracker = _Tracker()
         try:
-            reply = self._send(node, rpc.build_info(), deadline, tracker)
+            reply = self._send(
+                node, rpc.build_info(), deadline, tracker, attempts=attempts, clock_refused=True
+            )
         except _PathTrouble:
             return False
         t = rpc.network_time(reply.body)
