@@ -12,6 +12,7 @@ LocalClock = Callable[[], float]  # seconds since the epoch, like time.time
 _FRESH_MS = 24 * 3600 * 1000
 _KEEP = 25
 _DISAGREE_MS = 5000  # a fresh sample this far from the saved offsets: the local clock was changed
+_DISAGREE_QUORUM = 2  # ... once at least this many fresh samples, and most of them, say so
 
 
 class NetworkClock:
@@ -19,9 +20,10 @@ class NetworkClock:
 
     A request signed for a node uses that node's own offset when we know it, so one node whose
     clock is off does not break signatures, and a host whose clock is off still signs correctly.
-    Offsets loaded from disk are trusted until a fresh sample disagrees with them (the node's own
-    saved offset, else their median) by more than a few seconds: then the user has set the clock
-    since, and every saved offset is dropped in favour of fresh ones.
+    Offsets loaded from disk are trusted until fresh samples disagree with them (the node's own
+    saved offset, else their median) by more than a few seconds: once at least two, and most of
+    the fresh samples, do, the user has set the clock since, and every saved offset is dropped in
+    favour of fresh ones (one skewed node alone cannot do that).
 
     A node that refused our time (406) has a clock of its own: the offset learnt then serves for
     signing to that node only and stays out of the median (and out of the saved-offsets check),
@@ -35,6 +37,9 @@ class NetworkClock:
         self._offsets: dict[str, tuple[int, int]] = {}  # ed25519 -> (offset_ms, observed local ms)
         self._saved: set[str] = set()  # nodes whose offset was loaded, not observed since
         self._refused: set[str] = set()  # nodes that refused our time: their own clock
+        # fresh samples (of nodes not refusing our time) that agree / disagree with saved offsets
+        self._agree: set[str] = set()
+        self._disagree: set[str] = set()
         self.dirty = False
 
     def local_ms(self) -> int:
@@ -60,11 +65,31 @@ class NetworkClock:
                 own = self._offsets[node][0] if node in self._saved else None
                 reference = own if own is not None else statistics.median(saved)
                 if abs(offset - reference) > _DISAGREE_MS:
+                    self._agree.discard(node)
+                    self._disagree.add(node)
+                else:
+                    self._disagree.discard(node)
+                    self._agree.add(node)
+                # one skewed node must not throw away what we knew: only a majority of fresh
+                # samples (at least two) that disagree with the saved offsets, and agree among
+                # themselves on a new offset, does
+                moved = {k: self._offsets[k][0] for k in self._disagree if k in self._offsets}
+                moved[node] = offset
+                moved = {k: o for k, o in moved.items() if k in self._disagree}
+                if moved:
+                    centre = statistics.median(moved.values())
+                    moved = {k: o for k, o in moved.items() if abs(o - centre) <= _DISAGREE_MS}
+                if len(moved) >= _DISAGREE_QUORUM and len(moved) > len(self._agree):
                     for k in self._saved:
                         self._offsets.pop(k, None)
                         self._refused.discard(k)
                     self._saved.clear()
+                    self._agree.clear()
+                    self._disagree.clear()
                     self.dirty = True
+            elif node in self._refused:
+                self._disagree.discard(node)
+                self._agree.discard(node)
             self._saved.discard(node)
             old = self._offsets.get(node)
             self._offsets[node] = (offset, local)
@@ -74,6 +99,8 @@ class NetworkClock:
                 oldest = min(self._offsets, key=lambda k: self._offsets[k][1])
                 del self._offsets[oldest]
                 self._refused.discard(oldest)
+                self._agree.discard(oldest)
+                self._disagree.discard(oldest)
                 self._saved.discard(oldest)
 
     def offset_ms(self) -> int:
@@ -85,6 +112,11 @@ class NetworkClock:
             public = [o for k, o in fresh.items() if k not in self._refused]
         chosen = public or list(fresh.values())
         return int(statistics.median(chosen)) if chosen else 0
+
+    def refused(self) -> set[str]:
+        """Nodes known to have refused our time (they run a clock of their own)."""
+        with self._lock:
+            return set(self._refused)
 
     def samples_this_run(self) -> int:
         """How many nodes gave their time in this process and count for the median."""

@@ -32,8 +32,20 @@ def test_saved_offsets_are_dropped_once_a_fresh_sample_disagrees():
     c.load_json(_saved(600_000, "abcde", 999_000))
     assert c.offset_ms() == 600_000
     c.observe("x", 1_000_000)  # a fresh sample: no offset at all
+    assert c.offset_ms() == 600_000  # one node alone may be skewed: the saved offsets stay
+    c.observe("y", 1_000_000)  # a second one agrees with it: most fresh samples disagree
     assert c.offset_ms() == 0 and c.now_for("a") == 1_000_000
-    assert c.dirty and set(c.to_json()["offsets"]) == {"x"}
+    assert c.dirty and set(c.to_json()["offsets"]) == {"x", "y"}
+
+
+def test_one_skewed_sample_does_not_drop_saved_offsets():
+    now = [1000.0]
+    c = NetworkClock(lambda: now[0])
+    c.load_json(_saved(0, "abcde", 999_000))
+    c.observe("x", 1_000_000 + 600_000)  # a node 10 min ahead
+    c.observe("y", 1_000_000)  # agrees with the saved offsets
+    c.observe("z", 1_000_000 - 600_000)  # another skewed one: still a minority
+    assert c.offset_ms() == 0 and {"a", "b", "x"} <= set(c.to_json()["offsets"])
 
 
 def test_saved_offsets_that_agree_are_kept():
