@@ -60,10 +60,11 @@ MIN_SWARM_NODES = 3
 GUARD_TEST_TIMEOUT = 5.0
 SEED_TIMEOUT = 10.0
 MAX_ATTEMPTS = 8
-CLOCK_SAMPLES = 3  # a network time checked after a 406 rests on this many nodes' answers
+CLOCK_SAMPLES = 5  # a network time checked after a 406 rests on this many nodes' answers
 CLOCK_MOVED_MS = 1000
-# a swarm call may spend two paths on each member (see _Attempts) and still stop
-MAX_SWARM_ATTEMPTS = 2 * MAX_ATTEMPTS
+# a swarm call may spend a few paths on each member (a failure on a path through a suspect does
+# not count against the target: see _Attempts) and still stop
+MAX_SWARM_ATTEMPTS = 4 * MAX_ATTEMPTS
 
 T = TypeVar("T")
 
@@ -176,17 +177,49 @@ class _Attempts:
     failed_paths: set[tuple[str, ...]] = field(default_factory=set)
     bad_guards: set[str] = field(default_factory=set)
     target_fails: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
+    # hops of paths that failed further along than the guard (relays pass junk and 5xx on as
+    # they are, so any of them may have made it), and targets that failed: not trusted again in
+    # this call, as relays or to judge a target by; each with the targets whose failures made
+    # it one (once a target is to blame, its failures no longer cast suspicion on the hops)
+    implicated: dict[str, set[str]] = field(default_factory=dict)
+    # nodes to use as relays only when nothing else is left (the other members of the swarm a
+    # call is sending to: their faults would be taken for the target's)
+    shun: set[str] = field(default_factory=set)
+    built: set[tuple[str, ...]] = field(default_factory=set)  # paths built (guard tested) here
 
     def path_failed(self, path: _Path, *, guard_cleared: bool = False) -> None:
         self.failed_paths.add(path.key)
         if not guard_cleared:
             self.bad_guards.add(path.nodes[0].pubkey_ed25519)
 
-    def target_failed(self, target: Node, path: _Path) -> bool:
-        """Count a failure that may be the target's; True once it failed on two distinct paths."""
-        seen = self.target_fails.setdefault(target.pubkey_ed25519, set())
-        seen.add(path.key)
-        return len(seen) >= 2
+    @property
+    def suspects(self) -> set[str]:
+        return {ed for ed, by in self.implicated.items() if by}
+
+    def clean(self, path: _Path) -> bool:
+        return not any(self.implicated.get(n.pubkey_ed25519) for n in path.nodes)
+
+    def target_failed(
+        self, target: Node, path: _Path, *, suspects: Collection[Node], vouched: bool
+    ) -> bool:
+        """A failure downstream of the guard on `path`, which may be the target's: counted
+        against it only if no hop of the path was a suspect already and the path is `vouched`
+        for (see callers); then `suspects` (hops that may have caused it) and the target become
+        suspects. True once it counted on two distinct paths: the target is to blame."""
+        ed = target.pubkey_ed25519
+        counts = vouched and self.clean(path)
+        for n in suspects:
+            self.implicated.setdefault(n.pubkey_ed25519, set()).add(ed)
+        self.implicated.setdefault(ed, set()).add(ed)
+        seen = self.target_fails.setdefault(ed, set())
+        if counts:
+            seen.add(path.key)
+        if len(seen) < 2:
+            return False
+        for by in self.implicated.values():  # the target explains its failures
+            if by is not self.implicated[ed]:
+                by.discard(ed)
+        return True
 
 
 class _PathTrouble(Exception):
@@ -339,7 +372,11 @@ class NetworkClient:
         def after_refusal(node: Node) -> bool:
             if reencode is None or len(versions) > 1:
                 return False
-            self._settle_network_time(deadline)
+            with self._lock:
+                swarm = self._swarms.get(sid)
+            self._settle_network_time(
+                deadline, exclude={n.pubkey_ed25519 for n in (swarm[1] if swarm else [node])}
+            )
             if abs(self._clock.offset_ms() - made_with) <= CLOCK_MOVED_MS:
                 return False
             ts = self._clock.now_ms()
@@ -711,16 +748,31 @@ class NetworkClient:
         finally:
             self._build_lock.release()
 
-    def _ensure_paths(self, deadline: _Deadline, *, not_guards: Collection[str] = ()) -> None:
+    def _ensure_paths(
+        self,
+        deadline: _Deadline,
+        *,
+        not_guards: Collection[str] = (),
+        suspects: Collection[str] = (),
+        prefer_not: Collection[str] = (),
+    ) -> list[_Path]:
+        """Build paths up to PATH_COUNT; returns those built now."""
         self._ensure_pool(deadline)
         with self._lock:
             if len(self._paths) >= PATH_COUNT:
-                return
+                return []
         with self._building(deadline):
             with self._lock:
                 missing = PATH_COUNT - len(self._paths)
             if missing > 0:
-                self._build_paths(missing, deadline, not_guards=not_guards)
+                return self._build_paths(
+                    missing,
+                    deadline,
+                    not_guards=not_guards,
+                    suspects=suspects,
+                    prefer_not=prefer_not,
+                )
+        return []
 
     def _build_paths(
         self,
@@ -729,9 +781,12 @@ class NetworkClient:
         *,
         avoid: Collection[str] = (),
         not_guards: Collection[str] = (),
+        suspects: Collection[str] = (),
+        prefer_not: Collection[str] = (),
     ) -> list[_Path]:
         """Build `missing` paths from nodes outside the current paths and `avoid`, with guards
-        not in `not_guards`; the caller holds _building."""
+        not in `not_guards`; `prefer_not`, then `suspects`, then nodes that failed us lately
+        are used only when others run out. The caller holds _building."""
         with self._lock:
             used = {n.pubkey_ed25519 for p in self._paths for n in p.nodes} | set(avoid)
             used_subnets = {n.subnet24 for p in self._paths for n in p.nodes}
@@ -739,8 +794,17 @@ class NetworkClient:
             strikes = dict(self._strikes)
         self._rng.shuffle(pool)
         # nodes that failed us lately (a silent or junk-answering guard) come last, as guards
-        # and as relays: they are not chosen again while others are available
-        pool.sort(key=lambda n: strikes.get(n.pubkey_ed25519, 0))
+        # and as relays: they are not chosen again while others are available; so are the
+        # nodes the caller prefers not to use (suspects of a call)
+        suspect, shunned = set(suspects), set(prefer_not)
+        pool.sort(
+            key=lambda n: (
+                n.pubkey_ed25519 in shunned,
+                n.pubkey_ed25519 in suspect,
+                n.pubkey_ed25519 in strikes,
+                strikes.get(n.pubkey_ed25519, 0),
+            )
+        )
         guards, failed = self._find_guards(
             [
                 n
@@ -846,8 +910,7 @@ class NetworkClient:
             running -= 1
             if state != "ok":
                 failed.add(node.pubkey_ed25519)
-                if state == "silent":
-                    self._strike_node(node.pubkey_ed25519)
+                self._strike_node(node.pubkey_ed25519)  # silent, or junk to a direct request
             else:
                 if t is not None:
                     self._clock.observe(node.pubkey_ed25519, t)
@@ -863,11 +926,17 @@ class NetworkClient:
         """A path avoiding the target, untried in this call; else a fresh one, which takes the
         place of the paths that failed in this call (so the cache keeps about PATH_COUNT)."""
         try:
-            self._ensure_paths(deadline, not_guards=attempts.bad_guards)
+            built = self._ensure_paths(
+                deadline,
+                not_guards=attempts.bad_guards,
+                suspects=attempts.suspects,
+                prefer_not=attempts.shun,
+            )
         except SessionCliError as exc:
             if not attempts.failed_paths:
                 raise  # the first attempt: the cause (seeds, pool, guards) is the call's error
             self._no_path(target, exc, tracker)
+        attempts.built.update(p.key for p in built)
         with self._lock:
             usable = [
                 p
@@ -876,17 +945,31 @@ class NetworkClient:
                 and p.key not in attempts.failed_paths
                 and p.nodes[0].pubkey_ed25519 not in attempts.bad_guards
             ]
-        if usable:
-            return self._rng.choice(usable)
+        clean = [p for p in usable if attempts.clean(p)]
+        if clean:
+            return self._rng.choice(clean)
+        # a path through a suspect (a hop of a path that failed in this call) is used only
+        # when no fresh one can be had
         try:
             with self._building(deadline):
                 with self._lock:  # their nodes may serve again (but not their guards as guards)
                     self._paths = [p for p in self._paths if p.key not in attempts.failed_paths]
+                    if usable and len(self._paths) >= PATH_COUNT:  # the new one takes its place
+                        with contextlib.suppress(ValueError):
+                            self._paths.remove(usable[0])
                 (fresh,) = self._build_paths(
-                    1, deadline, avoid={target.pubkey_ed25519}, not_guards=attempts.bad_guards
+                    1,
+                    deadline,
+                    avoid={target.pubkey_ed25519},
+                    not_guards=attempts.bad_guards,
+                    suspects=attempts.suspects,
+                    prefer_not=attempts.shun,
                 )
         except SessionCliError as exc:
+            if usable:
+                return self._rng.choice(usable)
             self._no_path(target, exc, tracker)
+        attempts.built.add(fresh.key)
         return fresh
 
     @staticmethod
@@ -978,9 +1061,13 @@ class NetworkClient:
                         tracker.kind = "target"
                     raise _PathTrouble
             # SPEC: a 504 marks the path bad (three strikes drop it); it is not used again in
-            # this call either way. It may be the target's fault (a relay timed out on it).
+            # this call either way. It may be the target's fault (a relay timed out on it), or
+            # any hop's, the guard included: it counts against the target only on a path whose
+            # guard passed a direct test in this call and whose hops are not suspects.
             self._strike_path(path)
-            if attempts.target_failed(target, path):
+            if attempts.target_failed(
+                target, path, suspects=path.nodes, vouched=path.key in attempts.built
+            ):
                 tracker.kind = "target"
             raise _PathTrouble
         try:
@@ -1016,7 +1103,7 @@ class NetworkClient:
         attempts.path_failed(path, guard_cleared=state == "ok")
         if state != "ok":
             self._strike_node(guard.pubkey_ed25519)
-        elif attempts.target_failed(target, path):
+        elif attempts.target_failed(target, path, suspects=path.nodes[1:], vouched=True):
             tracker.kind = "target"
         raise _PathTrouble
 
@@ -1037,11 +1124,13 @@ class NetworkClient:
         deadline: _Deadline,
         *,
         what: str,
+        exclude: Collection[str] = (),
     ) -> T:
-        """Send to random pool nodes (outside our paths when possible) until one answers 200."""
+        """Send to random pool nodes (outside our paths when possible, never to `exclude`) until
+        one answers 200."""
         self._ensure_paths(deadline)
         tracker = _Tracker()
-        tried: set[str] = set()
+        tried: set[str] = set(exclude)
         attempts = _Attempts()
         for _ in range(MAX_ATTEMPTS):
             if deadline.expired():
@@ -1101,10 +1190,13 @@ class NetworkClient:
         members = self._swarm(sid, deadline)
         tried: set[str] = set()
         clock_retried: set[str] = set()
-        paths = _Attempts()
+        paths = _Attempts(shun={n.pubkey_ed25519 for n in members})
+        failures: dict[str, int] = {}
         attempts = 0
         while attempts < MAX_SWARM_ATTEMPTS and not deadline.expired():
             candidates = order([n for n in members if n.pubkey_ed25519 not in tried])
+            # members that failed less often in this call first (each gets its turn)
+            candidates.sort(key=lambda n: failures.get(n.pubkey_ed25519, 0))
             if not candidates:
                 if attempts > 0 and not tracker.clock_refusals:
                     try:  # maybe the swarm moved: ask again once
@@ -1120,6 +1212,7 @@ class NetworkClient:
             try:
                 reply = self._send(target, make(target), deadline, tracker, attempts=paths)
             except _PathTrouble:
+                failures[target.pubkey_ed25519] = failures.get(target.pubkey_ed25519, 0) + 1
                 if tracker.kind == "nopath":
                     break
                 if tracker.kind == "target":  # named by a 502, or failed on two paths
@@ -1188,19 +1281,26 @@ class NetworkClient:
             )
         raise tracker.error(f"{what} for {sid[:10]}…", deadline)
 
-    def _settle_network_time(self, deadline: _Deadline) -> None:
+    def _settle_network_time(self, deadline: _Deadline, *, exclude: Collection[str] = ()) -> None:
         """Before deciding that the network time moved, base it on CLOCK_SAMPLES answers of this
         run: offsets saved by an earlier run may predate a change of the local clock, and one
-        skewed node must not decide alone."""
+        skewed node must not decide alone. Nodes in `exclude` (the refusing node's swarm, which
+        may share its clock trouble) and nodes known to refuse our time are not asked."""
+        asked: set[str] = set(exclude)
         for _ in range(2 * CLOCK_SAMPLES):
             if self._clock.samples_this_run() >= CLOCK_SAMPLES or deadline.expired():
                 return
             try:
-                self._any_node_call(
-                    rpc.build_info(), lambda _n, _r: True, deadline, what="network time"
+                node = self._any_node_call(
+                    rpc.build_info(),
+                    lambda n, _r: n.pubkey_ed25519,
+                    deadline,
+                    what="network time",
+                    exclude=asked | self._clock.refused(),
                 )
             except SessionCliError:
                 return
+            asked.add(node)
 
     def _learn_time(self, node: Node, deadline: _Deadline, attempts: _Attempts) -> bool:
         """Ask `node` for its time (info) after a 406; True if we learnt something new."""
