@@ -171,7 +171,8 @@ class _Attempts:
     (after junk: see _junk). Whether the *target* is to blame is
     rarely known from one failure (junk or a 5xx looks the same from the guard, a relay or the
     target), so a target is given up on only when a 502 names it or it failed on two distinct
-    paths; an old path failing is not a reason to skip a healthy member.
+    paths without a suspect hop (a hop of a path that failed downstream earlier in the call);
+    an old path failing, or relays answering junk, are not a reason to skip a healthy member.
     """
 
     failed_paths: set[tuple[str, ...]] = field(default_factory=set)
