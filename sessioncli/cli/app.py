@@ -137,7 +137,7 @@ def main_options(
         typer.Option(
             "--proxy",
             envvar="SESSIONCLI_PROXY",
-            help="Proxy for connections to seeds and guards, e.g. socks5h://127.0.0.1:9050.",
+            help="Proxy for connections to seeds and guards, e.g. socks5h://127.0.0.1:9050; none: direct.",
         ),
     ] = None,
     quiet: Annotated[

@@ -57,7 +57,12 @@ def redact(text: str) -> str:
     return _CREDENTIALS.sub("", text)
 
 
+NO_PROXY_WORDS = ("none", "direct")  # `--proxy none`: no proxy at all, not even *_PROXY
+
+
 def validate_proxy(proxy: str) -> str:
+    if proxy.strip().lower() in NO_PROXY_WORDS:
+        return "none"
     scheme = proxy.split("://", 1)[0].lower() if "://" in proxy else ""
     if scheme not in _PROXY_SCHEMES or not proxy.split("://", 1)[1].strip("/"):
         raise UsageError(
@@ -228,7 +233,9 @@ def _make_session(proxy: str | None, pins: dict[str, str]) -> requests.Session:
     session.mount("http://", HTTPAdapter(pool_connections=8, pool_maxsize=8))
     for base, fingerprint in pins.items():
         session.mount(base.rstrip("/") + "/", PinnedAdapter(fingerprint))
-    if proxy:
+    if proxy == "none":
+        session.trust_env = False  # the user asked for direct connections: ignore *_PROXY too
+    elif proxy:
         session.proxies = {"http": proxy, "https": proxy}
         session.trust_env = False  # an explicit proxy wins over *_PROXY / NO_PROXY
     return session

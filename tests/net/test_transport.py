@@ -88,3 +88,15 @@ def test_a_trickling_server_cannot_hold_a_request_past_its_timeout(trickler: str
         transport.close()
     assert info.value.kind == "timeout"
     assert time.monotonic() - t0 < 2.0  # before: 6 s, one byte at a time
+
+
+def test_proxy_none_means_direct_even_with_proxy_variables(monkeypatch) -> None:
+    """`--proxy none` switches a configured proxy off and ignores the *_PROXY variables."""
+    from sessioncli.net import transport
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    t = transport.Transport(proxy="none")
+    session = t._get_session()
+    assert session.proxies == {}
+    assert session.trust_env is False
+    assert transport.validate_proxy("DIRECT") == "none"
