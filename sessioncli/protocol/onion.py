@@ -191,13 +191,9 @@ def build_snode_request(
     keypair: KeypairFactory = crypto.x25519_keypair,
 ) -> OnionRequest:
     """Onion for a storage RPC executed by `target` after the hops in `path` (guard first)."""
-    if not path:
-        raise ValueError("an onion path needs at least one hop")
-    pub, sec = keypair()
-    key = derive_key(enc_type, sec, pub, target.x25519)
-    final = encrypt_layer(enc_type, key, frame(rpc_json, {"headers": {}}))
-    body = _wrap(path, final, pub, {"destination": target.ed25519}, enc_type, keypair)
-    return OnionRequest(body=body, reply_key=key, enc_type=enc_type)
+    final_plain = frame(rpc_json, {"headers": {}})
+    routing = {"destination": target.ed25519}
+    return _build(path, target.x25519, final_plain, routing, enc_type, keypair)
 
 
 def build_server_request(
@@ -209,11 +205,6 @@ def build_server_request(
     keypair: KeypairFactory = crypto.x25519_keypair,
 ) -> OnionRequest:
     """Onion v4 for an HTTP server behind the last hop; `v4_request` from `encode_v4_request`."""
-    if not path:
-        raise ValueError("an onion path needs at least one hop")
-    pub, sec = keypair()
-    key = derive_key(enc_type, sec, pub, server.x25519)
-    final = encrypt_layer(enc_type, key, v4_request)
     routing: dict[str, Any] = {
         "host": server.host,
         "target": server.target,
@@ -221,6 +212,23 @@ def build_server_request(
         "protocol": server.protocol,
         "port": server.port,
     }
+    return _build(path, server.x25519, v4_request, routing, enc_type, keypair)
+
+
+def _build(
+    path: Sequence[Hop],
+    destination_x25519: bytes,
+    final_plain: bytes,
+    routing: dict[str, Any],
+    enc_type: EncType,
+    keypair: KeypairFactory,
+) -> OnionRequest:
+    """Encrypt the destination's layer, then wrap it for every hop; the reply key is kept."""
+    if not path:
+        raise ValueError("an onion path needs at least one hop")
+    pub, sec = keypair()
+    key = derive_key(enc_type, sec, pub, destination_x25519)
+    final = encrypt_layer(enc_type, key, final_plain)
     body = _wrap(path, final, pub, routing, enc_type, keypair)
     return OnionRequest(body=body, reply_key=key, enc_type=enc_type)
 
