@@ -20,7 +20,6 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 RUNNABLE = {"sh", "crontab", "ini", "yaml"}
-SKIP_MARK = re.compile(r"<!--\s*docs-test:\s*skip\s+(.+?)\s*-->")
 BOT_SEED = "00112233445566778899aabbccddeeff"
 
 
@@ -30,7 +29,6 @@ class Example:
     line: int
     lang: str
     code: str
-    skip: str | None
 
     @property
     def id(self) -> str:
@@ -52,7 +50,6 @@ def _examples() -> list[Example]:
                 j = i + 1
                 while j < len(lines) and lines[j].strip() != "```":
                     j += 1
-                skip = SKIP_MARK.search(lines[start - 1]) if start else None
                 if m.group(1) in RUNNABLE:
                     found.append(
                         Example(
@@ -60,7 +57,6 @@ def _examples() -> list[Example]:
                             start + 1,
                             m.group(1),
                             "\n".join(lines[start + 1 : j]),
-                            skip.group(1) if skip else None,
                         )
                     )
                 i = j
@@ -235,8 +231,6 @@ def _run_ci_step(world: DocsWorld, code: str) -> None:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
 def test_example(world: DocsWorld, example: Example) -> None:
-    if example.skip:
-        pytest.skip(example.skip)
     if example.lang == "sh":
         env = dict(world.env, DISK_ALERT_PERCENT="0")  # make the threshold example fire
         world.sh(example.code, env=env)
