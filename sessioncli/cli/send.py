@@ -83,16 +83,17 @@ def send(
 ) -> None:
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
     g = get_globals(ctx)
-    from sessioncli.core import contacts, context, settings
+    from sessioncli.core import context, recipients, settings
     from sessioncli.core import send as send_core
 
     names = [p for p in recipient.split(",") if p.strip()] + list(to or [])
     if not names:
         raise UsageError("no recipient given")
     targets: list[send_core.Recipient] = []
-    for text in names:
-        sid, contact = contacts.resolve_recipient(text)
-        targets.append(send_core.Recipient(sid, contact))
+    for t in recipients.parse_targets(names):
+        if t.source != "dm" or t.ons is not None:
+            raise UsageError(f"sending to {t.label} ({t.source}) is not supported yet")
+        targets.append(send_core.Recipient(t.address, t.name))
 
     if message is None or message == "-":
         if g.identity_file == "-":
