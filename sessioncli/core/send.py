@@ -43,6 +43,10 @@ class SendResult:
     warnings: tuple[str, ...] = field(default=())
     source: Source = "dm"  # the kind of conversation (sessioncli.core.recipients.Source)
 
+    @property
+    def label(self) -> str:
+        return self.recipient_name or self.recipient
+
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
