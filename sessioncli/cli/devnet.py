@@ -39,6 +39,20 @@ def up(
         str, typer.Option("--seed", help="Derives node keys, addresses and swarm ids.")
     ] = "sessioncli-devnet",
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=16, help="Seed nodes.")] = 1,
+    sogs_rate_limit: Annotated[
+        str,
+        typer.Option(
+            "--sogs-rate-limit",
+            help="Posts the SOGS takes per user per room: COUNT/SECONDS or off.",
+        ),
+    ] = "5/16",
+    sogs_blind: Annotated[
+        bool,
+        typer.Option(
+            "--sogs-blind/--sogs-no-blind",
+            help="SOGS advertises `blind` and refuses unblinded (00) keys, as pysogs does.",
+        ),
+    ] = True,
 ) -> None:
     """Run a devnet in the foreground until SIGINT/SIGTERM; one line on stdout once it is ready.
 
@@ -47,7 +61,9 @@ def up(
     import threading
 
     from sessioncli.devnet import Devnet
+    from sessioncli.devnet.servers import SogsOptions, parse_rate_limit
 
+    sogs = SogsOptions(rate_limit=parse_rate_limit(sogs_rate_limit), blind=sogs_blind)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
@@ -55,7 +71,9 @@ def up(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    devnet = Devnet(directory, nodes=nodes, swarm_size=swarm_size, seed=seed, seeds=seeds)
+    devnet = Devnet(
+        directory, nodes=nodes, swarm_size=swarm_size, seed=seed, seeds=seeds, sogs=sogs
+    )
     try:
         devnet.start()
         emit_line(f"devnet ready: {nodes} nodes, network file {devnet.network_file}")

@@ -11,6 +11,9 @@ from typing import Any
 from sessioncli.devnet.crypto import NodeKeys, blake2b
 from sessioncli.devnet.errors import DevnetUsageError
 from sessioncli.devnet.fileserver import FileServer
+from sessioncli.devnet.sogs import Sogs
+from sessioncli.devnet.sogs_crypto import SogsKeys
+from sessioncli.devnet.sogs_routes import Policy
 
 _PORTS_FILE = "servers-ports.json"
 
@@ -64,17 +67,24 @@ class Servers:
         self.fileserver = FileServer(
             directory / "fileserver", fs_ip, ports.get("fileserver", 0), fs_keys
         )
-        self._sogs_options = sogs
-        self._sogs_ip = server_ip(seed, "sogs", taken)
-        self._seed = seed
-        self._ports = ports
+        sogs_ip = server_ip(seed, "sogs", taken)
+        self.sogs = Sogs(
+            directory / "sogs",
+            sogs_ip,
+            ports.get("sogs", 0),
+            SogsKeys(blake2b(f"{seed}/sogs".encode(), 32)),
+            sogs.room,
+            Policy(blind=sogs.blind, rate_limit=sogs.rate_limit),
+        )
 
     def start(self) -> None:
         self.fileserver.server.start()
+        self.sogs.server.start()
         self.save_ports()
 
     def stop(self) -> None:
         self.fileserver.close()
+        self.sogs.close()
 
     def network_entries(self) -> dict[str, Any]:
         fs = self.fileserver
@@ -84,11 +94,14 @@ class Servers:
                 "pubkey_x25519": fs.keys.x25519_pk.hex(),
                 "pubkey_ed25519": fs.keys.ed25519_pk.hex(),
             },
+            "communities": [self.sogs.room_url],
         }
 
     def control(self, server: str, args: list[str]) -> Any:
         if server == "fileserver":
             result = self.fileserver.control(args)
+        elif server == "sogs":
+            result = self.sogs.control(args)
         else:
             raise DevnetUsageError(f"unknown server {server}")
         self.save_ports()  # `up` may have had to take a new port
@@ -104,7 +117,7 @@ class Servers:
         return {k: v for k, v in raw.items() if isinstance(v, int)}
 
     def save_ports(self) -> None:
-        ports = {"fileserver": self.fileserver.port}
+        ports = {"fileserver": self.fileserver.port, "sogs": self.sogs.server.port}
         path = self.directory / _PORTS_FILE
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(ports) + "\n")
