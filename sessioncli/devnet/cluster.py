@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import fcntl
 import hashlib
 import http.client
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sessioncli.devnet import onion, rpc
+from sessioncli.devnet.control import ControlServer, VerbTable, need_args
 from sessioncli.devnet.errors import DevnetAlreadyRunning, DevnetDirError, DevnetUsageError
 from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.server import FAULTS, App, NodeServer, Request, Response
@@ -60,9 +60,11 @@ class Devnet:
         self._replication_timeout = replication_timeout
         self._lock_fd: int | None = None
         self._net: Network | None = None
-        self._control: Any = None
+        self._control: ControlServer | None = None
         self._stop = threading.Event()
         self._ctl_lock = threading.Lock()
+        self.verbs = VerbTable()
+        self._register_verbs()
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -154,9 +156,7 @@ class Devnet:
             node.server.start()
         self._save_ports({n.id: n.port for n in nodes})
         self._wait_until_answering(nodes)
-        from sessioncli.devnet.control import ControlServer
-
-        self._control = ControlServer(self)
+        self._control = ControlServer(self.verbs)
         self._control.start(self.control_file)
         threading.Thread(target=self._purge_loop, name="devnet-purge", daemon=True).start()
         self._write_network_file(nodes)
@@ -247,17 +247,43 @@ class Devnet:
             raise DevnetUsageError(f"unknown node {', '.join(unknown)} (see `list`)")
         return [net.by_id[i] for i in ids]
 
-    def list(self) -> builtins.list[dict[str, Any]]:
+    def _register_verbs(self) -> None:
+        add = self.verbs.add
+        add("list", lambda args: self.describe_nodes(), "list")
+        add("stats", lambda args: self.stats(), "stats")
+        add("down", self.down, "down NODE...")
+        add("up", self.up, "up NODE...")
+        add("hang", self.hang, "hang NODE...")
+        add("seen", lambda args: self.seen(*need_args(args, 1, "seen NODE")), "seen NODE")
+        add(
+            "fault",
+            lambda args: self.fault(*need_args(args, 2, "fault NODE MODE")),
+            "fault NODE MODE",
+        )
+        add("clock", self._clock_verb, "clock NODE SECONDS")
+
+    def _clock_verb(self, args: list[str]) -> dict[str, Any]:
+        node_id, text = need_args(args, 2, "clock NODE SECONDS")
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise DevnetUsageError(
+                f"clock offset must be a number of seconds, not {text!r}"
+            ) from None
+        return self.clock(node_id, seconds)
+
+    def describe_nodes(self) -> list[dict[str, Any]]:
+        """Every node as `ctl list` shows it (id, kind, address, keys, swarm, state, fault...)."""
         return [_describe(n) for n in self._network().nodes]
 
-    def down(self, ids: Sequence[str]) -> builtins.list[dict[str, Any]]:
+    def down(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         nodes = self._nodes(ids)
         with self._ctl_lock:
             for node in nodes:
                 node.server.go_down()
         return [_describe(n) for n in nodes]
 
-    def up(self, ids: Sequence[str]) -> builtins.list[dict[str, Any]]:
+    def up(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         nodes = self._nodes(ids)
         with self._ctl_lock:
             for node in nodes:
@@ -268,7 +294,7 @@ class Devnet:
             self._write_network_file(everyone)
         return [_describe(n) for n in nodes]
 
-    def hang(self, ids: Sequence[str]) -> builtins.list[dict[str, Any]]:
+    def hang(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         nodes = self._nodes(ids)
         with self._ctl_lock:
             for node in nodes:
@@ -297,7 +323,7 @@ class Devnet:
             for n in self._network().nodes
         }
 
-    def seen(self, node_id: str) -> builtins.list[dict[str, Any]]:
+    def seen(self, node_id: str) -> list[dict[str, Any]]:
         (node,) = self._nodes([node_id])
         return list(node.seen)
 
