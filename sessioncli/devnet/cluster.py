@@ -17,7 +17,8 @@ from typing import Any
 from sessioncli.devnet import onion, rpc
 from sessioncli.devnet.control import ControlServer, VerbTable, need_args
 from sessioncli.devnet.errors import DevnetAlreadyRunning, DevnetDirError, DevnetUsageError
-from sessioncli.devnet.node import Network, Node
+from sessioncli.devnet.node import DEFAULT_HARDFORK, Network, Node
+from sessioncli.devnet.ons import Registry
 from sessioncli.devnet.server import FAULTS, App, NodeServer, Request, Response
 from sessioncli.devnet.store import MessageStore
 from sessioncli.devnet.tls import ensure_certificate, server_context
@@ -26,6 +27,7 @@ from sessioncli.devnet.topology import NodeSpec, build
 NETWORK_FILE = "network.json"
 CONTROL_FILE = "control.json"
 _PORTS_FILE = "ports.json"
+_ONS_FILE = "ons.json"
 _LOCK_FILE = "devnet.lock"
 _READY_PATH = "/devnet/ready"
 _PURGE_INTERVAL = 10.0
@@ -46,6 +48,7 @@ class Devnet:
         *,
         relay_timeout: float = 3.0,
         replication_timeout: float = 2.0,
+        hardfork: tuple[int, int] = DEFAULT_HARDFORK,
     ) -> None:
         if nodes < 1 or swarm_size < 1 or seeds < 1:
             raise DevnetUsageError("--nodes, --swarm-size and --seeds must be at least 1")
@@ -56,6 +59,7 @@ class Devnet:
         self.swarm_size = swarm_size
         self.seed = seed
         self.seed_count = seeds
+        self.hardfork = hardfork
         self._relay_timeout = relay_timeout
         self._replication_timeout = replication_timeout
         self._lock_fd: int | None = None
@@ -149,7 +153,13 @@ class Devnet:
                 spec.ip, ports.get(spec.id, 0), server_context(cert, key), _not_ready
             )
             nodes.append(Node(spec=spec, server=server, store=store))
-        net = Network(nodes, self._relay_timeout, self._replication_timeout)
+        net = Network(
+            nodes,
+            self._relay_timeout,
+            self._replication_timeout,
+            self.hardfork,
+            Registry(self.directory / _ONS_FILE),
+        )
         self._net = net
         for node in nodes:
             node.server.app = _make_app(node, net)  # needs the finished network view
@@ -196,6 +206,7 @@ class Devnet:
                 "control": str(self.control_file),
                 "nodes": self.node_count,
                 "swarm_size": self.swarm_size,
+                "hardfork": list(self.hardfork),
             },
         }
         _atomic_write(self.network_file, json.dumps(document, indent=2) + "\n")
@@ -261,6 +272,7 @@ class Devnet:
             "fault NODE MODE",
         )
         add("clock", self._clock_verb, "clock NODE SECONDS")
+        add("ons", self._ons_verb, "ons add NAME SESSION_ID | ons list")
 
     def _clock_verb(self, args: list[str]) -> dict[str, Any]:
         node_id, text = need_args(args, 2, "clock NODE SECONDS")
@@ -271,6 +283,20 @@ class Devnet:
                 f"clock offset must be a number of seconds, not {text!r}"
             ) from None
         return self.clock(node_id, seconds)
+
+    def _ons_verb(self, args: list[str]) -> Any:
+        if args[:1] == ["list"] and len(args) == 1:
+            return self.ons_names()
+        if args[:1] == ["add"] and len(args) == 3:
+            return self.ons_add(args[1], args[2])
+        raise DevnetUsageError("usage: ctl ons add NAME SESSION_ID | ctl ons list")
+
+    def ons_add(self, name: str, session_id: str) -> dict[str, Any]:
+        """Register (or re-point) a Session name; oxend_request ons_resolve answers it."""
+        return self._network().ons.add(name, session_id)
+
+    def ons_names(self) -> list[dict[str, Any]]:
+        return self._network().ons.names()
 
     def describe_nodes(self) -> list[dict[str, Any]]:
         """Every node as `ctl list` shows it (id, kind, address, keys, swarm, state, fault...)."""
@@ -396,7 +422,8 @@ def _seed_rpc(net: Network, body: bytes) -> Response:
         return Response.text(400, "invalid json")
     reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request.get("id", "0")}
     params = request.get("params", {})
-    if request.get("method") != "get_n_service_nodes":
+    # oxend answers both names (get_service_nodes is the older one).
+    if request.get("method") not in ("get_n_service_nodes", "get_service_nodes"):
         reply["error"] = {"code": -32601, "message": "Method not found"}
     elif not isinstance(params, dict):
         reply["error"] = {"code": -32602, "message": "Invalid params"}

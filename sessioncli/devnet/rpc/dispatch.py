@@ -1,79 +1,53 @@
-"""The method table of /storage_rpc/v1 and /swarm_rpc/v1: which handler runs, where, for whom."""
+"""The method table of /storage_rpc/v1 and /swarm_rpc/v1: parse the whole request, then run it.
+
+As upstream (`RequestHandler::process_client_req(std::string_view method_name, json params, ...)`
+in session-storage-server `oxenss/rpc/request_handler.cpp`): an unknown method is 400
+`no method <name>`; a parse error is 400 `invalid request: <why>`, before anything runs (also
+before the wrong-swarm check); then the method runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sessioncli.devnet import crypto
 from sessioncli.devnet.node import Network, Node
-from sessioncli.devnet.rpc import expiry, info, meta, storage
-from sessioncli.devnet.rpc import params as p
-from sessioncli.devnet.rpc.framing import Body, RpcError, bad, parse_request
-from sessioncli.devnet.rpc.swarm import check_swarm
-
-Handler = Callable[[Node, Network, dict[str, Any], bool], dict[str, Any]]
-
-HANDLERS: dict[str, Handler] = {
-    "store": storage.store,
-    "retrieve": storage.retrieve,
-    "delete": storage.delete,
-    "delete_all": storage.delete_all,
-    "delete_before": storage.delete_before,
-    "expire": expiry.expire,
-    "get_expiries": expiry.get_expiries,
-    "get_swarm": info.get_swarm,
-    "get_snodes_for_pubkey": info.get_swarm,
-    "info": info.info,
-    "oxend_request": info.oxend_request,
-}
-
-# Methods whose pubkey must belong to this node's swarm (421 otherwise).
-_ACCOUNT_METHODS = frozenset(
-    {"store", "retrieve", "delete", "delete_all", "delete_before", "expire", "get_expiries"}
-)
-# Methods one swarm member forwards to the others.
-_RECURSIVE = frozenset({"store", "delete", "delete_all", "delete_before", "expire"})
+from sessioncli.devnet.rpc import deletion, expiry, info, meta, storage, subaccounts
+from sessioncli.devnet.rpc import fields as f
+from sessioncli.devnet.rpc.base import Loaded, Method
+from sessioncli.devnet.rpc.framing import Body, RpcError, parse_request
 
 
-def run(
-    node: Node, net: Network, method: Any, params: Any, *, forwarded: bool = False
+def load(method: str, params: dict[str, Any]) -> Loaded | None:
+    """The request parsed by its method's loader; None for an unknown method."""
+    spec = METHODS.get(method)
+    if spec is None:
+        return None
+    return Loaded(method, spec, spec.load(params), params)
+
+
+def run_loaded(
+    node: Node, net: Network, loaded: Loaded, *, forwarded: bool = False
 ) -> tuple[int, Body]:
-    """Run one RPC as this node; returns (status, body). Never raises for a client mistake."""
+    node.count_method(loaded.name)
     try:
-        if not isinstance(method, str):
-            raise bad("missing or invalid method")
-        if not isinstance(params, dict):
-            raise bad("params must be an object")
-        return 200, _dispatch(node, net, method, params, forwarded=forwarded)
+        return 200, loaded.method.run(node, net, loaded.request, loaded.params, forwarded)
     except RpcError as exc:
         return exc.status, exc.body
 
 
-def _dispatch(
-    node: Node,
-    net: Network,
-    method: str,
-    params: dict[str, Any],
-    *,
-    forwarded: bool,
-    nested: bool = False,
-) -> dict[str, Any]:
-    node.count_method(method)
-    if method in meta.META_METHODS:
-        if nested:
-            raise bad("batch requests may not be nested")
-
-        def run_one(sub_method: str, sub_params: dict[str, Any]) -> dict[str, Any]:
-            return _dispatch(node, net, sub_method, sub_params, forwarded=False, nested=True)
-
-        return meta.batch(params, run_one, stop_on_error=method == "sequence")
-    handler = HANDLERS.get(method)
-    if handler is None:
-        raise bad(f"unknown method '{method}'")
-    if method in _ACCOUNT_METHODS and not forwarded:
-        check_swarm(node, net, p.pubkey(params))
-    return handler(node, net, params, forwarded)
+def run(
+    node: Node, net: Network, method: str, params: dict[str, Any], *, forwarded: bool = False
+) -> tuple[int, Body]:
+    """Run one RPC as this node; returns (status, body). Never raises for a client mistake."""
+    try:
+        loaded = load(method, params)
+    except RpcError as exc:
+        node.count_method(method)
+        return exc.status, exc.body
+    if loaded is None:
+        return 400, f"no method {method}"
+    return run_loaded(node, net, loaded, forwarded=forwarded)
 
 
 def run_forwarded(
@@ -81,17 +55,50 @@ def run_forwarded(
 ) -> tuple[int, Body]:
     """A request another swarm member forwarded: check it really comes from a member, then apply."""
     sender = net.by_ed25519.get(headers.get("x-devnet-sender", ""))
-    signature = p.decode_bytes(headers.get("x-devnet-signature", ""), 64)
-    if (
-        sender is None
-        or signature is None
-        or not crypto.verify_ed25519(signature, body, sender.keys.ed25519_pk)
-    ):
+    sig_text = headers.get("x-devnet-signature", "")
+    signature = f.from_base64(sig_text) if f.is_base64(sig_text) else b""
+    if sender is None or not crypto.verify_ed25519(signature, body, sender.keys.ed25519_pk):
         return 401, "unknown or unauthenticated swarm peer"
     try:
         method, params = parse_request(body)
     except RpcError as exc:
         return exc.status, exc.body
-    if method not in _RECURSIVE:
-        return 400, f"invalid request: {method} is not forwarded between swarm members"
+    spec = METHODS.get(method)
+    if spec is None or not spec.recursive:
+        return 400, "invalid request: received invalid forwarded non-forwardable request"
     return run(node, net, method, params, forwarded=True)
+
+
+def _run_sub(node: Node, net: Network, loaded: Loaded) -> tuple[int, Body]:
+    return run_loaded(node, net, loaded)
+
+
+METHODS: dict[str, Method] = {
+    "store": storage.STORE,
+    "retrieve": storage.RETRIEVE,
+    "delete": deletion.DELETE,
+    "delete_all": deletion.DELETE_ALL,
+    "delete_before": deletion.DELETE_BEFORE,
+    "expire": expiry.EXPIRE,
+    "expire_all": expiry.EXPIRE_ALL,
+    "get_expiries": expiry.GET_EXPIRIES,
+    "revoke_subaccount": subaccounts.REVOKE,
+    "unrevoke_subaccount": subaccounts.UNREVOKE,
+    "revoked_subaccounts": subaccounts.REVOKED,
+    "get_swarm": info.GET_SWARM,
+    "get_snodes_for_pubkey": info.GET_SWARM,
+    "info": info.INFO,
+    "oxend_request": info.OXEND_REQUEST,
+}
+METHODS["batch"] = Method(
+    partial(meta.load_batch, load),
+    lambda node, net, req, params, fwd: meta.run_batch(_run_sub, False, node, net, req),
+)
+METHODS["sequence"] = Method(
+    partial(meta.load_batch, load),
+    lambda node, net, req, params, fwd: meta.run_batch(_run_sub, True, node, net, req),
+)
+METHODS["ifelse"] = Method(
+    partial(meta.load_ifelse, load),
+    lambda node, net, req, params, fwd: meta.run_ifelse(_run_sub, node, net, req),
+)

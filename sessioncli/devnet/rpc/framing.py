@@ -21,11 +21,20 @@ def bad(message: str) -> RpcError:
     return RpcError(400, f"invalid request: {message}")
 
 
-def parse_request(body: bytes) -> tuple[Any, Any]:
+def parse_request(body: bytes) -> tuple[str, dict[str, Any]]:
+    """`{"method": name, "params": {...}}`, with the texts of the storage server's
+    `RequestHandler::process_client_req(std::string_view ...)`."""
     try:
         request = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad(f"invalid json: {exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise RpcError(400, "invalid json") from None
     if not isinstance(request, dict):
-        raise bad("request must be a JSON object")
-    return request.get("method"), request.get("params")
+        # nlohmann's find() on a non-object finds nothing: the method check is what fails.
+        raise RpcError(400, "invalid json: no `method` field")
+    method = request.get("method")
+    if not isinstance(method, str):
+        raise RpcError(400, "invalid json: no `method` field")
+    params = request.get("params")
+    if not isinstance(params, dict):
+        raise RpcError(400, "invalid json: no `params` field")
+    return method, params

@@ -1,4 +1,7 @@
-"""Swarm membership of an account (421) and replication of recursive requests to the other members."""
+"""Swarm membership of an account (421) and replication of recursive requests to the other members.
+
+Mirrors `handle_wrong_swarm`, `distribute_command` and `reply_or_fail` of session-storage-server
+`oxenss/rpc/request_handler.cpp`; nodes talk HTTPS here (`/swarm_rpc/v1`), not OxenMQ."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from sessioncli.devnet import crypto
-from sessioncli.devnet.node import HARDFORK, Network, Node
+from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.peers import PeerTimeout, PeerUnreachable
 from sessioncli.devnet.rpc.framing import RpcError
 
@@ -42,9 +45,10 @@ def fan_out(
     swarm: dict[str, Any] = {node.spec.ed25519_hex: mine}
     for ed_hex, future in futures.items():
         swarm[ed_hex] = future.result()
+    reply = {"swarm": swarm, "t": node.now_ms(), "hf": net.hf}
     if all(r.get("failed") for r in swarm.values()):
-        raise RpcError(500, "all swarm members failed")
-    return {"swarm": swarm, "t": node.now_ms(), "hf": HARDFORK}
+        raise RpcError(500, reply)
+    return reply
 
 
 def _forward_one(
