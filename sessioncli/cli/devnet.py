@@ -125,7 +125,7 @@ def _render(verb: str, result: Any) -> None:
     elif verb == "ons":
         names = result if isinstance(result, list) else [result]
         emit_rows(("name", "session_id"), [(n["name"], n["session_id"]) for n in names])
-    else:
+    elif verb in ("list", "down", "up", "hang", "clock", "fault"):
         nodes = result if isinstance(result, list) else [result]
         emit_rows(
             ("id", "address", "swarm", "state", "fault", "clock", "pubkey_ed25519"),
@@ -142,3 +142,5 @@ def _render(verb: str, result: Any) -> None:
                 for n in nodes
             ],
         )
+    else:  # a verb another part of the devnet registered (file server, SOGS...)
+        emit_json(result)
