@@ -142,6 +142,13 @@ def test_second_devnet_on_the_same_dir_is_refused(devnet: DevnetProcess) -> None
     assert result.stdout == ""
 
 
+def test_bad_hardfork_is_a_usage_error(tmp_path: Path) -> None:
+    result = _cli("up", "--dir", str(tmp_path / "net"), "--hardfork", "19")
+    assert result.returncode == 2
+    assert "--hardfork must be MAJOR.MINOR" in result.stderr
+    assert result.stdout == ""
+
+
 def test_bad_dir_is_a_usage_error(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")

@@ -149,6 +149,8 @@ def test_revoked_tokens_fail_except_in_unrevocable_namespaces(healthy: Net) -> N
         "retrieve signature verification failed",
     )
     assert rpc(node, "store", store(kicked, 11, b"still here?"))[0] == 401
+    # Only retrieving is exempt in the unrevocable namespaces; storing there is refused too.
+    assert rpc(node, "store", store(kicked, -11, b"me too"))[0] == 401
     status, body = rpc(node, "retrieve", retrieve(kicked, -11))
     assert status == 200, body
     assert [base64.b64decode(m["data"]) for m in body["messages"]] == [b"you were removed"]
