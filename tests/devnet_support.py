@@ -14,6 +14,7 @@ Stable API (other suites import it)::
         devnet.ctl("clock", "n1", "-120")
         devnet.ctl("stats"); devnet.ctl("seen", "n0")
         devnet.ctl("sogs", "seen")              # the SOGS's audit log; also fileserver/sogs verbs
+    # DevnetProcess(..., hardfork="19.3") passes `--hardfork 19.3` (default: the devnet's 19.4)
     # leaving the block stops it (SIGTERM, then SIGKILL after 10 s)
 
 `extra_args` go to `devnet up` as they are (e.g. `("--sogs-rate-limit", "off")`).
@@ -51,6 +52,7 @@ class DevnetProcess:
         seeds: int = 1,
         timeout: float = 20.0,
         extra_args: tuple[str, ...] = (),
+        hardfork: str | None = None,
     ) -> None:
         self.dir = Path(directory).absolute()
         self.network_file = self.dir / "network.json"
@@ -76,6 +78,7 @@ class DevnetProcess:
                 "--seeds",
                 str(seeds),
                 *extra_args,
+                *(["--hardfork", hardfork] if hardfork is not None else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -53,6 +53,10 @@ def up(
             help="SOGS advertises `blind` and refuses unblinded (00) keys, as pysogs does.",
         ),
     ] = True,
+    hardfork: Annotated[
+        str,
+        typer.Option("--hardfork", help="Network version the nodes report (hf), MAJOR.MINOR."),
+    ] = "19.4",
 ) -> None:
     """Run a devnet in the foreground until SIGINT/SIGTERM; one line on stdout once it is ready.
 
@@ -71,8 +75,19 @@ def up(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    from sessioncli.devnet.errors import DevnetUsageError
+
+    major, dot, minor = hardfork.partition(".")
+    if not (major.isdigit() and dot and minor.isdigit()):
+        raise DevnetUsageError(f"--hardfork must be MAJOR.MINOR (e.g. 19.4), not {hardfork!r}")
     devnet = Devnet(
-        directory, nodes=nodes, swarm_size=swarm_size, seed=seed, seeds=seeds, sogs=sogs
+        directory,
+        nodes=nodes,
+        swarm_size=swarm_size,
+        seed=seed,
+        seeds=seeds,
+        sogs=sogs,
+        hardfork=(int(major), int(minor)),
     )
     try:
         devnet.start()
@@ -96,7 +111,8 @@ def ctl(
             help="list | down NODE... | up NODE... | hang NODE... | "
             "clock NODE SECONDS | fault NODE MODE | stats | seen NODE | "
             "fileserver down|up|hang|fault MODE|tamper ID|status | "
-            "sogs down|up|hang|fault MODE|clock SECONDS|seen|status"
+            "sogs down|up|hang|fault MODE|clock SECONDS|seen|status | "
+            "ons add NAME SESSION_ID | ons list"
         ),
     ],
     args: Annotated[list[str] | None, typer.Argument(help="Node ids and values.")] = None,
@@ -128,7 +144,10 @@ def _render(verb: str, result: Any) -> None:
     elif verb == "seen":
         for record in result:
             emit_ndjson(record)
-    else:
+    elif verb == "ons":
+        names = result if isinstance(result, list) else [result]
+        emit_rows(("name", "session_id"), [(n["name"], n["session_id"]) for n in names])
+    elif verb in ("list", "down", "up", "hang", "clock", "fault"):
         nodes = result if isinstance(result, list) else [result]
         emit_rows(
             ("id", "address", "swarm", "state", "fault", "clock", "pubkey_ed25519"),
@@ -145,3 +164,5 @@ def _render(verb: str, result: Any) -> None:
                 for n in nodes
             ],
         )
+    else:  # a verb another part of the devnet registered (file server, SOGS...)
+        emit_json(result)

@@ -43,7 +43,7 @@ def fs(devnet: Devnet) -> Iterator[dict[str, Any]]:
 
 
 def _client(devnet: Devnet, fs: dict[str, Any], enc_type: str = "aes-gcm") -> OnionClient:
-    nodes = [n for n in devnet.list() if n["kind"] == "storage"]
+    nodes = [n for n in devnet.describe_nodes() if n["kind"] == "storage"]
     host, port = fs["url"].removeprefix("http://").split(":")
     return OnionClient(nodes[:3], fs["pubkey_x25519"], host, int(port), enc_type)
 
@@ -56,7 +56,7 @@ def _spec_id(data: bytes) -> str:
 def test_network_file_names_the_file_server(devnet: Devnet, fs: dict[str, Any]) -> None:
     assert set(fs) == {"url", "pubkey_x25519", "pubkey_ed25519"}
     assert fs["url"].startswith("http://127.") and fs["url"].count(":") == 2
-    node_ips = {n["ip"] for n in devnet.list()}
+    node_ips = {n["ip"] for n in devnet.describe_nodes()}
     assert fs["url"].removeprefix("http://").split(":")[0] not in node_ips
     # As on mainnet, the onion key is the Ed25519 key converted to X25519.
     from nacl import bindings as sodium

@@ -164,7 +164,7 @@ class Community:
         self.base = f"{parts.scheme}://{parts.hostname}:{parts.port}"
         self.room = parts.path.strip("/")
         self.server_pk = bytes.fromhex(urllib.parse.parse_qs(parts.query)["public_key"][0])
-        storage = [n for n in devnet.list() if n["kind"] == "storage"]
+        storage = [n for n in devnet.describe_nodes() if n["kind"] == "storage"]
         self.onion = OnionClient(storage[3:6], self.server_pk.hex(), parts.hostname, parts.port)
         self.via = via
 
@@ -226,7 +226,7 @@ def _post(room: Community, user: SogsUser, text: str) -> dict[str, Any]:
 def test_network_file_lists_the_room_url(devnet: Devnet, room: Community) -> None:
     assert room.url == f"{room.base}/devnet?public_key={room.server_pk.hex()}"
     assert room.base.startswith("http://127.") and len(room.server_pk) == 32
-    node_ips = {n["ip"] for n in devnet.list()}
+    node_ips = {n["ip"] for n in devnet.describe_nodes()}
     assert urllib.parse.urlsplit(room.base).hostname not in node_ips
 
 
