@@ -48,6 +48,7 @@ __all__ = [
     "TemporaryFailure",
     "UsageError",
     "__version__",
+    "exit_code",
 ]
 
 
@@ -65,6 +66,16 @@ class SendResult:
     @property
     def recipient(self) -> str:
         return str(self.data.get("recipient"))
+
+
+def exit_code(results: Sequence[SendResult]) -> int:
+    """The CLI's exit status for these results: 0 all, 3 some, else the first failure's code."""
+    ok = [r for r in results if r.ok]
+    if len(ok) == len(results):
+        return 0
+    if ok:
+        return 3
+    return results[0].exit_code or 1
 
 
 class _Stop(Exception):
