@@ -253,3 +253,22 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_sendmail_through_the_daemon(users, daemon_for) -> None:
+    alice, bob = users("alice"), users("bob")
+    d = daemon_for(alice, "m")
+    res = subprocess.run(
+        [sys.executable, "-m", "sessioncli.integrations.sendmail", "-i", bob.session_id],
+        input=b"Subject: via daemon\n\nbody\n",
+        env={
+            **alice.env,
+            "SESSIONCLI_SOCKET": str(d.sock),
+            "SESSIONCLI_IDENTITY_FILE": "/nonexistent",
+        },
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert [m["body"] for m in bob.receive_json()] == ["via daemon\nbody"]
