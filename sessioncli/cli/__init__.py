@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "nodes",
     "path",
     "daemon",
+    "webhook",
 )
 
 for _name in _COMMAND_MODULES:
