@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "path",
     "daemon",
     "webhook",
+    "integrations",
 )
 
 for _name in _COMMAND_MODULES:
