@@ -59,10 +59,16 @@ def _exclusive(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _listening_socket(path: Path, gid: int | None) -> socket.socket:
-    """systemd's socket (LISTEN_FDS) when activated, else a new one bound at `path`."""
-    if os.environ.get("LISTEN_PID") == str(os.getpid()) and os.environ.get("LISTEN_FDS") == "1":
-        return socket.socket(fileno=SD_LISTEN_FDS_START)
+def activated_socket() -> socket.socket | None:
+    """The listening socket systemd passed us (socket activation), if it did."""
+    if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDS") != "1":
+        return None
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(name, None)  # not inherited by anything we start
+    return socket.socket(fileno=SD_LISTEN_FDS_START)
+
+
+def _bound_socket(path: Path, gid: int | None) -> socket.socket:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # stale: the lock says nobody serves it
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -145,26 +151,37 @@ class Daemon:
     # --- the Unix socket -------------------------------------------------------------------
 
     def serve_socket(self, path: Path, *, gid: int | None = None) -> None:
+        """Serve systemd's socket when activated, else bind `path` (exclusively) and serve it."""
+        activated = activated_socket()
+        if activated is not None:
+            self.log("listening on the socket systemd passed")
+            self._accept_loop(activated)
+            return
         _private_dir(path.parent, gid)
         with _exclusive(path):
-            listener = _listening_socket(path, gid)
-            listener.settimeout(0.2)
+            listener = _bound_socket(path, gid)
             self.log(f"listening on {path}")
             try:
-                while not self.stopping.is_set():
-                    try:
-                        conn, _ = listener.accept()
-                    except TimeoutError:
-                        continue
-                    except OSError:
-                        if self.stopping.is_set():
-                            break
-                        raise
-                    threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+                self._accept_loop(listener)
             finally:
-                listener.close()
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        listener.settimeout(0.2)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    if self.stopping.is_set():
+                        break
+                    raise
+                threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+        finally:
+            listener.close()
 
     def _connection(self, conn: socket.socket) -> None:
         from sessioncli.integrations.connection import Connection

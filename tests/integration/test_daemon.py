@@ -272,3 +272,35 @@ def test_sendmail_through_the_daemon(users, daemon_for) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert [m["body"] for m in bob.receive_json()] == ["via daemon\nbody"]
+
+
+def test_systemd_socket_activation(users, tmp_path: Path) -> None:
+    alice = users("alice")
+    path = Path(f"/tmp/scli-act-{os.getpid()}.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(8)
+    fd = listener.fileno()
+    proc = subprocess.Popen(
+        [
+            "sh",
+            "-c",
+            f"LISTEN_PID=$$ LISTEN_FDS=1 exec {sys.executable} -m sessioncli daemon --socket /nonexistent/never",
+        ],
+        env=alice.env,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        pass_fds=(3,),
+        preexec_fn=lambda: os.dup2(fd, 3),
+    )
+    listener.close()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(60)
+            s.connect(str(path))
+            s.sendall(b'{"jsonrpc":"2.0","method":"version","id":1}\n')
+            assert json.loads(s.makefile("rb").readline())["result"]["version"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""
+        path.unlink()
