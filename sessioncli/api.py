@@ -297,8 +297,7 @@ class Client:
 
     def status(self) -> dict[str, Any]:
         """What the network client holds: pool size, paths (guard first), clock offset."""
-        net = self._network()
-        return net_status(net)
+        return {"session_id": self.session_id, **net_status(self._network())}
 
 
 def net_status(net: NetworkClient) -> dict[str, Any]:
