@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -80,6 +81,13 @@ def send(
     ] = False,
     timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
+    via_daemon: Annotated[
+        bool,
+        typer.Option(
+            "--daemon",
+            help="Send through a running `sessioncli daemon` ($SESSIONCLI_SOCKET or its default).",
+        ),
+    ] = False,
 ) -> None:
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
     g = get_globals(ctx)
@@ -107,6 +115,9 @@ def send(
     send_core.check_body(body)
     send_core.check_fits(body, display_name)
 
+    if via_daemon or os.environ.get("SESSIONCLI_SOCKET"):
+        _send_via_daemon(words, body, ttl, name, json_out, quiet=g.quiet)
+        return
     identity = context.load_identity(opts)
     net = context.open_network(resolved)
     try:
@@ -138,6 +149,32 @@ def send(
     code = dispatch.overall_exit(results)
     if code:
         raise typer.Exit(int(code))
+
+
+def _send_via_daemon(
+    words: list[str], body: str, ttl: str | None, name: str | None, json_out: bool, *, quiet: bool
+) -> None:
+    """The same send, made by the daemon (its warm paths); the same output and exit codes."""
+    from sessioncli.integrations import daemon_client
+
+    params: dict[str, object] = {"recipient": words, "message": body}
+    if ttl:
+        params["ttl"] = ttl
+    if name:
+        params["name"] = name
+    try:
+        answer = daemon_client.call("send", params)
+    except daemon_client.DaemonError as exc:
+        err(f"sessioncli: error: {exc.message}")
+        raise typer.Exit(exc.exit_code) from None
+    results = answer["results"]
+    for r in results:
+        if not r.get("ok"):
+            err(f"sessioncli: error: {r.get('recipient_name') or r.get('recipient')}: {r['error']}")
+    if json_out:
+        emit_json(results if len(results) > 1 or len(words) > 1 else results[0])
+    if answer["exit_code"]:
+        raise typer.Exit(int(answer["exit_code"]))
 
 
 __all__ = ["SessionCliError", "send"]

@@ -19,7 +19,10 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-RUNNABLE = {"sh", "crontab", "ini", "yaml"}
+RUNNABLE = {"sh", "crontab", "ini", "yaml", "python"}
+# Python blocks are run where the page is the API's reference; elsewhere they are sketches that
+# assume a test's context (e.g. docs/devnet.md's use of tmp_path).
+PYTHON_DOCS = {"api.md"}
 BOT_SEED = "00112233445566778899aabbccddeeff"
 
 
@@ -50,7 +53,7 @@ def _examples() -> list[Example]:
                 j = i + 1
                 while j < len(lines) and lines[j].strip() != "```":
                     j += 1
-                if m.group(1) in RUNNABLE:
+                if m.group(1) in RUNNABLE and (m.group(1) != "python" or doc.name in PYTHON_DOCS):
                     found.append(
                         Example(
                             doc.name,
@@ -229,6 +232,19 @@ def _run_ci_step(world: DocsWorld, code: str) -> None:
     assert len(world.ops_inbox()) >= before + 1
 
 
+def _run_python(world: DocsWorld, code: str) -> None:
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        env=world.env,
+        cwd=world.home,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert res.returncode == 0, f"{code}\n--- stderr:\n{res.stderr}"
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
 def test_example(world: DocsWorld, example: Example) -> None:
     if example.lang == "sh":
@@ -240,6 +256,8 @@ def test_example(world: DocsWorld, example: Example) -> None:
         _run_systemd(world, example.code)
     elif example.lang == "yaml":
         _run_ci_step(world, example.code)
+    elif example.lang == "python":
+        _run_python(world, example.code)
 
 
 def test_the_examples_reached_the_phone(world: DocsWorld) -> None:
