@@ -71,8 +71,12 @@ def main() -> None:
             while not sock.exists():
                 time.sleep(0.05)
             line = json.dumps(
-                {"jsonrpc": "2.0", "method": "send", "id": 1,
-                 "params": {"recipient": bob, "message": "via daemon"}}
+                {
+                    "jsonrpc": "2.0",
+                    "method": "send",
+                    "id": 1,
+                    "params": {"recipient": bob, "message": "via daemon"},
+                }
             )
             client = (
                 "import socket,sys;s=socket.socket(socket.AF_UNIX);"

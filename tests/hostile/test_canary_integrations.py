@@ -57,20 +57,60 @@ def test_front_doors_never_show_a_secret(devnet: Any, private_dirs: Path) -> Non
     sock = Path(f"/tmp/scli-canary-{os.getpid()}/socket")
     port, hook_port = _free_port(), _free_port()
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "sessioncli", "-v", "daemon", "--socket", str(sock), "--http", f"127.0.0.1:{port}"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sessioncli",
+            "-v",
+            "daemon",
+            "--socket",
+            str(sock),
+            "--http",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     hook = subprocess.Popen(
-        [sys.executable, "-m", "sessioncli", "-v", "webhook", "--listen", f"127.0.0.1:{hook_port}", "--to", peer_id, "--format", "text"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sessioncli",
+            "-v",
+            "webhook",
+            "--listen",
+            f"127.0.0.1:{hook_port}",
+            "--to",
+            peer_id,
+            "--format",
+            "text",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     outputs: list[str] = []
     try:
         _wait(sock.exists, daemon)
         _wait(lambda: _connects(hook_port), hook)
         for line in (
-            {"jsonrpc": "2.0", "method": "send", "params": {"recipient": peer_id, "message": "hi"}, "id": 1},
-            {"jsonrpc": "2.0", "method": "send", "params": {"recipient": "nobody", "message": "x"}, "id": 2},
+            {
+                "jsonrpc": "2.0",
+                "method": "send",
+                "params": {"recipient": peer_id, "message": "hi"},
+                "id": 1,
+            },
+            {
+                "jsonrpc": "2.0",
+                "method": "send",
+                "params": {"recipient": "nobody", "message": "x"},
+                "id": 2,
+            },
             {"jsonrpc": "2.0", "method": "status", "id": 3},
             {"jsonrpc": "2.0", "method": "listContacts", "id": 4},
             {"jsonrpc": "2.0", "method": "subscribeReceive", "id": 5},
@@ -90,7 +130,11 @@ def test_front_doors_never_show_a_secret(devnet: Any, private_dirs: Path) -> Non
         mail = subprocess.run(
             [sys.executable, "-m", "sessioncli.integrations.sendmail", "-i", "-t"],
             input=f"To: {peer_id}\nSubject: s\nX-Cron-Env: <SESSIONCLI_IDENTITY={CANARY_SEED_HEX}>\n\nbody\n",
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert mail.returncode == 0, mail.stderr
         outputs += [mail.stdout, mail.stderr]

@@ -312,19 +312,31 @@ def test_cli_send_through_the_daemon(users, daemon_for) -> None:
     env = {**alice.env, "SESSIONCLI_SOCKET": str(d.sock)}
     res = subprocess.run(
         [sys.executable, "-m", "sessioncli", "send", "--json", bob.session_id, "cli via daemon"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["ok"] is True
     bad = subprocess.run(
         [sys.executable, "-m", "sessioncli", "send", "nobody-known", "x"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") <= 3
     d.stop()
     gone = subprocess.run(
         [sys.executable, "-m", "sessioncli", "send", "--daemon", bob.session_id, "x"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert gone.returncode == 75 and "cannot reach the sessioncli daemon" in gone.stderr
     assert [m["body"] for m in bob.receive_json()] == ["cli via daemon"]
