@@ -115,8 +115,14 @@ def message_hash(serialized: bytes) -> bytes:
 
 
 def empty_message(lag: int = DEFAULT_LAG) -> ConfigMessage:
-    """The implicit seqno-0 message every config starts from (d1:#i0e1:&de1:<le1:=dee)."""
-    return ConfigMessage(seqno=0, lag=lag)
+    """The implicit seqno-0 message every config starts from (d1:#i0e1:&de1:<le1:=dee).
+
+    Its hash is of those unsigned bytes even for a signing admin: libsession hashes the default
+    message when it is constructed, before any signer is attached.
+    """
+    msg = ConfigMessage(seqno=0, lag=lag)
+    msg.raw_hash = message_hash(msg.serialize())
+    return msg
 
 
 _KNOWN: Final = (b"#", b"&", b"<", b"=")
