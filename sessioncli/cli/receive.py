@@ -13,7 +13,6 @@ import typer
 from sessioncli.cli._errors import cli_errors, err
 from sessioncli.cli._output import emit_line, emit_ndjson, stdout_isatty, tsv_escape
 from sessioncli.cli.app import app, get_globals
-from sessioncli.errors import NetworkUnavailable, TemporaryFailure
 
 
 def _render(received: Any, json_out: bool, tty: bool) -> None:
@@ -73,7 +72,7 @@ def receive(
 ) -> None:
     """Print new messages for our identity (once, or with --follow until stopped)."""
     g = get_globals(ctx)
-    from sessioncli.core import contacts, context
+    from sessioncli.core import contacts, context, inbox
     from sessioncli.core import receive as receive_core
 
     opts = context.Options(
@@ -91,27 +90,32 @@ def receive(
     previous = signal.signal(signal.SIGTERM, on_term)
     with receive_core.receive_lock(folder, identity.session_id):
         net = context.open_network(resolved)
-        receiver = receive_core.Receiver(
-            identity,
-            net,
-            folder,
-            include_own=include_own,
-            commit=not peek,
-            contact_name=contacts.name_for,
+        sources = inbox.open_sources(
+            inbox.ReceiveContext(
+                identity,
+                net,
+                folder,
+                include_own=include_own,
+                commit=not peek,
+                contact_name=contacts.name_for,
+            )
         )
+        receiver = sources[0]
+        assert isinstance(receiver, receive_core.Receiver)
         try:
             total = 0
             last_new = time.monotonic()
             while True:
                 remaining = None if max_count is None else max_count - total
-                try:
-                    got = receiver.poll(lambda r: _render(r, json_out, tty), limit=remaining)
-                except (NetworkUnavailable, TemporaryFailure) as exc:
+                polled = inbox.poll_all(
+                    sources, lambda r: _render(r, json_out, tty), limit=remaining
+                )
+                got = polled.emitted
+                for exc in polled.failures:
                     if not follow:
-                        raise
+                        raise exc
                     if g.verbose:
                         err(f"sessioncli: poll failed, retrying: {exc.message}")
-                    got = 0
                 total += got
                 if got:
                     last_new = time.monotonic()
@@ -124,7 +128,7 @@ def receive(
                 if stop.wait(interval):
                     break
         finally:
-            receiver.close()
+            inbox.close_all(sources)
             net.close()
             signal.signal(signal.SIGTERM, previous)
     s = receiver.stats

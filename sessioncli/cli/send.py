@@ -83,16 +83,14 @@ def send(
 ) -> None:
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
     g = get_globals(ctx)
-    from sessioncli.core import contacts, context, settings
+    from sessioncli.core import context, dispatch, recipients, settings
     from sessioncli.core import send as send_core
 
-    names = [p for p in recipient.split(",") if p.strip()] + list(to or [])
-    if not names:
+    words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
+    if not words:
         raise UsageError("no recipient given")
-    targets: list[send_core.Recipient] = []
-    for text in names:
-        sid, contact = contacts.resolve_recipient(text)
-        targets.append(send_core.Recipient(sid, contact))
+    targets = recipients.parse_targets(words)
+    dispatch.check_supported(targets)
 
     if message is None or message == "-":
         if g.identity_file == "-":
@@ -112,21 +110,18 @@ def send(
     identity = context.load_identity(opts)
     net = context.open_network(resolved)
     try:
-        results = send_core.send_messages(
-            identity,
-            net,
+        results = dispatch.send(
+            dispatch.SendContext(
+                identity, net, context.state_folder(resolved, identity.session_id)
+            ),
             targets,
-            body,
-            ttl_ms=ttl_ms,
-            display_name=display_name,
-            state_folder=context.state_folder(resolved, identity.session_id),
-            sync_copy=not no_sync,
+            dispatch.Outgoing(body, ttl_ms, display_name, sync_copy=not no_sync),
         )
     finally:
         net.close()
 
     for r in results:
-        label = r.recipient_name or r.recipient
+        label = r.label
         if not g.quiet:
             for w in r.warnings:
                 err(f"sessioncli: warning: {label}: {w}")
@@ -138,9 +133,9 @@ def send(
         if not r.ok:
             err(f"sessioncli: error: {label}: {r.error}")
     if json_out:
-        several = len(results) > 1 or len(names) > 1
+        several = len(results) > 1 or len(words) > 1
         emit_json([r.to_json() for r in results] if several else results[0].to_json())
-    code = send_core.overall_exit(results)
+    code = dispatch.overall_exit(results)
     if code:
         raise typer.Exit(int(code))
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sessioncli import state
+from sessioncli.core import names
+from sessioncli.core.recipients import Target
 from sessioncli.errors import ConfigError, UsageError
 from sessioncli.protocol.ids import InvalidSessionId, parse_session_id
 
-_NAME = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
+KIND = "contact"  # this module's kind of name in sessioncli.core.names
 
 
 @dataclass(frozen=True)
@@ -30,23 +31,8 @@ def _lock_path() -> Path:
     return state.config_dir() / ".contacts.lock"
 
 
-def _looks_like_id(text: str) -> bool:
-    """An attempt at a Session ID (even a broken one) rather than a contact name."""
-    if len(text) == 66:
-        return True
-    return text[:2] == "05" and all(c in "0123456789abcdefABCDEF" for c in text)
-
-
 def check_name(name: str) -> str:
-    if _looks_like_id(name):
-        raise UsageError(f"invalid contact name {name!r}: it looks like a Session ID")
-    if not _NAME.fullmatch(name):
-        raise UsageError(
-            f"invalid contact name {name!r}: 1-64 characters, no spaces or control characters"
-        )
-    if name.startswith("-"):
-        raise UsageError(f"invalid contact name {name!r}: it may not start with '-'")
-    return name
+    return names.check_name(name, kind=KIND)
 
 
 def check_id(text: str) -> str:
@@ -108,10 +94,11 @@ def add(name: str, session_id: str) -> Contact:
     name = check_name(name)
     sid = check_id(session_id)
     path = contacts_path()
-    with state.file_lock(_lock_path(), what="the contacts file"):
+    with names.names_lock(), state.file_lock(_lock_path(), what="the contacts file"):
         contacts = _load(path)
         if name.casefold() in contacts:
             raise UsageError(f"a contact named {contacts[name.casefold()].name!r} already exists")
+        names.claim(name, kind=KIND)
         contact = Contact(name, sid, int(time.time() * 1000))
         contacts[name.casefold()] = contact
         _save(path, contacts)
@@ -132,23 +119,35 @@ def remove(name: str) -> Contact:
 def rename(old: str, new: str) -> Contact:
     new = check_name(new)
     path = contacts_path()
-    with state.file_lock(_lock_path(), what="the contacts file"):
+    with names.names_lock(), state.file_lock(_lock_path(), what="the contacts file"):
         contacts = _load(path)
         found = contacts.pop(old.casefold(), None)
         if found is None:
             raise UsageError(f"unknown contact {old!r}")
         if new.casefold() in contacts:
             raise UsageError(f"a contact named {contacts[new.casefold()].name!r} already exists")
+        if new.casefold() != old.casefold():
+            names.claim(new, kind=KIND)
         renamed = Contact(new, found.session_id, found.added_ms)
         contacts[new.casefold()] = renamed
         _save(path, contacts)
     return renamed
 
 
+def lookup_name(name: str) -> Target | None:
+    """The DM target of a contact name (case-insensitive), for sessioncli.core.names."""
+    found = _load(contacts_path()).get(name.casefold())
+    return None if found is None else Target("dm", found.session_id, name=found.name)
+
+
+def all_names() -> list[str]:
+    return [c.name for c in list_contacts()]
+
+
 def resolve_recipient(text: str) -> tuple[str, str | None]:
     """(Session ID, contact name or None) for a Session ID or a contact name."""
     value = text.strip()
-    if _looks_like_id(value):
+    if names.looks_like_id(value):
         return check_id(value), None
     try:
         contact = get(value)

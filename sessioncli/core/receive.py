@@ -42,6 +42,7 @@ class Received:
         m = self.message
         data = m.to_json_dict()
         out: dict[str, Any] = {
+            "source": "dm",
             "hash": self.hash,
             "from": m.sender,
             "from_name": m.display_name,

@@ -13,6 +13,7 @@ from sessioncli.errors import SessionCliError, TemporaryFailure, UsageError
 from sessioncli.exitcodes import ExitCode
 
 if TYPE_CHECKING:
+    from sessioncli.core.recipients import Source
     from sessioncli.net.client import NetworkClient
     from sessioncli.protocol.ids import Identity
 
@@ -40,9 +41,15 @@ class SendResult:
     approval_sent: bool = False
     first_contact: bool = False  # they have never approved us: this lands in message requests
     warnings: tuple[str, ...] = field(default=())
+    source: Source = "dm"  # the kind of conversation (sessioncli.core.recipients.Source)
+
+    @property
+    def label(self) -> str:
+        return self.recipient_name or self.recipient
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "source": self.source,
             "recipient": self.recipient,
             "recipient_name": self.recipient_name,
             "ok": self.ok,

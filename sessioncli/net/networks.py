@@ -86,6 +86,8 @@ def resolve_network(value: str | None) -> NetworkConfig:
 
 
 def load_network_file(path: Path) -> NetworkConfig:
+    if "\x00" in str(path):
+        raise UsageError(f"invalid network file name {str(path)!a}: it holds a NUL byte")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

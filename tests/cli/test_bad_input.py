@@ -42,7 +42,8 @@ def _setup(home: Path) -> dict[str, str]:
 # (name, args, stdin, expected exit code, words the one error line must contain)
 CASES: list[tuple[str, list[str], bytes | None, int, str]] = [
     ("short id", ["send", "05abc", "hi"], None, 2, "66 hex"),
-    ("bad prefix", ["send", "03" + VALID[2:], "hi"], None, 2, "start with 05"),
+    ("bad prefix", ["send", "07" + VALID[2:], "hi"], None, 2, "start with 05"),
+    ("unknown group", ["send", "03" + VALID[2:], "hi"], None, 2, "not a member"),
     ("non hex", ["send", "05" + "z" * 64, "hi"], None, 2, "hexadecimal"),
     ("unknown contact", ["send", "nobody", "hi"], None, 2, "unknown recipient 'nobody'"),
     ("empty message", ["send", VALID, ""], None, 2, "empty message"),

@@ -1,0 +1,103 @@
+"""One send to many kinds of recipient: resolves @names, splits by source, keeps the order given.
+
+`send()` is what the CLI, the daemon and the API call. Each source has a sender module in
+`_SENDERS` exposing `send_targets(ctx, targets, outgoing) -> list[SendOutcome]` (one outcome per
+target, in order); a new kind of conversation adds one line there. Everything that can be
+refused (an unsupported source, an unresolvable @name) is refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sessioncli.core.recipients import Source, Target
+from sessioncli.errors import UsageError
+from sessioncli.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from sessioncli.net.client import NetworkClient
+    from sessioncli.protocol.ids import Identity
+
+# source -> module with `send_targets(ctx, targets, outgoing)`
+_SENDERS: dict[Source, str] = {"dm": "sessioncli.core.dispatch_dm"}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to send, whatever the recipient; features add defaulted fields here."""
+
+    body: str
+    ttl_ms: int
+    display_name: str | None = None
+    sync_copy: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)  # per-feature options, by name
+
+
+@dataclass(frozen=True)
+class SendContext:
+    identity: Identity
+    net: NetworkClient
+    state_folder: Path
+
+
+class SendOutcome(Protocol):
+    """One recipient's result; `to_json()` carries at least source, recipient, ok, error."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def exit_code(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+    @property
+    def first_contact(self) -> bool: ...
+    @property
+    def label(self) -> str: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def check_supported(targets: Sequence[Target]) -> None:
+    for t in targets:
+        if t.source not in _SENDERS:
+            raise UsageError(f"cannot send to {t.label}: {t.source} messages are not supported")
+
+
+def resolve_names(ctx: SendContext, targets: Sequence[Target]) -> list[Target]:
+    """Replace each @name by the DM target it resolves to (issue 15 adds core/ons.py)."""
+    for t in targets:
+        if t.ons is not None:
+            raise UsageError(f"cannot send to {t.label}: Session names are not supported yet")
+    return list(targets)
+
+
+def send(ctx: SendContext, targets: Sequence[Target], outgoing: Outgoing) -> list[SendOutcome]:
+    """Send to every target (sources in parallel where their senders are); results in order."""
+    check_supported(targets)
+    resolved = resolve_names(ctx, targets)
+    results: dict[int, SendOutcome] = {}
+    for source, module_name in _SENDERS.items():
+        indexed = [(i, t) for i, t in enumerate(resolved) if t.source == source]
+        if not indexed:
+            continue
+        module = importlib.import_module(module_name)
+        got = module.send_targets(ctx, [t for _, t in indexed], outgoing)
+        for (i, _), outcome in zip(indexed, got, strict=True):
+            results[i] = outcome
+    return [results[i] for i in range(len(resolved))]
+
+
+def overall_exit(results: Sequence[SendOutcome]) -> ExitCode:
+    """0 when all got it; PARTIAL when some did; otherwise the first failure's own code."""
+    ok = [r for r in results if r.ok]
+    if len(ok) == len(results):
+        return ExitCode.OK
+    if ok:
+        return ExitCode.PARTIAL
+    return ExitCode(results[0].exit_code or ExitCode.ERROR)

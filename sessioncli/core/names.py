@@ -1,0 +1,126 @@
+"""One namespace for the names a user gives: contacts, communities and groups never share a name.
+
+Each kind keeps its own file in the config folder (contacts.json, communities.json, groups.json)
+and plugs in here with a small module exposing:
+
+- `KIND`: "contact" | "community" | "group";
+- `lookup_name(name) -> Target | None` (case-insensitive);
+- `all_names() -> list[str]`;
+- groups also: `lookup_id(group_id) -> Target | None`.
+
+`claim(name)` is called by every `add`/`rename` while holding `names_lock()`, so that two kinds
+cannot take the same name, even from two processes at once. Lookup order is the order of
+`_KIND_MODULES`, but since names are unique across kinds it only matters for speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib
+import re
+from collections.abc import Iterator
+from types import ModuleType
+
+from sessioncli import state
+from sessioncli.core.recipients import Target
+from sessioncli.errors import UsageError
+
+# No spaces, commas (they separate recipients), C0/C1 controls, DEL or lone surrogates (argv
+# bytes that were not UTF-8); '@' (a Session name) and '-' (an option) may not lead.
+_NAME = re.compile(r"[^\s,\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,64}")
+
+# Modules that own a kind of name; a new kind adds its module here.
+_KIND_MODULES: tuple[str, ...] = ("sessioncli.core.contacts",)
+
+
+def _kinds() -> list[ModuleType]:
+    return [importlib.import_module(m) for m in _KIND_MODULES]
+
+
+def looks_like_id(text: str) -> bool:
+    """An attempt at an id (05/03/15…, even a broken one) rather than a name."""
+    if len(text) == 66:
+        return True
+    return text[:2] in ("05", "03", "15") and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def check_name(name: str, *, kind: str) -> str:
+    """A name usable for a contact, community or group, or a UsageError saying why not."""
+    if looks_like_id(name):
+        raise UsageError(f"invalid {kind} name {name!a}: it looks like a Session ID")
+    if not _NAME.fullmatch(name):
+        raise UsageError(
+            f"invalid {kind} name {name!a}: 1-64 characters, no spaces, commas, control "
+            "characters or invalid UTF-8"
+        )
+    if name.startswith(("-", "@")):
+        raise UsageError(f"invalid {kind} name {name!r}: it may not start with '-' or '@'")
+    return name
+
+
+@contextlib.contextmanager
+def names_lock() -> Iterator[None]:
+    """Held by every change to any kind's names (after which each kind takes its own lock)."""
+    with state.file_lock(state.config_dir() / ".names.lock", what="the name registry"):
+        yield
+
+
+def owner(name: str) -> tuple[str, Target] | None:
+    """(kind, target) of whoever holds `name`, or None."""
+    for module in _kinds():
+        found = module.lookup_name(name)
+        if found is not None:
+            return str(module.KIND), found
+    return None
+
+
+def claim(name: str, *, kind: str) -> None:
+    """Refuse a name already used by any kind (call under `names_lock()`)."""
+    held = owner(name)
+    if held is not None:
+        held_kind, target = held
+        shown = target.name or name
+        raise UsageError(
+            f"the name {shown!r} is already used by a {held_kind}",
+            hints=(
+                f"names are shared by contacts, communities and groups; pick another {kind} name",
+            ),
+        )
+
+
+def all_names() -> list[str]:
+    out: list[str] = []
+    for module in _kinds():
+        out.extend(module.all_names())
+    return sorted(out, key=str.casefold)
+
+
+def lookup(name: str) -> Target:
+    """The target a name stands for; UsageError with a 'did you mean' hint when unknown."""
+    held = owner(name)
+    if held is not None:
+        return held[1]
+    hints: list[str] = []
+    close = difflib.get_close_matches(name.casefold(), [n.casefold() for n in all_names()], n=1)
+    if close:
+        real = next(n for n in all_names() if n.casefold() == close[0])
+        hints.append(f"did you mean {real!r}?")
+    hints.append("add it with: sessioncli contacts add NAME SESSION_ID")
+    raise UsageError(
+        f"unknown recipient {name!r}: not a Session ID, contact, community or group",
+        hints=tuple(hints),
+    )
+
+
+def group_by_id(group_id: str) -> Target:
+    for module in _kinds():
+        finder = getattr(module, "lookup_id", None)
+        if finder is not None:
+            found = finder(group_id)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+    raise UsageError(
+        f"{group_id[:10]}… is a group id, and we are not a member of that group",
+        hints=("see: sessioncli group list",),
+    )
