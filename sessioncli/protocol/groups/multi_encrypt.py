@@ -103,3 +103,29 @@ def decrypt_for_multiple_simple(
     return decrypt_for_multiple(
         (ct for ct in cts if isinstance(ct, bytes)), nonce, x_sk, x_pk, sender_x_pk, domain
     )
+
+
+def kicked_notice(group_sk: bytes, member_x_pk: bytes, generation: int) -> bytes:
+    """The ns -11 notice an admin stores for a removed member: its X25519 key || ascii(gen)."""
+    return encrypt_for_multiple_simple(
+        [member_x_pk + str(generation).encode()],
+        [member_x_pk],
+        crypto.ed25519_sk_to_x25519(group_sk),
+        crypto.ed25519_pk_to_x25519(group_sk[32:]),
+        KICKED_DOMAIN,
+    )
+
+
+def read_kicked_notice(data: bytes, user_ed_sk: bytes, group_pk: bytes) -> int | None:
+    """The key generation a notice removes us at, or None if it is not about us."""
+    x_sk = crypto.ed25519_sk_to_x25519(user_ed_sk)
+    x_pk = crypto.ed25519_pk_to_x25519(user_ed_sk[32:])
+    try:
+        plain = decrypt_for_multiple_simple(
+            data, x_sk, x_pk, crypto.ed25519_pk_to_x25519(group_pk), KICKED_DOMAIN
+        )
+    except MultiEncryptError:
+        return None
+    if plain is None or plain[:32] != x_pk or not plain[32:].isdigit():
+        return None
+    return int(plain[32:])
