@@ -120,7 +120,7 @@ def test_envelope_round_trip() -> None:
     raw = content.SerializeToString()
     ct = gm.encode_group_post(SENDER.ed25519_secret, GROUP_PK, KEY, raw, 1_700_000_000_123)
     post = gm.decode_group_post([KEY], GROUP_PK, ct)
-    assert post == gm.GroupPost(SENDER.session_id, 1_700_000_000_123, raw)
+    assert post == gm.GroupPost(SENDER.session_id, 1_700_000_000_123, raw, SENDER.ed25519_public)
     inner = gm.decrypt_group_message([KEY], GROUP_PK, ct).plaintext
     env = pb.Envelope.FromString(inner)
     assert env.type == pb.Envelope.CLOSED_GROUP_MESSAGE and env.sourceDevice == 1

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sessioncli.protocol import crypto
 from sessioncli.protocol.groups import bencode
 from sessioncli.protocol.groups.bencode import BencodeError
 from sessioncli.protocol.groups.configpush import ConfigDecryptError, zstd_compress, zstd_decompress
+
+if TYPE_CHECKING:
+    from sessioncli.protocol.message import DecodedMessage
 
 PADDING: Final = 256  # nonce + ciphertext + tag is a multiple of this
 MAX_INFLATED: Final = 1 << 20  # libsession caps decompressed group messages at 1 MB
@@ -18,6 +21,10 @@ _OVERHEAD: Final = 24 + 16
 
 class GroupMessageError(ValueError):
     """A group message that does not decrypt with any key, or is malformed, or is badly signed."""
+
+
+class GroupSignatureError(GroupMessageError):
+    """It decrypts, but its sender signature fails (current rule: over payload || group key)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,7 @@ def decrypt_group_message(
     if not crypto.verify(
         fields.sender_ed25519, _signed_bytes(fields.payload, group_pk), fields.signature
     ):
-        raise GroupMessageError("group message signature does not verify")
+        raise GroupSignatureError("group message signature does not verify")
     try:
         sender_x = crypto.ed25519_pk_to_x25519(fields.sender_ed25519)
     except crypto.CryptoError as exc:
@@ -142,6 +149,7 @@ class GroupPost:
     sender: str
     timestamp_ms: int
     content: bytes
+    sender_ed25519: bytes = b""
 
 
 def decoy_pro_signature() -> bytes:
@@ -193,4 +201,21 @@ def decode_group_post(keys: Sequence[bytes], group_pk: bytes, ciphertext: bytes)
         pb.Content.FromString(envelope.content)
     except Exception as exc:
         raise GroupMessageError("group Envelope content is not a Content message") from exc
-    return GroupPost(inner.sender, int(envelope.timestamp), envelope.content)
+    return GroupPost(inner.sender, int(envelope.timestamp), envelope.content, inner.sender_ed25519)
+
+
+def classify_post(post: GroupPost) -> DecodedMessage:
+    """The post's Content read as a one-to-one message's is (kind, body, profile, quote...)."""
+    from sessioncli.protocol import message as dm
+    from sessioncli.protocol.proto import session_pb2 as pb
+
+    content = pb.Content.FromString(post.content)
+    # the DM classifier is shared on purpose: a group text is the same Content as a DM text
+    return dm._classify(
+        content,
+        post.content,
+        post.sender,
+        post.sender_ed25519.hex(),
+        post.timestamp_ms,
+        legacy=not content.sigTimestamp,
+    )
