@@ -87,11 +87,13 @@ class GroupReceiver:
         self.commit_enabled = commit
         self.contact_name = contact_name or (lambda _sid: None)
         self.stats = PollStats()
+        self.reopen = False
 
-    def _drop(self, reason: str, msg_hash: str) -> None:
+    def _drop(self, reason: str, msg_hash: str, *, final: bool = True) -> None:
         self.stats.dropped += 1
         self.stats.drop_reasons[reason] = self.stats.drop_reasons.get(reason, 0) + 1
-        self._remember(msg_hash)
+        if final:
+            self._remember(msg_hash)
 
     def _remember(self, msg_hash: str) -> None:
         expires = int(time.time() * 1000) + KEEP_MS
@@ -151,6 +153,7 @@ class GroupReceiver:
         return self._record(kind, h, self.group_id, int(time.time() * 1000), extra=extra)
 
     def _posts(self, group: OpenGroup, emit: Callable[[Record], None], limit: int | None) -> int:
+        from sessioncli.core import groups
         from sessioncli.protocol.groups.swarm_auth import NS_MESSAGES
 
         items = self.gctx.swarm.retrieve_group(group.auth(), NS_MESSAGES)
@@ -162,6 +165,8 @@ class GroupReceiver:
                 self.stats.duplicates += 1
                 continue
             rec = self._decode(group, item)
+            if self.reopen:
+                group, self.reopen = groups._open(self.gctx, self.name), False
             if rec is None:
                 continue
             if rec.outgoing and not self.include_own:
@@ -190,7 +195,8 @@ class GroupReceiver:
             self._drop("group_bad_signature", item.hash)
             return None
         except GroupMessageError:
-            self._drop("group_undecryptable", item.hash)
+            # not remembered: a post made with a key stored after our Keys fetch opens next time
+            self._drop("group_undecryptable", item.hash, final=False)
             return None
         expires = item.timestamp_ms + groups.MESSAGE_TTL_MS
         control = groups.control_of(post.content)
@@ -212,7 +218,10 @@ class GroupReceiver:
                 self._drop("group_bad_admin_signature", item.hash)
                 return None
         elif group.admin and control.kind in ("invite_response", "member_left"):
-            groups.handle_control(self.gctx, self.name, control, post.sender, post.timestamp_ms)
+            done = groups.handle_control(
+                self.gctx, self.name, control, post.sender, post.timestamp_ms
+            )
+            self.reopen = bool(done)  # it changed (maybe rekeyed) the group on disk
         kind = "group_info" if control.kind == "info_change" else "group_members"
         extra = {
             "change": control.kind,

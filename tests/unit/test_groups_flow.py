@@ -93,6 +93,8 @@ def test_posts_once_in_order_and_removal(world: tuple[FakeSwarm, User, User, Use
     got, receiver = records(carol, "team")
     assert texts(got) == []
     assert receiver.stats.drop_reasons == {"group_bad_signature": 1, "group_undecryptable": 1}
+    _, receiver = records(carol, "team")  # the forgery is remembered; junk is tried again
+    assert receiver.stats.drop_reasons == {"group_undecryptable": 1}
 
     alice(groups.remove_members, "team", [carol.identity.session_id])
     got, _ = records(carol, "team")
