@@ -58,7 +58,7 @@ def post_text(gctx: GroupContext, target: Target, outgoing: Outgoing) -> GroupSe
         group = groups._open(gctx, target.name or target.address)
         if group.secrets.status != "joined":
             raise SessionCliError(f"group {target.label!r} is an invite: accept it first")
-        if group.sync(gctx.swarm).kicked or group.secrets.kicked:
+        if group.sync(gctx.swarm, configs=False).kicked or group.secrets.kicked:
             groups._save(gctx, group)
             raise Removed(f"we were removed from group {target.label!r}: posting is refused")
         groups._save(gctx, group)

@@ -144,7 +144,7 @@ class OpenGroup:
 
     # --- reading the swarm --------------------------------------------------------------------
 
-    def sync(self, swarm: GroupSwarm) -> SyncResult:
+    def sync(self, swarm: GroupSwarm, *, configs: bool = True) -> SyncResult:
         """Read Keys, Info, Members (and -11 for members); keys are loaded before the configs."""
         from sessioncli.protocol.groups import swarm_auth as ns
         from sessioncli.protocol.groups.info import read_info
@@ -164,7 +164,8 @@ class OpenGroup:
                     result.kicked = self.secrets.kicked = True
             if result.kicked:
                 return result
-        wanted = (ns.NS_INFO, ns.NS_MEMBERS, ns.NS_KEYS)  # desktop's order: keys fetched last
+        # desktop's order (keys fetched last); a post needs only the keys (`configs=False`)
+        wanted = (ns.NS_INFO, ns.NS_MEMBERS, ns.NS_KEYS) if configs else (ns.NS_KEYS,)
         fetched = {n: swarm.retrieve_group(auth, n) for n in wanted}
         for item in sorted(fetched[ns.NS_KEYS], key=lambda i: i.timestamp_ms):
             try:
@@ -175,7 +176,7 @@ class OpenGroup:
                 continue  # unsigned or malformed: ignored, as libsession ignores it
         keys = self.keys.decryption_keys()
         before_info, before_members = self.info.message.seqno, self.members.message.seqno
-        if keys:
+        if keys and configs:
             self.info.merge([(i.hash, i.data) for i in fetched[ns.NS_INFO]], keys)
             self.members.merge([(i.hash, i.data) for i in fetched[ns.NS_MEMBERS]], keys)
         result.info_changed = self.info.message.seqno != before_info
