@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from sessioncli.protocol.ids import Identity
 
 # source -> module with `send_targets(ctx, targets, outgoing)`
-_SENDERS: dict[Source, str] = {"dm": "sessioncli.core.dispatch_dm"}
+_SENDERS: dict[Source, str] = {
+    "dm": "sessioncli.core.dispatch_dm",
+    "group": "sessioncli.core.group_send",
+}
 
 
 @dataclass(frozen=True)

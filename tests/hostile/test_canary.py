@@ -262,3 +262,59 @@ def test_the_detectors_see_a_leak(tmp_path: Path) -> None:
         assert file_leaks(tmp_path, set())
     (tmp_path / "f").write_text(json.dumps({"seed": CANARY_SEED_HEX}))
     assert file_leaks(tmp_path, set()) and not file_leaks(tmp_path, {tmp_path / "f"})
+
+
+def _forms(raw: bytes) -> list[bytes]:
+    """A secret as raw bytes, hex (both cases) and base64: every way it could be written."""
+    b64 = base64.b64encode(raw).rstrip(b"=")
+    return [raw, raw.hex().encode(), raw.hex().upper().encode(), b64]
+
+
+def test_group_secrets_stay_sealed(private_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The canary as a group admin (seed, keys) and as a member (memberAuthData): no secret leaves
+    the sealed state, which only the identity opens (issue 18 §3). Core-level: the CLI and the
+    network's signed group requests are not wired yet, so the swarm is the in-memory checker."""
+    from sessioncli.core import group_store, groups
+    from sessioncli.core.group_state import OpenGroup
+    from sessioncli.protocol import message
+    from tests.unit.groups_fakeswarm import FakeSwarm
+
+    swarm = FakeSwarm()
+    peer = Identity.from_seed(b"group-peer-seed!")
+    folder = private_dirs / "state" / "net" / CANARY.session_id
+    ctx = groups.GroupContext(CANARY, swarm, folder, "Canary")
+    made = groups.create(ctx, "canary-team", [peer.session_id])
+    # and a group where the canary is only a member (its memberAuthData is a secret too)
+    peer_ctx = groups.GroupContext(peer, swarm, private_dirs / "peer-state", "Peer")
+    with monkeypatch.context() as m:  # the peer has its own config folder (its group names)
+        m.setenv("SESSIONCLI_CONFIG_DIR", str(private_dirs / "peer-state" / "config"))
+        other = groups.create(peer_ctx, "peer-team", [CANARY.session_id])
+    dm = message.decode_dm(CANARY, swarm.inbox[CANARY.session_id][0])
+    invite = groups.control_of(dm.raw_content)
+    assert invite is not None
+    groups.record_invite(ctx, invite, dm.sender, dm.timestamp_ms)
+    joined = groups.accept(ctx, other.group_id, name="peer-team-2")
+
+    secrets: list[bytes] = []
+    for view in (made, joined):
+        sealed = group_store.load(folder, CANARY.ed25519_secret[:32], view.group_id)
+        assert sealed is not None
+        og = OpenGroup.open(CANARY, sealed)
+        secrets += og.keys.decryption_keys()
+        secrets += [s for s in (sealed.group_seed, sealed.auth_data) if s]
+        if og.group_sk is not None:
+            secrets.append(og.group_sk)
+        shown = json.dumps(view.to_json()) + repr(view) + repr(sealed) + repr(og)
+        assert not leaks(shown)
+        for raw in secrets:
+            for form in _forms(raw)[1:]:
+                assert form.decode() not in shown
+        path = group_store.state_path(folder, view.group_id)
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert len(secrets) >= 5  # 2 keys, the admin seed and secret key, the auth data
+    assert not file_leaks(private_dirs, {p for p in (private_dirs / "peer-state").rglob("*")})
+    for path in private_dirs.rglob("*"):
+        if path.is_file() and "peer-state" not in path.parts:
+            data = path.read_bytes()
+            for raw in secrets:
+                assert not any(form in data for form in _forms(raw)), path
