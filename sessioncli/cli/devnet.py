@@ -76,7 +76,9 @@ def ctl(
         str,
         typer.Argument(
             help="list | down NODE... | up NODE... | hang NODE... | "
-            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE"
+            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE | "
+            "fileserver down|up|fault MODE|tamper ID|status | "
+            "sogs down|up|fault MODE|seen|status"
         ),
     ],
     args: Annotated[list[str] | None, typer.Argument(help="Node ids and values.")] = None,
@@ -95,7 +97,10 @@ def ctl(
 
 
 def _render(verb: str, result: Any) -> None:
-    if verb == "stats":
+    if verb in ("fileserver", "sogs"):
+        for record in result if isinstance(result, list) else [result]:
+            emit_ndjson(record)
+    elif verb == "stats":
         rows = [
             (node_id, endpoint, count)
             for node_id, info in result.items()
