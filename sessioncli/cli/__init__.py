@@ -12,6 +12,7 @@ _COMMAND_MODULES = ("identity", "contacts", "send", "receive", "demo", "devnet",
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"sessioncli.cli.{_name}")
+importlib.import_module("sessioncli.cli.attachments")  # issue 14
 
 
 def main() -> None:

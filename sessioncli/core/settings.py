@@ -29,6 +29,7 @@ class Config:
     ttl: str | None = None
     proxy: str | None = None
     timeout: float | None = None
+    avatar: str | None = None  # path of the profile picture sent with messages
 
 
 def config_path() -> Path:
