@@ -166,9 +166,7 @@ def upload_blob(
             server_target(fs), "POST", "/file", body=blob, timeout=timeout, max_reply_bytes=65_536
         )
     except (TemporaryFailure, NetworkUnavailable) as exc:
-        raise type(exc)(
-            f"{what}: upload to the file server {fs.host} failed: {exc.message}"
-        ) from None
+        raise type(exc)(f"{what}: upload failed: {exc.message}") from None
     if reply.code != 200:
         raise _refused(what, reply.code, reply.body)
     try:
@@ -274,7 +272,7 @@ def download(
             max_reply_bytes=cap,
         )
     except (TemporaryFailure, NetworkUnavailable) as exc:
-        raise type(exc)(f"download from the file server {fs.host} failed: {exc.message}") from None
+        raise type(exc)(f"download failed: {exc.message}") from None
     if reply.code == 404:
         raise ProtocolError("the file server no longer has it (404: expired or never uploaded)")
     if reply.code != 200:

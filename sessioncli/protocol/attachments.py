@@ -46,14 +46,19 @@ def padded_size(size: int) -> int:
     """Desktop's bucket for a plaintext of `size` bytes: max(541, floor(1.05^ceil(log_1.05 n))).
 
     Computed with the same IEEE double operations as desktop's `Math.pow/Math.log`; a result
-    below `size` (rounding at an exact power) would cut data, so it is never returned. Capped at
-    MAX_FILE_BYTES for files within the limit, as desktop does.
+    below `size` (rounding at an exact power) would cut data, so it is never returned.
+    Desktop caps the bucket at its 10,000,000-byte file limit; we cap it LEGACY_OVERHEAD lower,
+    so that the whole encrypted upload (iv, PKCS#7 block, MAC) still fits a file server that
+    enforces 10,000,000 bytes on what it stores (the devnet's does; SPEC §7 leaves the server's
+    limit to its configuration). Receivers trim to `size` and ignore the padding, so this only
+    changes how many zero bytes the largest bucket has.
     """
     if size <= 0:
         return MIN_PADDED
     bucket = max(MIN_PADDED, math.floor(math.pow(1.05, math.ceil(math.log(size) / math.log(1.05)))))
-    if bucket > MAX_FILE_BYTES and size <= MAX_FILE_BYTES:
-        bucket = MAX_FILE_BYTES
+    top = MAX_FILE_BYTES - LEGACY_OVERHEAD
+    if bucket > top and size <= MAX_FILE_BYTES:
+        bucket = top
     return max(bucket, size)
 
 

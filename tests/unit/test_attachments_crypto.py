@@ -65,12 +65,15 @@ def test_one_byte_and_500_bytes_upload_the_same_size() -> None:
 def test_buckets_follow_desktop_formula() -> None:
     for n in [1, 541, 542, 1000, 12345, 999_999, 5_000_000, 9_523_809]:
         expected = max(541, math.floor(1.05 ** math.ceil(math.log(n) / math.log(1.05))))
-        assert pa.padded_size(n) == max(n, min(expected, 10_000_000))
+        assert pa.padded_size(n) == max(n, min(expected, 10_000_000 - 64))
     # exact powers of 1.05 must never be cut below the data
     for k in range(130, 331):
         n = math.floor(1.05**k)
         assert pa.padded_size(n) >= n
-    assert pa.padded_size(9_900_000) == 10_000_000  # capped like desktop
+    # capped (like desktop) so that the whole upload fits 10,000,000 bytes
+    assert pa.padded_size(9_900_000) == 10_000_000 - 64
+    assert pa.legacy_encrypted_size(9_900_000) == 10_000_000
+    assert pa.legacy_encrypted_size(9_999_936) == 10_000_000
     assert pa.padded_size(10_000_000) == 10_000_000
 
 
