@@ -67,7 +67,7 @@ def safe_name(file_name: str | None, fallback_id: str, content_type: str | None)
     return _cut(stem, ext)
 
 
-def save(folder: Path, data: bytes, stem: str, ext: str) -> Path:
+def save(folder: Path, data: bytes | bytearray, stem: str, ext: str) -> Path:
     """Write `data` as folder/stem+ext (or `stem (N)ext`), mode 0600, atomically, never replacing."""
     try:
         state.ensure_dir(folder)

@@ -255,7 +255,7 @@ def _server_for(net: NetworkClient, url: str) -> tuple[FileServer, Any]:
 
 def download(
     net: NetworkClient, att: Attachment, *, timeout: float | Deadline | None = None
-) -> bytes:
+) -> bytes | bytearray:
     """Fetch, check and decrypt one attachment; the plaintext, trimmed to its declared size."""
     from sessioncli.protocol import attachments as pa
 

@@ -84,30 +84,39 @@ def legacy_encrypt(
     iv = iv if iv is not None else crypto.random_bytes(_IV)
     if len(keys) != 64:
         raise AttachmentError("legacy attachment keys must be 64 bytes")
-    padded = plaintext + bytes(padded_size(len(plaintext)) - len(plaintext))
-    body = iv + ca.aes_cbc_encrypt(keys[:32], iv, padded)
-    blob = body + crypto.hmac_sha256(keys[32:], body)
-    return Encrypted(blob=blob, key=keys, digest=ca.sha256(blob))
+    # One buffer for the whole blob, encrypted piece by piece: a file of up to 10 MB is held
+    # about twice (plaintext and blob), not once per intermediate step.
+    blob = ca.aes_cbc_encrypt_padded_into(
+        keys[:32], iv, plaintext, padded_size(len(plaintext)), _MAC
+    )
+    blob[-_MAC:] = ca.hmac_sha256(keys[32:], memoryview(blob)[:-_MAC])
+    digest = ca.sha256(blob)
+    return Encrypted(blob=bytes(blob), key=keys, digest=digest)
 
 
-def legacy_decrypt(blob: bytes, keys: bytes, digest: bytes, size: int | None) -> bytes:
+def legacy_decrypt(blob: bytes, keys: bytes, digest: bytes, size: int | None) -> bytearray:
     """Check the MAC and the digest, decrypt, trim to `size` (the padding is the sender's)."""
     if len(keys) != 64:
         raise AttachmentError("attachment key is not 64 bytes")
     if len(blob) < _IV + _BLOCK + _MAC:
         raise AttachmentError("attachment is too short to be encrypted")
-    body, mac = blob[:-_MAC], blob[-_MAC:]
-    if not ca.equal(crypto.hmac_sha256(keys[32:], body), mac):
+    view = memoryview(blob)  # slices of a 10 MB blob without copying it
+    body, mac = view[:-_MAC], bytes(view[-_MAC:])
+    if not ca.equal(ca.hmac_sha256(keys[32:], body), mac):
         raise AttachmentError("attachment MAC does not match (tampered or wrong key)")
     if not digest:
         raise AttachmentError("attachment has no digest (the sender's client is too old)")
     if not ca.equal(ca.sha256(blob), digest):
         raise AttachmentError("attachment digest does not match")
     try:
-        plain = ca.aes_cbc_decrypt(keys[:32], body[:_IV], body[_IV:])
+        plain = ca.aes_cbc_decrypt_into(keys[:32], bytes(body[:_IV]), body[_IV:])
     except crypto.CryptoError as exc:
         raise AttachmentError(f"attachment does not decrypt: {exc}") from exc
-    return trim(plain, size)
+    if size is not None and size > len(plain):
+        raise AttachmentError(f"attachment holds {len(plain)} bytes, its pointer says {size}")
+    if size:
+        del plain[size:]  # trimmed in place: no second copy of the file
+    return plain
 
 
 def trim(plain: bytes, size: int | None) -> bytes:

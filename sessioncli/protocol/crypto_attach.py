@@ -22,8 +22,15 @@ def _need(name: str, value: bytes, length: int) -> None:
         raise CryptoError(f"{name} must be {length} bytes, got {len(value)}")
 
 
-def sha256(data: bytes) -> bytes:
+Bytes = bytes | bytearray | memoryview  # large files are handled without copies
+
+
+def sha256(data: Bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+def hmac_sha256(key: bytes, data: Bytes) -> bytes:
+    return hmac.new(key, data, hashlib.sha256).digest()
 
 
 def equal(a: bytes, b: bytes) -> bool:
@@ -42,6 +49,56 @@ def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
     padded = padder.update(plaintext) + padder.finalize()
     enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     return enc.update(padded) + enc.finalize()
+
+
+def aes_cbc_encrypt_padded_into(
+    key: bytes, iv: bytes, plaintext: Bytes, padded_len: int, tail: int
+) -> bytearray:
+    """iv || AES-256-CBC-PKCS#7(plaintext || zeros to padded_len) || `tail` spare bytes.
+
+    Same bytes as `iv + aes_cbc_encrypt(key, iv, padded)`, built in one buffer (large files).
+    """
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    _need("AES key", key, 32)
+    _need("AES-CBC iv", iv, 16)
+    if padded_len < len(plaintext):
+        raise CryptoError("padded length is shorter than the plaintext")
+    pkcs = 16 - padded_len % 16
+    ct_len = padded_len + pkcs
+    out = bytearray(16 + ct_len + tail)
+    out[:16] = iv
+    enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    view = memoryview(out)
+    step = 1 << 20  # a multiple of the block size
+    pos = 16
+    for start in range(0, len(plaintext), step):
+        pos += enc.update_into(plaintext[start : start + step], view[pos:])
+    rest = bytes(padded_len - len(plaintext)) + bytes([pkcs]) * pkcs
+    for start in range(0, len(rest), step):
+        pos += enc.update_into(rest[start : start + step], view[pos:])
+    if enc.finalize() or pos != 16 + ct_len:  # block-aligned input: nothing left over
+        raise CryptoError("AES-CBC produced an unexpected length")
+    return out
+
+
+def aes_cbc_decrypt_into(key: bytes, iv: bytes, ciphertext: memoryview) -> bytearray:
+    """AES-256-CBC-PKCS#7 decryption into one buffer (no intermediate copies of a large file)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    _need("AES key", key, 32)
+    _need("AES-CBC iv", iv, 16)
+    if not len(ciphertext) or len(ciphertext) % 16:
+        raise CryptoError("AES-CBC ciphertext is not a whole number of blocks")
+    out = bytearray(len(ciphertext) + 15)
+    dec = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    n = dec.update_into(ciphertext, out)
+    n += len(dec.finalize())
+    pad = out[n - 1] if n else 0
+    if not 1 <= pad <= 16 or pad > n or any(b != pad for b in out[n - pad : n]):
+        raise CryptoError("AES-CBC padding is invalid")
+    del out[n - pad :]
+    return out
 
 
 def aes_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
