@@ -245,3 +245,24 @@ def test_avatar_uploaded_once_per_content(users, devnet, tmp_path: Path) -> None
     assert alice.run(["send", "--avatar", str(pic), bob.session_id, "three"]).returncode == 0
     got = {r["body"]: r["profile_picture"] for r in bob.receive_json()}
     assert got["one"] and got["one"] == got["two"] != got["three"]
+
+
+def test_one_upload_for_several_recipients_and_stdin(users, devnet, tmp_path: Path) -> None:
+    alice, bob, carol = users("alice"), users("bob"), users("carol")
+    before = _files_on_server(devnet)
+    res = alice.run(
+        ["send", "--json", f"{bob.session_id},{carol.session_id}", "to both", "-a", "-"],
+        input=b"piped bytes\x00\xff",
+    )
+    assert res.returncode == 0, res.stderr
+    assert _files_on_server(devnet) == before + 1
+    urls = set()
+    for user in (bob, carol):
+        [att] = _only(user.receive_json("--attachments", str(tmp_path / user.home.name)))[
+            "attachments"
+        ]
+        assert (
+            att["file_name"] == "stdin" and Path(att["path"]).read_bytes() == b"piped bytes\x00\xff"
+        )
+        urls.add(att["url"])
+    assert len(urls) == 1
