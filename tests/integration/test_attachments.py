@@ -164,6 +164,18 @@ def test_hostile_names_tampering_and_deterministic(users, devnet, tmp_path: Path
     pointers.append(
         Pointer(url=f"{_fs_url(devnet)}/file/{s_id}#d=", key=s.key, size=19, file_name="det.bin")
     )
+    # a blob far larger than its pointer admits: the download stops at the cap
+    huge = pa.legacy_encrypt(os.urandom(2_000_000))
+    huge_id = _upload(devnet, huge.blob)
+    pointers.append(
+        Pointer(
+            url=f"{_fs_url(devnet)}/file/{huge_id}",
+            key=huge.key,
+            size=1,
+            digest=huge.digest,
+            file_name="endless.bin",
+        )
+    )
     devnet.ctl("fileserver", "tamper", tampered_id)
     _library_send(devnet, bob.session_id, pointers, body="hostile")
 
@@ -190,6 +202,8 @@ def test_hostile_names_tampering_and_deterministic(users, devnet, tmp_path: Path
     assert "tampered.txt" in res.stderr  # -v names the failure
     assert not (out / "tampered.txt").exists()
     assert atts[7]["error"] is None and Path(atts[7]["path"]).read_bytes() == b"deterministic bytes"
+    assert atts[8]["path"] is None and "larger than" in atts[8]["error"]
+    assert not (out / "endless.bin").exists()
 
 
 def test_file_server_down(users, devnet, tmp_path: Path) -> None:
@@ -266,3 +280,22 @@ def test_one_upload_for_several_recipients_and_stdin(users, devnet, tmp_path: Pa
         )
         urls.add(att["url"])
     assert len(urls) == 1
+
+
+def test_file_server_answering_junk(users, devnet, tmp_path: Path) -> None:
+    alice, bob = users("alice"), users("bob")
+    (tmp_path / "a.txt").write_bytes(b"a")
+    assert alice.run(["send", bob.session_id, "ok", "-a", str(tmp_path / "a.txt")]).returncode == 0
+    devnet.ctl("fileserver", "fault", "garbage")
+    try:
+        res = alice.run(
+            ["send", "--timeout", "8", bob.session_id, "x", "-a", str(tmp_path / "a.txt")]
+        )
+        assert res.returncode in (1, 69, 75), res.stderr
+        assert "a.txt" in res.stderr and "Traceback" not in res.stderr
+        [att] = _only(bob.receive_json("--timeout", "8", "--attachments", str(tmp_path / "in")))[
+            "attachments"
+        ]
+        assert att["path"] is None and att["error"]
+    finally:
+        devnet.ctl("fileserver", "fault", "none")
