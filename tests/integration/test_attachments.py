@@ -77,6 +77,11 @@ def test_uploads_are_padded_and_seen_only_encrypted(users, devnet, tmp_path: Pat
     records = bob.receive_json()
     urls = {r["attachments"][0]["file_name"]: r["attachments"][0]["url"] for r in records}
     assert all(r["body"] is None for r in records)  # files without text
+    # without --attachments nothing is downloaded
+    assert all(
+        r["attachments"][0]["path"] is None and r["attachments"][0]["error"] is None
+        for r in records
+    )
     sizes = {name: _info(devnet, url)["size"] for name, url in urls.items()}
     assert sizes["small.txt"] == sizes["medium.txt"] == 592  # 541-byte bucket + iv, block, MAC
     host = json.loads(devnet.network_file.read_text())["file_server"]["url"].split("//")[1]

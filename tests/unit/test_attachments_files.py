@@ -245,3 +245,13 @@ def test_content_with_pointers_and_picture() -> None:
     assert dm.profile.displayName == "Bot" and dm.syncTarget == "05" + "ab" * 32
     with pytest.raises(ValueError):
         build_content("", 1, attachments=[])
+
+
+def test_avatar_reuse_rule() -> None:
+    from sessioncli.core import avatar
+
+    saved = {"sha256": "ab", "url": "http://x/file/1", "expires_s": 1_000_000.0}
+    assert avatar._reusable(saved, "ab", 1_000_000 - avatar.REFRESH_BEFORE_S - 1)
+    assert not avatar._reusable(saved, "ab", 1_000_000 - avatar.REFRESH_BEFORE_S + 1)  # re-upload
+    assert not avatar._reusable(saved, "cd", 0)  # another picture
+    assert not avatar._reusable({}, "ab", 0)
