@@ -303,7 +303,10 @@ def parse_file_url(url: str) -> FileUrl:
         raise AttachmentError("attachment URL is not a file server file (/file/<id>)")
     fragment = parse_qs(parts.fragment, keep_blank_values=True)
     pk = fragment.get("p", [None])[0]
-    base = f"{parts.scheme.lower()}://{parts.hostname.lower()}" + (f":{port}" if port else "")
+    scheme = parts.scheme.lower()
+    default_port = {"http": 80, "https": 443}[scheme]
+    shown = f":{port}" if port and port != default_port else ""
+    base = f"{scheme}://{parts.hostname.lower()}{shown}"
     return FileUrl(
         base=base,
         file_id=segments[1],

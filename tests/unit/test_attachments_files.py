@@ -36,6 +36,10 @@ def test_file_urls() -> None:
     plain = pa.parse_file_url("http://FILEV2.getsession.org/file/" + "A-_b" * 11)
     assert plain.base == "http://filev2.getsession.org" and not plain.deterministic
     assert pa.parse_file_url("http://x/file/1#d").deterministic
+    assert (
+        pa.parse_file_url("http://filev2.getsession.org:80/file/1").base
+        == "http://filev2.getsession.org"
+    )
     for bad in [
         "ftp://x/file/1",
         "http://x/files/1",
