@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"sessioncli.cli.{_name}")
+importlib.import_module("sessioncli.cli.attachments")  # issue 14
 
 
 def main() -> None:

@@ -69,6 +69,14 @@ def receive(
         bool, typer.Option("--peek", help="Show messages without marking them as received.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    attachments_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--attachments",
+            metavar="DIR",
+            help="Download attachments into DIR (checked, mode 0600, never overwriting).",
+        ),
+    ] = None,
 ) -> None:
     """Print new messages for our identity (once, or with --follow until stopped)."""
     g = get_globals(ctx)
@@ -100,6 +108,16 @@ def receive(
                 contact_name=contacts.name_for,
             )
         )
+        from pathlib import Path
+
+        from sessioncli.core import attachment_files
+
+        with_files = attachment_files.receive_hook(
+            net,
+            folder,
+            Path(attachments_dir).expanduser() if attachments_dir else None,
+            on_error=(lambda line: err(f"sessioncli: {line}")) if g.verbose else None,
+        )
         receiver = sources[0]
         assert isinstance(receiver, receive_core.Receiver)
         try:
@@ -108,7 +126,7 @@ def receive(
             while True:
                 remaining = None if max_count is None else max_count - total
                 polled = inbox.poll_all(
-                    sources, lambda r: _render(r, json_out, tty), limit=remaining
+                    sources, lambda r: _render(with_files(r), json_out, tty), limit=remaining
                 )
                 got = polled.emitted
                 for exc in polled.failures:

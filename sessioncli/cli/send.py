@@ -36,6 +36,13 @@ def read_stdin_message() -> str:
     return text
 
 
+def read_stdin_file(limit: int) -> bytes:
+    """The bytes of one attachment piped on stdin (checked for size and emptiness later)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("--attach -: nothing is piped on stdin")
+    return sys.stdin.buffer.read(limit + 1)
+
+
 @app.command()
 @cli_errors
 def send(
@@ -79,6 +86,19 @@ def send(
         bool,
         typer.Option("--no-sync", help="Do not store the copy for our own linked devices."),
     ] = False,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach",
+            "-a",
+            metavar="FILE",
+            help="Attach a file (repeatable, at most 10 MB each; '-': stdin, text then from MESSAGE).",
+        ),
+    ] = None,
+    avatar: Annotated[
+        str | None,
+        typer.Option("--avatar", metavar="FILE", help="Profile picture sent with the message."),
+    ] = None,
     timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
     via_daemon: Annotated[
@@ -100,20 +120,33 @@ def send(
     targets = recipients.parse_targets(words)
     dispatch.check_supported(targets)
 
-    if message is None or message == "-":
+    attach = list(attach or [])
+    if attach.count("-") > 1 or ("-" in attach and (message is None or message == "-")):
+        raise UsageError("stdin can carry one attachment, with the text given as MESSAGE")
+    if attach and message is None:
+        body = ""  # files without text: stdin is not read
+    elif message is None or message == "-":
         if g.identity_file == "-":
             raise UsageError("stdin cannot carry both the identity and the message")
         body = read_stdin_message()
     else:
         body = message
+    from sessioncli.core import attachments as attachments_core
+
+    stdin_file = read_stdin_file(attachments_core.MAX_FILE_BYTES) if "-" in attach else None
+    files = attachments_core.read_files(attach, stdin_file)
     opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
     resolved = context.resolve(opts)
     display_name = name or settings.pick(
         None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
     )
     ttl_ms = settings.resolve_ttl_ms(ttl, resolved.config)
-    send_core.check_body(body)
+    if not files:
+        send_core.check_body(body)
     send_core.check_fits(body, display_name)
+    from sessioncli.core import avatar as avatar_core
+
+    avatar_file = avatar_core.read_avatar(avatar or resolved.config.avatar)
 
     if via_daemon or os.environ.get("SESSIONCLI_SOCKET"):
         _send_via_daemon(words, body, ttl, name, json_out, quiet=g.quiet)
@@ -121,12 +154,19 @@ def send(
     identity = context.load_identity(opts)
     net = context.open_network(resolved)
     try:
+        folder = context.state_folder(resolved, identity.session_id)
+        pointers, picture = attachments_core.upload_for_send(net, files, avatar_file, folder)
         results = dispatch.send(
-            dispatch.SendContext(
-                identity, net, context.state_folder(resolved, identity.session_id)
-            ),
+            dispatch.SendContext(identity, net, folder),
             targets,
-            dispatch.Outgoing(body, ttl_ms, display_name, sync_copy=not no_sync),
+            dispatch.Outgoing(
+                body,
+                ttl_ms,
+                display_name,
+                sync_copy=not no_sync,
+                attachments=tuple(pointers),
+                profile_picture=picture,
+            ),
         )
     finally:
         net.close()

@@ -38,6 +38,9 @@ class Outgoing:
     display_name: str | None = None
     sync_copy: bool = True
     extra: dict[str, Any] = field(default_factory=dict)  # per-feature options, by name
+    # already uploaded (core/attachments.py): protocol.attachment_message.Pointer, ProfilePicture
+    attachments: tuple[Any, ...] = ()
+    profile_picture: Any = None
 
 
 @dataclass(frozen=True)

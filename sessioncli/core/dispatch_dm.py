@@ -26,5 +26,25 @@ def send_targets(
             display_name=outgoing.display_name,
             state_folder=ctx.state_folder,
             sync_copy=outgoing.sync_copy,
+            build_content=_content_builder(outgoing),
         )
     )
+
+
+def _content_builder(outgoing: Outgoing) -> send_core.ContentBuilder | None:
+    """Attachments and a profile picture go in the DataMessage of the DM and of its sync copy."""
+    if not outgoing.attachments and outgoing.profile_picture is None:
+        return None
+    from sessioncli.protocol import attachment_message
+
+    def build(timestamp_ms: int, sync_target: str | None) -> bytes:
+        return attachment_message.build_content(
+            outgoing.body,
+            timestamp_ms,
+            attachments=outgoing.attachments,
+            profile=outgoing.profile_picture,
+            display_name=outgoing.display_name,
+            sync_target=sync_target,
+        )
+
+    return build

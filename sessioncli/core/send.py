@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from sessioncli.protocol.ids import Identity
 
 MAX_PARALLEL = 8
+
+# (timestamp_ms, sync_target or None) -> serialized Content; replaces the text-only Content
+# (attachments, a profile picture: core/attachments.py builds one).
+ContentBuilder = Callable[[int, "str | None"], bytes]
 
 
 @dataclass(frozen=True)
@@ -109,9 +114,11 @@ def send_messages(
     display_name: str | None,
     state_folder: Path,
     sync_copy: bool = True,
+    build_content: ContentBuilder | None = None,
 ) -> list[SendResult]:
     """Send `body` to every recipient in parallel; one result each, in the order given."""
-    check_body(body)
+    if build_content is None:
+        check_body(body)
     check_fits(body, display_name)
     convs = ConversationStore(state_folder)
     unique: list[Recipient] = []
@@ -134,6 +141,7 @@ def send_messages(
                     convs,
                     sync_copy,
                     budget,
+                    build_content,
                 )
                 for r in unique
             ]
@@ -152,6 +160,7 @@ def _send_one(
     convs: ConversationStore,
     sync_copy: bool,
     budget: _Budget,
+    build_content: ContentBuilder | None = None,
 ) -> SendResult:
     from sessioncli.protocol import message
 
@@ -179,7 +188,10 @@ def _send_one(
         # the timestamp is inside the encrypted message: a node refusing it (406, our clock was
         # off) makes the client re-encode once with the network's time
         def encode(t: int) -> str:
-            content = message.build_text_content(body, t, display_name=display_name)
+            if build_content is not None:
+                content = build_content(t, None)
+            else:
+                content = message.build_text_content(body, t, display_name=display_name)
             data = message.encode_dm(identity, sid, content, t)
             message.check_size(data)
             return data
@@ -191,8 +203,12 @@ def _send_one(
         synced = False
         if sync_copy and sid != identity.session_id:
             try:
-                own = message.build_text_content(
-                    body, ts, display_name=display_name, sync_target=sid
+                own = (
+                    build_content(ts, sid)
+                    if build_content is not None
+                    else message.build_text_content(
+                        body, ts, display_name=display_name, sync_target=sid
+                    )
                 )
                 budget.next_call()
                 net.store(

@@ -29,6 +29,7 @@ class Config:
     ttl: str | None = None
     proxy: str | None = None
     timeout: float | None = None
+    avatar: str | None = None  # path of the profile picture sent with messages
     # [sendmail] table: aliases (address or local part -> recipient words), max_chars
     sendmail_aliases: dict[str, str] = field(default_factory=dict)
     sendmail_max_chars: int | None = None

@@ -318,3 +318,70 @@ def test_group_secrets_stay_sealed(private_dirs: Path, monkeypatch: pytest.Monke
             data = path.read_bytes()
             for raw in secrets:
                 assert not any(form in data for form in _forms(raw)), path
+
+
+def _key_forms(raw: bytes) -> list[str]:
+    return [
+        raw.hex(),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    ]
+
+
+@pytest.mark.slow
+def test_attachment_and_profile_keys_stay_in_their_state_files(
+    devnet: Any, private_dirs: Path, tmp_path: Path
+) -> None:
+    """Attachment keys (64 B) and the profile key (32 B) live only in attachments.json/avatar.json."""
+    home = private_dirs / "files"
+    home.mkdir()
+    env, secrets_at = canary_env(home, "file-hex", devnet.network_file)
+    canary = Runner(home, env, secrets_at)
+    peer_id, peer = make_peer(private_dirs, devnet.network_file)
+    (tmp_path / "log.txt").write_bytes(b"attached log\n")
+    (tmp_path / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    outputs = [
+        canary.run(
+            [
+                "send",
+                "--json",
+                "--avatar",
+                str(tmp_path / "pic.png"),
+                peer_id,
+                "file",
+                "-a",
+                str(tmp_path / "log.txt"),
+            ]
+        ),
+        canary.run(["receive", "--json", "--include-own", "--attachments", str(tmp_path / "own")]),
+    ]
+    got = peer.run(["receive", "--json", "--attachments", str(tmp_path / "in")])
+    outputs.append(got)
+    msg_hash = json.loads(got.stdout.splitlines()[0])["hash"]
+    outputs.append(
+        peer.run(["attachments", "fetch", msg_hash, "--dir", str(tmp_path / "again"), "--json"])
+    )
+    kept = list(private_dirs.rglob("attachments.json"))  # the peer's and our own sync copy's
+    avatar = list(home.rglob("avatar.json"))
+    assert kept and avatar
+    keys = [
+        base64.b64decode(a["key"])
+        for f in kept
+        for e in json.loads(f.read_text()).values()
+        for a in e["attachments"]
+    ]
+    keys += [base64.b64decode(json.loads(avatar[0].read_text())["key"])]
+    assert all(len(k) in (32, 64) for k in keys)
+    forms = [f for k in keys for f in _key_forms(k)]
+    for res in outputs:
+        for form in forms:
+            assert form not in res.stdout and form not in res.stderr
+    allowed = {*kept, *avatar}
+    for root in (home, private_dirs / "peer", devnet.dir):
+        for path in root.rglob("*"):
+            if path.is_file() and path not in allowed:
+                data = path.read_bytes()
+                assert not any(k in data for k in keys), path
+                text = data.decode("latin-1")
+                assert not any(f in text for f in forms), path
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in [*kept, *avatar])
