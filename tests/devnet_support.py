@@ -13,8 +13,10 @@ Stable API (other suites import it)::
         devnet.ctl("fault", "n2", "garbage")
         devnet.ctl("clock", "n1", "-120")
         devnet.ctl("stats"); devnet.ctl("seen", "n0")
+        devnet.ctl("sogs", "seen")              # the SOGS's audit log; also fileserver/sogs verbs
     # leaving the block stops it (SIGTERM, then SIGKILL after 10 s)
 
+`extra_args` go to `devnet up` as they are (e.g. `("--sogs-rate-limit", "off")`).
 `DevnetProcess(...)` starts the process at once and returns when network.json exists (bounded by
 `timeout`, default 20 s; raises RuntimeError with the process's stderr otherwise). `stop()` is
 idempotent and returns the exit code. The subprocess runs in its own process group and with
@@ -48,6 +50,7 @@ class DevnetProcess:
         seed: str = "sessioncli-devnet",
         seeds: int = 1,
         timeout: float = 20.0,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.dir = Path(directory).absolute()
         self.network_file = self.dir / "network.json"
@@ -72,6 +75,7 @@ class DevnetProcess:
                 seed,
                 "--seeds",
                 str(seeds),
+                *extra_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -39,6 +39,20 @@ def up(
         str, typer.Option("--seed", help="Derives node keys, addresses and swarm ids.")
     ] = "sessioncli-devnet",
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=16, help="Seed nodes.")] = 1,
+    sogs_rate_limit: Annotated[
+        str,
+        typer.Option(
+            "--sogs-rate-limit",
+            help="Posts the SOGS takes per user per room: COUNT/SECONDS or off.",
+        ),
+    ] = "5/16",
+    sogs_blind: Annotated[
+        bool,
+        typer.Option(
+            "--sogs-blind/--sogs-no-blind",
+            help="SOGS advertises `blind` and refuses unblinded (00) keys, as pysogs does.",
+        ),
+    ] = True,
 ) -> None:
     """Run a devnet in the foreground until SIGINT/SIGTERM; one line on stdout once it is ready.
 
@@ -47,7 +61,9 @@ def up(
     import threading
 
     from sessioncli.devnet import Devnet
+    from sessioncli.devnet.servers import SogsOptions, parse_rate_limit
 
+    sogs = SogsOptions(rate_limit=parse_rate_limit(sogs_rate_limit), blind=sogs_blind)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
@@ -55,7 +71,9 @@ def up(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    devnet = Devnet(directory, nodes=nodes, swarm_size=swarm_size, seed=seed, seeds=seeds)
+    devnet = Devnet(
+        directory, nodes=nodes, swarm_size=swarm_size, seed=seed, seeds=seeds, sogs=sogs
+    )
     try:
         devnet.start()
         emit_line(f"devnet ready: {nodes} nodes, network file {devnet.network_file}")
@@ -76,7 +94,9 @@ def ctl(
         str,
         typer.Argument(
             help="list | down NODE... | up NODE... | hang NODE... | "
-            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE"
+            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE | "
+            "fileserver down|up|fault MODE|tamper ID|status | "
+            "sogs down|up|fault MODE|seen|status"
         ),
     ],
     args: Annotated[list[str] | None, typer.Argument(help="Node ids and values.")] = None,
@@ -95,7 +115,10 @@ def ctl(
 
 
 def _render(verb: str, result: Any) -> None:
-    if verb == "stats":
+    if verb in ("fileserver", "sogs"):
+        for record in result if isinstance(result, list) else [result]:
+            emit_ndjson(record)
+    elif verb == "stats":
         rows = [
             (node_id, endpoint, count)
             for node_id, info in result.items()

@@ -19,6 +19,7 @@ from sessioncli.devnet import onion, rpc
 from sessioncli.devnet.errors import DevnetAlreadyRunning, DevnetDirError, DevnetUsageError
 from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.server import FAULTS, App, NodeServer, Request, Response
+from sessioncli.devnet.servers import Servers, SogsOptions
 from sessioncli.devnet.store import MessageStore
 from sessioncli.devnet.tls import ensure_certificate, server_context
 from sessioncli.devnet.topology import NodeSpec, build
@@ -46,6 +47,7 @@ class Devnet:
         *,
         relay_timeout: float = 3.0,
         replication_timeout: float = 2.0,
+        sogs: SogsOptions | None = None,
     ) -> None:
         if nodes < 1 or swarm_size < 1 or seeds < 1:
             raise DevnetUsageError("--nodes, --swarm-size and --seeds must be at least 1")
@@ -63,6 +65,8 @@ class Devnet:
         self._control: Any = None
         self._stop = threading.Event()
         self._ctl_lock = threading.Lock()
+        self._sogs_options = sogs or SogsOptions()
+        self._servers: Servers | None = None  # file server and SOGS
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -96,6 +100,9 @@ class Devnet:
         if self._control is not None:
             self._control.go_down()
             self._control = None
+        servers, self._servers = self._servers, None
+        if servers is not None:
+            servers.stop()
         net, self._net = self._net, None
         if net is not None:
             for node in net.nodes:
@@ -154,6 +161,10 @@ class Devnet:
             node.server.start()
         self._save_ports({n.id: n.port for n in nodes})
         self._wait_until_answering(nodes)
+        self._servers = Servers(
+            self.directory, self.seed, {n.ip for n in nodes}, self._sogs_options
+        )
+        self._servers.start()
         from sessioncli.devnet.control import ControlServer
 
         self._control = ControlServer(self)
@@ -198,6 +209,8 @@ class Devnet:
                 "swarm_size": self.swarm_size,
             },
         }
+        if self._servers is not None:
+            document.update(self._servers.network_entries())
         _atomic_write(self.network_file, json.dumps(document, indent=2) + "\n")
 
     def _load_ports(self) -> dict[str, int]:
@@ -300,6 +313,15 @@ class Devnet:
     def seen(self, node_id: str) -> builtins.list[dict[str, Any]]:
         (node,) = self._nodes([node_id])
         return list(node.seen)
+
+    def server_control(self, server: str, args: Sequence[str]) -> Any:
+        """`ctl fileserver|sogs ...`: steer the file server or the SOGS (see servers.py)."""
+        if self._servers is None:
+            raise DevnetUsageError("the devnet is not running")
+        with self._ctl_lock:
+            result = self._servers.control(server, list(args))
+            self._write_network_file(self._network().nodes)  # `up` may have moved a port
+        return result
 
     def node_for(self, node_id: str) -> NodeSpec:
         """The static facts of one node (keys included): for in-process tests."""

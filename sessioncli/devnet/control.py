@@ -66,6 +66,8 @@ class ControlServer:
             return devnet.stats()
         if verb in ("down", "up", "hang"):
             return getattr(devnet, verb)(args)
+        if verb in ("fileserver", "sogs"):
+            return devnet.server_control(verb, args)
         if verb == "seen" and len(args) == 1:
             return devnet.seen(args[0])
         if verb == "fault" and len(args) == 2:

@@ -44,7 +44,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetProcess]:
 
 def test_network_file_is_the_contract(devnet: DevnetProcess) -> None:
     document = json.loads(devnet.network_file.read_text())
-    assert set(document) == {"name", "seeds", "devnet"}
+    assert set(document) == {"name", "seeds", "devnet", "file_server", "communities"}
     assert document["name"] == "devnet-" + hashlib.blake2b(b"cli-tests").hexdigest()[:8]
     assert document["devnet"] == {
         "control": str(devnet.dir / "control.json"),
