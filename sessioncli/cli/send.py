@@ -78,6 +78,14 @@ def send(
         bool,
         typer.Option("--no-sync", help="Do not store the copy for our own linked devices."),
     ] = False,
+    via: Annotated[
+        str | None,
+        typer.Option(
+            "--via",
+            metavar="COMMUNITY",
+            help="Send to 15… blinded ids as DMs through this community's server.",
+        ),
+    ] = None,
     timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -89,7 +97,7 @@ def send(
     words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
     if not words:
         raise UsageError("no recipient given")
-    targets = recipients.parse_targets(words)
+    targets = recipients.parse_targets(words, via=via)
     dispatch.check_supported(targets)
 
     if message is None or message == "-":

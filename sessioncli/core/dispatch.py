@@ -23,7 +23,11 @@ if TYPE_CHECKING:
     from sessioncli.protocol.ids import Identity
 
 # source -> module with `send_targets(ctx, targets, outgoing)`
-_SENDERS: dict[Source, str] = {"dm": "sessioncli.core.dispatch_dm"}
+_SENDERS: dict[Source, str] = {
+    "dm": "sessioncli.core.dispatch_dm",
+    "community": "sessioncli.core.community_send",
+    "community_dm": "sessioncli.core.community_send",
+}
 
 
 @dataclass(frozen=True)
