@@ -110,6 +110,7 @@ class ServerSource:
             answers = sogs.parse_batch_reply(reply.body, len(batch.paths))
             self.stats.pages += 1
             full = False
+            boxes: dict[str, list[Any]] = {}
             for (section, room), answer in zip(batch.owners, answers, strict=True):
                 what = f"room {room.parsed.room!r}" if room else section
                 check_reply(answer, what, self.session.url.host)
@@ -121,7 +122,9 @@ class ServerSource:
                 if room is not None:
                     emitted += self._room(room, items, emit, left)
                 else:
-                    emitted += self._box(section, items, emit, left)
+                    boxes[section] = items
+            left = None if limit is None else limit - emitted
+            emitted += self._boxes(boxes, emit, left)
             if not full:
                 break
         return emitted
@@ -193,21 +196,22 @@ class ServerSource:
 
     # --- blinded DMs --------------------------------------------------------------------------
 
-    def _box(
-        self, box: str, items: list[Any], emit: Callable[[Record], None], left: int | None
+    def _boxes(
+        self, boxes: dict[str, list[Any]], emit: Callable[[Record], None], left: int | None
     ) -> int:
+        """Inbox and outbox together, in the server's id order (one conversation, both ways)."""
         from sessioncli.protocol import sogs
 
-        parsed: list[sogs.BoxMessage] = []
-        for item in items:
-            try:
-                parsed.append(sogs.parse_box_message(item))
-            except sogs.SogsReplyError:
-                self._drop("bad_item")
-        start = self.cursors.get(box, self.server, 0)
+        parsed: list[tuple[str, sogs.BoxMessage]] = []
+        for box, items in boxes.items():
+            for item in items:
+                try:
+                    parsed.append((box, sogs.parse_box_message(item)))
+                except sogs.SogsReplyError:
+                    self._drop("bad_item")
         emitted = 0
-        for m in sorted(parsed, key=lambda m: m.id):
-            if m.id <= start:
+        for box, m in sorted(parsed, key=lambda pair: (pair[1].id, pair[0])):
+            if m.id <= self.cursors.get(box, self.server, 0):
                 continue
             if left is not None and emitted >= left:
                 break
