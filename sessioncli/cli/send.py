@@ -43,7 +43,7 @@ def send(
         str,
         typer.Argument(
             metavar="RECIPIENT",
-            help="Session ID or contact name; several separated by commas.",
+            help="Session ID, contact or community name; several separated by commas.",
             show_default=False,
             autocompletion=complete_contact_name,
         ),

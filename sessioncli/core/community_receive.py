@@ -170,7 +170,7 @@ class ServerSource:
             + (f"/{m.seqno}" if m.edited_ms or m.deleted else ""),
             "from": m.session_id,
             "from_name": None,
-            "contact": None,
+            "contact": self.ctx.contact_name(m.session_id) if m.session_id[:2] == "05" else None,
             "conversation": room.url,
             "outgoing": outgoing,
             "timestamp_ms": m.posted_ms,

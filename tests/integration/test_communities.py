@@ -225,3 +225,76 @@ def test_server_trouble_is_one_line_and_loses_nothing(devnet, users, room_url) -
     assert down.stderr.startswith("sessioncli: error:")
     back = [r["body"] for r in hal.receive_json() if r["source"] == "community"]
     assert back[-RATE:] == [f"burst {i}" for i in range(RATE)]
+
+
+def _direct(url: str, user_sk: bytes, method: str, path: str, body: dict | None) -> int:
+    """A request straight to the devnet's SOGS (as another app would make it), signed as a user."""
+    import os
+    import time
+    import urllib.error
+    import urllib.request
+
+    from sessioncli.protocol import sogs
+
+    parsed = sogs.parse_community_url(url)
+    data = json.dumps(body).encode() if body is not None else None
+    headers = sogs.auth_headers(
+        sogs.Signer(user_sk, parsed.server_pk),
+        method,
+        path,
+        data,
+        nonce=os.urandom(16),
+        timestamp=int(time.time()),
+    )
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(parsed.server_base + path, data, headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_edits_deletions_and_forged_posts(users, room_url) -> None:
+    import base64
+
+    from sessioncli.protocol import blinding, crypto, sogs
+
+    reader = users("ivy")
+    _join(reader, room_url)
+    _, poster_sk = crypto.ed25519_keypair_from_seed(b"p" * 32)
+    server_pk = bytes.fromhex(room_url.split("public_key=")[1])
+    room = room_url.split("/")[3].split("?")[0]
+
+    def content(text: str) -> dict:
+        padded = sogs.build_post(text, 1_700_000_000_000)
+        sig = blinding.blind15_sign(poster_sk, server_pk, padded)
+        return {
+            "data": base64.b64encode(padded).decode(),
+            "signature": base64.b64encode(sig).decode(),
+        }
+
+    assert _direct(room_url, poster_sk, "POST", f"/room/{room}/message", content("v1")) == 201
+    first = reader.receive_json("--conversation", "lobby")
+    assert [r["body"] for r in first] == ["v1"]
+    post_id = first[0]["id"]
+    assert (
+        _direct(room_url, poster_sk, "PUT", f"/room/{room}/message/{post_id}", content("v2")) == 200
+    )
+    assert _direct(room_url, poster_sk, "DELETE", f"/room/{room}/message/{post_id}", None) == 200
+    forged = content("not signed by me")
+    forged["signature"] = base64.b64encode(bytes(64)).decode()
+    assert _direct(room_url, poster_sk, "POST", f"/room/{room}/message", forged) == 201
+    assert _direct(room_url, poster_sk, "POST", f"/room/{room}/message", content("after")) == 201
+
+    res = reader.run(["-v", "receive", "--json", "--conversation", "lobby"])
+    assert res.returncode == 0, res.stderr
+    later = _records(res.stdout)
+    kinds = [(r["kind"], r["id"] == post_id, r["body"]) for r in later]
+    # The server reports the edit and the deletion as updates of the post (the edit may be
+    # folded into the deletion when both happened before we looked).
+    assert kinds[-1] == ("text", False, "after")
+    assert ("deletion", True, None) in kinds
+    assert all(k in (("edit", True, "v2"), ("deletion", True, None)) for k in kinds[:-1]), kinds
+    assert "1 message(s) failed verification and were dropped (bad_signature 1)" in res.stderr
