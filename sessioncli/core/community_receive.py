@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sessioncli import state
 from sessioncli.core.receive import PollStats
 from sessioncli.core.records import Record
+from sessioncli.errors import SessionCliError
 
 if TYPE_CHECKING:
     from sessioncli.core.communities import Community
@@ -111,10 +112,15 @@ class ServerSource:
             self.stats.pages += 1
             full = False
             boxes: dict[str, list[Any]] = {}
+            failed: SessionCliError | None = None
             for (section, room), answer in zip(batch.owners, answers, strict=True):
                 what = f"room {room.parsed.room!r}" if room else section
-                check_reply(answer, what, self.session.url.host)
-                items = sogs.parse_message_list(answer.body)
+                try:  # one room's trouble (gone, forbidden) must not cost the others' messages
+                    check_reply(answer, what, self.session.url.host)
+                    items = sogs.parse_message_list(answer.body)
+                except SessionCliError as exc:
+                    failed = failed or exc
+                    continue
                 full = full or len(items) >= sogs.PAGE_LIMIT
                 left = None if limit is None else limit - emitted
                 if left is not None and left <= 0:
@@ -125,6 +131,8 @@ class ServerSource:
                     boxes[section] = items
             left = None if limit is None else limit - emitted
             emitted += self._boxes(boxes, emit, left)
+            if failed is not None:
+                raise failed
             if not full:
                 break
         return emitted

@@ -219,8 +219,13 @@ def test_server_trouble_is_one_line_and_loses_nothing(devnet, users, room_url) -
     devnet.ctl("sogs", "down")
     try:
         down = hal.run(["receive", "--timeout", "10"])
+        mixed = gina.run(["send", "--json", "--timeout", "10", f"lobby,{hal.session_id}", "both?"])
     finally:
         devnet.ctl("sogs", "up")
+    assert mixed.returncode == 3, mixed.stderr
+    results = json.loads(mixed.stdout)
+    assert [(r["source"], r["ok"]) for r in results] == [("community", False), ("dm", True)]
+    assert results[0]["error"] and mixed.stderr.count("sessioncli: error:") == 1
     assert down.returncode in (69, 75) and "Traceback" not in down.stderr, down.stderr
     assert down.stderr.startswith("sessioncli: error:")
     back = [r["body"] for r in hal.receive_json() if r["source"] == "community"]

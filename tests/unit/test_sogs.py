@@ -6,6 +6,8 @@ import base64
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sessioncli.errors import UsageError
 from sessioncli.protocol import blinding, crypto, sogs
@@ -130,3 +132,53 @@ def test_post_content_round_trip_and_signature() -> None:
 
 def test_error_words_are_one_printable_line() -> None:
     assert sogs.error_words(b"Too many\nrequests\x1b[31m") == "Too many requests [31m"
+
+
+# --- untrusted input never raises anything but our own errors ----------------------------------
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=6)
+    ),
+    max_leaves=20,
+)
+MESSAGE_KEYS = ["id", "seqno", "session_id", "posted", "edited", "data", "signature", "deleted"]
+BOX_KEYS = ["id", "posted_at", "expires_at", "sender", "recipient", "message"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(MESSAGE_KEYS + BOX_KEYS), JSONISH, max_size=10) | JSONISH)
+def test_reply_items_fail_only_as_reply_errors(item: object) -> None:
+    for parse in (sogs.parse_room_message, sogs.parse_box_message):
+        try:
+            parse(item)
+        except sogs.SogsReplyError:
+            pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200) | JSONISH.map(lambda v: json.dumps(v).encode()))
+def test_whole_replies_fail_only_as_reply_errors(body: bytes) -> None:
+    for parse in (
+        lambda b: sogs.parse_batch_reply(b, 2),
+        sogs.parse_capabilities,
+        sogs.parse_room_info,
+        lambda b: sogs.parse_posted(b, what="post"),
+    ):
+        try:
+            parse(body)
+        except sogs.SogsReplyError:
+            pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120))
+def test_any_url_text_is_parsed_or_refused_as_usage(text: str) -> None:
+    try:
+        u = sogs.parse_community_url(text)
+    except UsageError as exc:
+        assert "\n" not in exc.message
+    else:
+        assert sogs.parse_community_url(u.canonical) == u
