@@ -10,6 +10,7 @@ is dropped and counted.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -110,6 +111,8 @@ class ServerSource:
             reply = self.session.call("POST", "/batch", body, what="poll")
             answers = sogs.parse_batch_reply(reply.body, len(batch.paths))
             self.stats.pages += 1
+            if os.environ.get("SESSIONCLI_FAULT") == "crash-after-fetch":
+                os._exit(137)  # like the DM receiver: die as kill -9 would, before any output
             full = False
             boxes: dict[str, list[Any]] = {}
             failed: SessionCliError | None = None

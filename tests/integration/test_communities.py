@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_cli
+
 pytestmark = pytest.mark.slow
 
 RATE = 12  # posts per user per minute on this devnet's SOGS (more than any test but the 429 one)
@@ -108,6 +110,9 @@ def test_twenty_posts_from_two_identities_read_once_across_three_runs(users, roo
     got += second + _records(rest)
 
     sent += [post(i) for i in range(10, 20)]
+    crash_env = {**reader.env, "SESSIONCLI_FAULT": "crash-after-fetch"}
+    crashed = run_cli(["receive", "--json"], reader.home, env=crash_env)
+    assert crashed.returncode == 137 and crashed.stdout == ""
     third = reader.run(["receive", "--json"])
     assert third.returncode == 0, third.stderr
     got += _records(third.stdout)
