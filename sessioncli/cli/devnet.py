@@ -95,8 +95,8 @@ def ctl(
         typer.Argument(
             help="list | down NODE... | up NODE... | hang NODE... | "
             "clock NODE SECONDS | fault NODE MODE | stats | seen NODE | "
-            "fileserver down|up|fault MODE|tamper ID|status | "
-            "sogs down|up|fault MODE|seen|status"
+            "fileserver down|up|hang|fault MODE|tamper ID|status | "
+            "sogs down|up|hang|fault MODE|clock SECONDS|seen|status"
         ),
     ],
     args: Annotated[list[str] | None, typer.Argument(help="Node ids and values.")] = None,

@@ -160,12 +160,14 @@ class FileServer:
         }
 
     def control(self, args: list[str]) -> dict[str, Any]:
-        """`devnet ctl fileserver down|up|fault MODE|tamper ID|status`."""
+        """`devnet ctl fileserver down|up|hang|fault MODE|tamper ID|status`."""
         verb, rest = (args[0], args[1:]) if args else ("status", [])
         if verb == "down" and not rest:
             self.server.go_down()
         elif verb == "up" and not rest:
             self.server.start()
+        elif verb == "hang" and not rest:
+            self.server.hang()
         elif verb == "fault" and len(rest) == 1:
             if rest[0] not in FAULTS:
                 raise DevnetUsageError(f"unknown fault '{rest[0]}' (one of {', '.join(FAULTS)})")
@@ -177,7 +179,7 @@ class FileServer:
             return {**self.describe(), "tampered": {"id": rest[0], "offset": offset}}
         elif verb != "status" or rest:
             raise DevnetUsageError(
-                "usage: ctl fileserver down | up | fault none|garbage | tamper ID | status"
+                "usage: ctl fileserver down | up | hang | fault none|garbage | tamper ID | status"
             )
         return self.describe()
 

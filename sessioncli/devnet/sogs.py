@@ -18,7 +18,9 @@ from sessioncli.devnet.sogs_crypto import SogsKeys
 from sessioncli.devnet.sogs_routes import Context, Policy
 from sessioncli.devnet.sogs_store import SogsStore
 
-FAULTS = ("none", "garbage")
+# garbage: 512 random bytes for every request (played by NodeServer); auth401: every request
+# that carries X-SOGS-* headers is refused as if its signature were wrong.
+FAULTS = ("none", "garbage", "auth401")
 _SEEN_LIMIT = 5000
 _BATCH_ROUTES = sogs_batch  # importing it registers /batch and /sequence
 
@@ -41,6 +43,7 @@ class Sogs:
         self.seen: deque[dict[str, Any]] = deque(maxlen=_SEEN_LIMIT)
         self._seq = itertools.count(1)
         self._seen_lock = threading.Lock()
+        self.clock_offset = 0.0  # seconds; a skewed server clock makes every auth answer 425
 
     @property
     def base_url(self) -> str:
@@ -65,16 +68,24 @@ class Sogs:
             "rate_limit": list(self.policy.rate_limit),
             "state": self.server.state,
             "fault": self.server.fault,
+            "clock_offset": self.clock_offset,
             "requests": len(self.seen),
         }
 
     def control(self, args: list[str]) -> Any:
-        """`devnet ctl sogs down|up|fault MODE|seen|status`."""
+        """`devnet ctl sogs down|up|hang|fault MODE|clock SECONDS|seen|status`."""
         verb, rest = (args[0], args[1:]) if args else ("status", [])
         if verb == "down" and not rest:
             self.server.go_down()
         elif verb == "up" and not rest:
             self.server.start()
+        elif verb == "hang" and not rest:
+            self.server.hang()
+        elif verb == "clock" and len(rest) == 1:
+            try:
+                self.clock_offset = float(rest[0])
+            except ValueError:
+                raise DevnetUsageError(f"clock offset must be seconds, not {rest[0]!r}") from None
         elif verb == "fault" and len(rest) == 1:
             if rest[0] not in FAULTS:
                 raise DevnetUsageError(f"unknown fault '{rest[0]}' (one of {', '.join(FAULTS)})")
@@ -83,7 +94,10 @@ class Sogs:
             with self._seen_lock:
                 return list(self.seen)
         elif verb != "status" or rest:
-            raise DevnetUsageError("usage: ctl sogs down | up | fault none|garbage | seen | status")
+            raise DevnetUsageError(
+                "usage: ctl sogs down | up | hang | fault none|garbage|auth401 | clock SECONDS"
+                " | seen | status"
+            )
         return self.describe()
 
     # -- requests --------------------------------------------------------------------------
@@ -95,7 +109,13 @@ class Sogs:
 
     def handle(self, request: HttpRequest) -> HttpReply:
         """Authenticate (auth headers sit on the outer request; batch parts inherit them)."""
-        now = time.time()
+        now = time.time() + self.clock_offset
+        if self.server.fault == "auth401" and request.headers.get("x-sogs-pubkey"):
+            reply = HttpReply.text(
+                401, "Invalid authentication: X-SOGS-Signature verification failed"
+            )
+            self._record(request, None, reply.code)
+            return reply
         try:
             user = authenticate(request, self.store, self.keys.x25519_pk, self.policy.blind, now)
         except AuthFailure as exc:

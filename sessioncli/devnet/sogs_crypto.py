@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nacl import bindings as sodium
 from nacl.exceptions import CryptoError
@@ -16,7 +16,7 @@ class SogsKeys:
     """pysogs keeps one 32-byte private key: as X25519 it is the onion/blinding key whose public
     half goes in the room URL; as an Ed25519 seed it is the server's signing key."""
 
-    private: bytes
+    private: bytes = field(repr=False)
 
     @property
     def x25519_pk(self) -> bytes:

@@ -205,7 +205,11 @@ class Community:
 def room(devnet: Devnet) -> Iterator[Community]:
     devnet.server_control("sogs", ["up"])
     devnet.server_control("sogs", ["fault", "none"])
+    devnet.server_control("sogs", ["clock", "0"])
     yield Community(devnet)
+    devnet.server_control("sogs", ["up"])
+    devnet.server_control("sogs", ["fault", "none"])
+    devnet.server_control("sogs", ["clock", "0"])
 
 
 def _post(room: Community, user: SogsUser, text: str) -> dict[str, Any]:
@@ -535,3 +539,57 @@ def test_devnet_up_options_and_ctl_verbs_through_the_cli(tmp_path: Path) -> None
         assert record["path"] == "/capabilities" and record["session_id"] is None
         with pytest.raises(RuntimeError, match="usage: ctl sogs"):
             net.ctl("sogs", "explode")
+
+
+@pytest.mark.slow
+def test_relays_see_no_room_post_or_id_and_only_the_last_sees_the_host(
+    devnet: Devnet, room: Community
+) -> None:
+    user = room.user("private-poster")
+    ids = [n["id"] for n in room.onion.path]
+    last = {i: max((r["seq"] for r in devnet.seen(i)), default=0) for i in ids}
+    marker = "secret-release-note-" + os.urandom(6).hex()
+    _post(room, user, marker)
+    host = urllib.parse.urlsplit(room.base).hostname
+    assert host is not None
+    for position, node_id in enumerate(ids):
+        records = [r for r in devnet.seen(node_id) if r["seq"] > last[node_id]]
+        text = json.dumps(records)
+        for secret in (marker, "/room/", user.blinded_id, user.session_id, room.server_pk.hex()):
+            assert secret not in text, (node_id, secret)
+        assert (host in text) == (position == 2), node_id
+
+
+def test_ctl_clock_skew_gives_425_and_auth401_fault_gives_401(
+    devnet: Devnet, room: Community
+) -> None:
+    user = room.user("skewed")
+    target = f"/room/{room.room}"
+    assert devnet.server_control("sogs", ["clock", str(25 * 3600)])["clock_offset"] == 90000.0
+    assert room.call(user, "GET", target)[0] == 425
+    assert room.call(None, "GET", target)[0] == 200  # no auth, nothing to be early for
+    devnet.server_control("sogs", ["clock", "0"])
+    devnet.server_control("sogs", ["fault", "auth401"])
+    assert room.call(user, "GET", target) == (
+        401,
+        b"Invalid authentication: X-SOGS-Signature verification failed",
+    )
+    assert room.call(None, "GET", "/capabilities")[0] == 200
+    with pytest.raises(DevnetUsageError):
+        devnet.server_control("sogs", ["clock", "soon"])
+
+
+def test_ctl_hang_accepts_and_never_answers(devnet: Devnet, room: Community) -> None:
+    import http.client
+
+    host, port = room.base.removeprefix("http://").split(":")
+    assert devnet.server_control("sogs", ["hang"])["state"] == "hang"
+    conn = http.client.HTTPConnection(host, int(port), timeout=0.5)
+    try:
+        conn.request("GET", "/capabilities")
+        with pytest.raises(TimeoutError):
+            conn.getresponse()
+    finally:
+        conn.close()
+    assert devnet.server_control("sogs", ["up"])["state"] == "up"
+    assert room.call(None, "GET", "/capabilities")[0] == 200
