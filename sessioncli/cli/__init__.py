@@ -11,6 +11,7 @@ from sessioncli.cli.app import app
 _COMMAND_MODULES = (
     "identity",
     "contacts",
+    "community",
     "send",
     "receive",
     "demo",

@@ -77,6 +77,14 @@ def receive(
             help="Download attachments into DIR (checked, mode 0600, never overwriting).",
         ),
     ] = None,
+    conversation: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--conversation",
+            metavar="NAME",
+            help="Only this contact, community or group (repeatable); only communities: no DM poll.",
+        ),
+    ] = None,
 ) -> None:
     """Print new messages for our identity (once, or with --follow until stopped)."""
     g = get_globals(ctx)
@@ -98,15 +106,13 @@ def receive(
     previous = signal.signal(signal.SIGTERM, on_term)
     with receive_core.receive_lock(folder, identity.session_id):
         net = context.open_network(resolved)
-        sources = inbox.open_sources(
-            inbox.ReceiveContext(
-                identity,
-                net,
-                folder,
-                include_own=include_own,
-                commit=not peek,
-                contact_name=contacts.name_for,
-            )
+        rctx = inbox.ReceiveContext(
+            identity,
+            net,
+            folder,
+            include_own=include_own,
+            commit=not peek,
+            contact_name=contacts.name_for,
         )
         from pathlib import Path
 
@@ -118,16 +124,18 @@ def receive(
             Path(attachments_dir).expanduser() if attachments_dir else None,
             on_error=(lambda line: err(f"sessioncli: {line}")) if g.verbose else None,
         )
-        receiver = sources[0]
-        assert isinstance(receiver, receive_core.Receiver)
+        sources, shows = _conversation_sources(rctx, conversation or [])
+
+        def render(r: Any) -> None:
+            if shows(r):
+                _render(with_files(r), json_out, tty)
+
         try:
             total = 0
             last_new = time.monotonic()
             while True:
                 remaining = None if max_count is None else max_count - total
-                polled = inbox.poll_all(
-                    sources, lambda r: _render(with_files(r), json_out, tty), limit=remaining
-                )
+                polled = inbox.poll_all(sources, render, limit=remaining)
                 got = polled.emitted
                 for exc in polled.failures:
                     if not follow:
@@ -149,11 +157,28 @@ def receive(
             inbox.close_all(sources)
             net.close()
             signal.signal(signal.SIGTERM, previous)
-    s = receiver.stats
-    if g.verbose and (s.dropped or s.duplicates):
+    for s in (getattr(source, "stats", None) for source in sources):
+        if s is None or not (g.verbose and (s.dropped or s.duplicates)):
+            continue
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.drop_reasons.items()))
         err(
             f"sessioncli: {s.dropped} message(s) failed verification and were dropped"
             + (f" ({reasons})" if reasons else "")
             + f"; {s.duplicates} duplicate(s) skipped"
         )
+
+
+def _conversation_sources(rctx: Any, names_given: list[str]) -> tuple[list[Any], Any]:
+    """The sources to poll and the record filter for `--conversation` (communities alone: no DMs)."""
+    from sessioncli.core import community_receive, inbox, recipients
+    from sessioncli.core.records import RecordFilter
+
+    if not names_given:
+        return inbox.open_sources(rctx), lambda _r: True
+    targets = [recipients.parse_target(n) for n in names_given]
+    wanted = RecordFilter(conversations=[*names_given, *(t.address for t in targets)])
+    if all(t.source == "community" for t in targets):
+        sources: list[Any] = community_receive.open_sources(rctx, only={t.address for t in targets})
+    else:
+        sources = inbox.open_sources(rctx)
+    return sources, lambda r: wanted.shows(r.to_json(), approved=lambda _sid: True)

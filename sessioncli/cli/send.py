@@ -51,7 +51,7 @@ def send(
         str,
         typer.Argument(
             metavar="RECIPIENT",
-            help="Session ID or contact name; several separated by commas.",
+            help="Session ID, contact or community name; several separated by commas.",
             show_default=False,
             autocompletion=complete_contact_name,
         ),
@@ -99,6 +99,14 @@ def send(
         str | None,
         typer.Option("--avatar", metavar="FILE", help="Profile picture sent with the message."),
     ] = None,
+    via: Annotated[
+        str | None,
+        typer.Option(
+            "--via",
+            metavar="COMMUNITY",
+            help="Send to 15… blinded ids as DMs through this community's server.",
+        ),
+    ] = None,
     timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
     via_daemon: Annotated[
@@ -117,7 +125,7 @@ def send(
     words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
     if not words:
         raise UsageError("no recipient given")
-    targets = recipients.parse_targets(words)
+    targets = recipients.parse_targets(words, via=via)
     dispatch.check_supported(targets)
 
     attach = list(attach or [])

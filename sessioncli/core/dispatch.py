@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 _SENDERS: dict[Source, str] = {
     "dm": "sessioncli.core.dispatch_dm",
     "group": "sessioncli.core.group_send",
+    "community": "sessioncli.core.community_send",
+    "community_dm": "sessioncli.core.community_send",
 }
 
 

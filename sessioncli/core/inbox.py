@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 # Modules exposing `open_sources(ctx: ReceiveContext) -> list[ReceiveSource]` (communities,
 # groups); the DM source is built here.
-_SOURCE_MODULES: tuple[str, ...] = ("sessioncli.core.group_receive",)
+_SOURCE_MODULES: tuple[str, ...] = (
+    "sessioncli.core.community_receive",
+    "sessioncli.core.group_receive",
+)
 
 
 @dataclass(frozen=True)

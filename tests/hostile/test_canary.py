@@ -91,12 +91,14 @@ class Runner:
         self.env = env
         self.secrets_at = secrets_at
         self.count = 0
+        self.outputs: list[str] = []
 
     def run(
         self, args: list[str], *, input: str | None = None, expect: int | tuple[int, ...] | None = 0
     ) -> Any:
         res = run_cli(["-vv", *args], self.home, input=input, env=self.env, timeout=120)
         self.count += 1
+        self.outputs += [res.stdout, res.stderr]
         assert not leaks(res.stdout), (args, leaks(res.stdout))
         assert not leaks(res.stderr), (args, leaks(res.stderr))
         assert "Traceback" not in res.stderr, (args, res.stderr)
@@ -175,6 +177,29 @@ def exercise(canary: Runner, peer: Runner, peer_id: str, *, full: bool) -> None:
     canary.run(["contacts", "remove", "peer"])
 
 
+def exercise_community(canary: Runner, peer: Runner, devnet: Any) -> None:
+    """Community commands; the canary's blinded secret scalar (k·a) must not leak either."""
+    from sessioncli.protocol import blinding
+
+    url = json.loads(Path(devnet.network_file).read_text())["communities"][0]
+    server_pk = bytes.fromhex(url.split("public_key=")[1])
+    canary.run(["community", "add", "room", url, "--json"])
+    peer.run(["community", "add", "room", url])
+    peer_blinded = json.loads(peer.run(["community", "show", "room", "--json"]).stdout)["our_id"]
+    canary.run(["send", "--json", "--name", "Canary", "room", "canary post"])
+    canary.run(["send", "--via", "room", peer_blinded, "canary dm"])
+    canary.run(["receive", "--json", "--include-own", "--conversation", "room"])
+    canary.run(["community", "list", "--json"])
+    canary.run(["community", "show", "room"])
+    canary.run(["community", "add", "room2", url + "x"], expect=2)
+    scalar = blinding.blind15_keys(CANARY.ed25519_secret, server_pk).secret
+    for text in canary.outputs:
+        assert scalar.hex() not in text.lower()
+        assert base64.b64encode(scalar).decode().rstrip("=") not in text
+    SECRET_BYTES["raw blinded scalar"] = scalar
+    SECRET_TEXTS["blinded scalar hex"] = scalar.hex()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["file-hex", "file-phrase", "env-hex", "env-phrase", "keyring"])
 def test_no_secret_in_any_output_or_file(devnet: Any, private_dirs: Path, mode: str) -> None:
@@ -188,6 +213,8 @@ def test_no_secret_in_any_output_or_file(devnet: Any, private_dirs: Path, mode: 
         assert (home / "keyring.json").exists()
     peer_id, peer = make_peer(private_dirs, devnet.network_file)
     exercise(canary, peer, peer_id, full=mode == "file-hex")
+    if mode == "file-hex":
+        exercise_community(canary, peer, devnet)
 
     # The network down: every node (seeds too) refuses; commands fail, still without secrets.
     everyone = [n["id"] for n in devnet.nodes()]
