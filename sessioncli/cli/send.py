@@ -78,12 +78,23 @@ def send(
         bool,
         typer.Option("--no-sync", help="Do not store the copy for our own linked devices."),
     ] = False,
+    reply_to: Annotated[
+        str | None, typer.Option("--reply-to", metavar="HASH", help="Quote this message.")
+    ] = None,
+    disappear: Annotated[
+        str | None,
+        typer.Option("--disappear", metavar="DURATION", help="Disappearing message (10s-14d)."),
+    ] = None,
+    disappear_after: Annotated[
+        str, typer.Option("--disappear-after", metavar="read|send", help="When the timer starts.")
+    ] = "send",
     timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
     g = get_globals(ctx)
     from sessioncli.core import context, dispatch, recipients, settings
+    from sessioncli.core import disappear as disappear_core
     from sessioncli.core import send as send_core
 
     words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
@@ -103,7 +114,9 @@ def send(
     display_name = name or settings.pick(
         None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
     )
-    ttl_ms = settings.resolve_ttl_ms(ttl, resolved.config)
+    expiration = disappear_core.parse(disappear, disappear_after) if disappear else None
+    disappear_core.check_no_ttl(expiration, ttl)
+    ttl_ms = disappear_core.store_ttl_ms(expiration, settings.resolve_ttl_ms(ttl, resolved.config))
     send_core.check_body(body)
     send_core.check_fits(body, display_name)
 
@@ -115,7 +128,14 @@ def send(
                 identity, net, context.state_folder(resolved, identity.session_id)
             ),
             targets,
-            dispatch.Outgoing(body, ttl_ms, display_name, sync_copy=not no_sync),
+            dispatch.Outgoing(
+                body,
+                ttl_ms,
+                display_name,
+                sync_copy=not no_sync,
+                reply_to=reply_to,
+                disappear=expiration,
+            ),
         )
     finally:
         net.close()

@@ -1,0 +1,137 @@
+"""The local index of recent messages (by storage hash): what a reply, a reaction or an unsend needs.
+
+Only what those need is kept — the sent timestamp, the author, the conversation, the text a
+quote shows (cut to QUOTE_CHARS), our sync copy's hash — in `messages.json` (mode 0600) in the
+identity's state folder, and each entry is dropped when the network drops the message (its
+expiry). Beside it, `unsent` remembers the (author, timestamp) of unsend requests received, so
+that a message arriving after its unsend is never printed. Writes are locked and atomic;
+damaged bookkeeping starts over (it must never cost a message).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sessioncli import state
+from sessioncli.errors import UsageError
+
+T = TypeVar("T")
+
+QUOTE_CHARS = 300  # desktop shows a quote's first lines only; enough for any app's preview
+_HASH_CHARS = 43
+
+
+@dataclass(frozen=True)
+class IndexedMessage:
+    hash: str
+    timestamp_ms: int  # the message's sent timestamp: how every app refers to it
+    author: str  # 05 id of who wrote it
+    conversation: str  # 05 id of the other side
+    outgoing: bool
+    expires_at_ms: int
+    text: str | None = None
+    sync_hash: str | None = None  # our own copy in our swarm (outgoing only)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class MessageIndex:
+    """messages.json of one identity on one network."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / "messages.json"
+        self.lock = folder / ".messages.lock"
+
+    def _load(self) -> tuple[dict[str, IndexedMessage], dict[str, int]]:
+        raw: Any = state.read_json(self.path, {})
+        msgs: dict[str, IndexedMessage] = {}
+        unsent: dict[str, int] = {}
+        if not isinstance(raw, dict):
+            return msgs, unsent
+        for h, item in (raw.get("messages") or {}).items():
+            try:
+                msgs[h] = IndexedMessage(hash=h, **item)
+            except TypeError:
+                continue
+        for key, exp in (raw.get("unsent") or {}).items():
+            if isinstance(exp, int):
+                unsent[str(key)] = exp
+        return msgs, unsent
+
+    def _update(self, change: Callable[[dict[str, IndexedMessage], dict[str, int]], T]) -> T:
+        state.ensure_dir(self.folder)
+        with state.file_lock(self.lock, what="the message index"):
+            msgs, unsent = self._load()
+            result = change(msgs, unsent)
+            now = _now_ms()
+            msgs = {h: m for h, m in msgs.items() if m.expires_at_ms >= now}
+            unsent = {k: e for k, e in unsent.items() if e >= now}
+            state.atomic_write_json(
+                self.path,
+                {
+                    "version": 1,
+                    "messages": {
+                        h: {k: v for k, v in asdict(m).items() if k != "hash"}
+                        for h, m in sorted(msgs.items())
+                    },
+                    "unsent": dict(sorted(unsent.items())),
+                },
+            )
+        return result
+
+    def add(self, entries: Iterable[IndexedMessage]) -> None:
+        items = [_trimmed(e) for e in entries]
+        if not items:
+            return
+
+        def change(msgs: dict[str, IndexedMessage], _u: dict[str, int]) -> None:
+            for e in items:
+                msgs[e.hash] = e
+
+        self._update(change)
+
+    def remove(self, msg_hash: str) -> None:
+        self._update(lambda msgs, _u: msgs.pop(msg_hash, None))
+
+    def get(self, msg_hash: str) -> IndexedMessage:
+        """The indexed message with this hash, or a UsageError (exit 2) naming it."""
+        text = msg_hash.strip()
+        if len(text) != _HASH_CHARS or not text.replace("+", "").replace("/", "").isalnum():
+            raise UsageError(f"invalid message hash {msg_hash!r}: expected 43 base64 characters")
+        found = self._load()[0].get(text)
+        if found is None or found.expires_at_ms < _now_ms():
+            raise UsageError(
+                f"unknown message {text}: not among the messages this identity sent or "
+                "received recently",
+                hints=("hashes are in `send --json` and `receive --json` output",),
+            )
+        return found
+
+    def note_unsent(self, author: str, timestamp_ms: int, expires_at_ms: int) -> None:
+        def change(msgs: dict[str, IndexedMessage], unsent: dict[str, int]) -> None:
+            unsent[unsent_key(author, timestamp_ms)] = expires_at_ms
+            for h, m in list(msgs.items()):
+                if m.author == author and m.timestamp_ms == timestamp_ms:
+                    del msgs[h]
+
+        self._update(change)
+
+    def unsent(self) -> set[str]:
+        return set(self._load()[1])
+
+
+def unsent_key(author: str, timestamp_ms: int) -> str:
+    return f"{author}:{timestamp_ms}"
+
+
+def _trimmed(e: IndexedMessage) -> IndexedMessage:
+    if e.text is not None and len(e.text) > QUOTE_CHARS:
+        return IndexedMessage(**{**asdict(e), "text": e.text[:QUOTE_CHARS]})
+    return e
