@@ -8,7 +8,17 @@ from sessioncli.cli.app import app
 
 # Each module registers its commands on `app` when imported. They import only typer at module
 # level, so `--help` and `--version` stay fast; heavy code loads inside the command functions.
-_COMMAND_MODULES = ("identity", "contacts", "send", "receive", "demo", "devnet", "nodes", "path")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "identity",
+    "contacts",
+    "send",
+    "receive",
+    "demo",
+    "devnet",
+    "nodes",
+    "path",
+)
+_COMMAND_MODULES += ("react", "resolve")  # issue 15: react, unsend, resolve
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"sessioncli.cli.{_name}")

@@ -13,6 +13,20 @@ import typer
 from sessioncli.cli._errors import cli_errors, err
 from sessioncli.cli._output import emit_line, emit_ndjson, stdout_isatty, tsv_escape
 from sessioncli.cli.app import app, get_globals
+from sessioncli.errors import UsageError
+
+
+def _send_receipts(scr: Any, identity: Any, net: Any, folder: Any, quiet: bool) -> None:
+    from sessioncli.core import receipts, requests
+
+    report = receipts.send_receipts(
+        identity, net, folder, scr.take_read(), approved=requests.is_approved(folder)
+    )
+    for sender, why in report.failed.items():
+        if not quiet:
+            err(
+                f"sessioncli: warning: read receipt to {sender[:10]}… not sent (retried next run): {why}"
+            )
 
 
 def _render(received: Any, json_out: bool, tty: bool) -> None:
@@ -69,10 +83,16 @@ def receive(
         bool, typer.Option("--peek", help="Show messages without marking them as received.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    read_receipts: Annotated[
+        bool, typer.Option("--read-receipts", help="Send read receipts for what is printed.")
+    ] = False,
+    requests: Annotated[
+        bool, typer.Option("--requests", help="Only messages of senders not approved yet.")
+    ] = False,
 ) -> None:
     """Print new messages for our identity (once, or with --follow until stopped)."""
     g = get_globals(ctx)
-    from sessioncli.core import contacts, context, inbox
+    from sessioncli.core import contacts, context, inbox, screen
     from sessioncli.core import receive as receive_core
 
     opts = context.Options(
@@ -83,6 +103,10 @@ def receive(
     folder = context.state_folder(resolved, identity.session_id)
     tty = stdout_isatty()
     stop = threading.Event()
+    if read_receipts and peek:
+        raise UsageError("--read-receipts marks messages read: it cannot be used with --peek")
+    scr = screen.Screen.open(folder, identity)
+    shows = screen.requests_filter(folder) if requests else None
 
     def on_term(_signum: int, _frame: Any) -> None:
         stop.set()
@@ -98,6 +122,7 @@ def receive(
                 include_own=include_own,
                 commit=not peek,
                 contact_name=contacts.name_for,
+                screen=scr,
             )
         )
         receiver = sources[0]
@@ -108,8 +133,14 @@ def receive(
             while True:
                 remaining = None if max_count is None else max_count - total
                 polled = inbox.poll_all(
-                    sources, lambda r: _render(r, json_out, tty), limit=remaining
+                    sources,
+                    scr.observe(lambda r: _render(r, json_out, tty), shows),
+                    limit=remaining,
                 )
+                if not peek:
+                    scr.flush()
+                if read_receipts:
+                    _send_receipts(scr, identity, net, folder, g.quiet)
                 got = polled.emitted
                 for exc in polled.failures:
                     if not follow:
@@ -132,6 +163,8 @@ def receive(
             net.close()
             signal.signal(signal.SIGTERM, previous)
     s = receiver.stats
+    if g.verbose and scr.hidden_counts:
+        err("sessioncli: not shown: " + ", ".join(f"{k} {v}" for k, v in scr.hidden_counts.items()))
     if g.verbose and (s.dropped or s.duplicates):
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.drop_reasons.items()))
         err(

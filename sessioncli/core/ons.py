@@ -76,6 +76,13 @@ def _store(folder: Path, found: Resolution, now_ms: int) -> None:
         state.atomic_write_json(_cache_path(folder), {"version": 1, "names": names})
 
 
+def cache_folder(network: str | None) -> Path:
+    """Where `resolve` (which needs no identity) keeps its cache: per network, in the cache dir."""
+    from sessioncli.core import settings
+
+    return state.cache_dir() / "ons" / settings.network_key(network)
+
+
 def lookup(net: NetworkClient, name: str) -> str | None:
     """Ask VALIDATION_COUNT different nodes; their agreed Session ID, or None if not registered."""
     from sessioncli.protocol import ons
