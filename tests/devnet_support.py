@@ -13,6 +13,7 @@ Stable API (other suites import it)::
         devnet.ctl("fault", "n2", "garbage")
         devnet.ctl("clock", "n1", "-120")
         devnet.ctl("stats"); devnet.ctl("seen", "n0")
+    # DevnetProcess(..., hardfork="19.3") passes `--hardfork 19.3` (default: the devnet's 19.4)
     # leaving the block stops it (SIGTERM, then SIGKILL after 10 s)
 
 `DevnetProcess(...)` starts the process at once and returns when network.json exists (bounded by
@@ -48,6 +49,7 @@ class DevnetProcess:
         seed: str = "sessioncli-devnet",
         seeds: int = 1,
         timeout: float = 20.0,
+        hardfork: str | None = None,
     ) -> None:
         self.dir = Path(directory).absolute()
         self.network_file = self.dir / "network.json"
@@ -72,6 +74,7 @@ class DevnetProcess:
                 seed,
                 "--seeds",
                 str(seeds),
+                *(["--hardfork", hardfork] if hardfork is not None else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

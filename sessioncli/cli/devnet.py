@@ -39,6 +39,10 @@ def up(
         str, typer.Option("--seed", help="Derives node keys, addresses and swarm ids.")
     ] = "sessioncli-devnet",
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=16, help="Seed nodes.")] = 1,
+    hardfork: Annotated[
+        str,
+        typer.Option("--hardfork", help="Network version the nodes report (hf), MAJOR.MINOR."),
+    ] = "19.4",
 ) -> None:
     """Run a devnet in the foreground until SIGINT/SIGTERM; one line on stdout once it is ready.
 
@@ -55,7 +59,19 @@ def up(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    devnet = Devnet(directory, nodes=nodes, swarm_size=swarm_size, seed=seed, seeds=seeds)
+    from sessioncli.devnet.errors import DevnetUsageError
+
+    major, dot, minor = hardfork.partition(".")
+    if not (major.isdigit() and dot and minor.isdigit()):
+        raise DevnetUsageError(f"--hardfork must be MAJOR.MINOR (e.g. 19.4), not {hardfork!r}")
+    devnet = Devnet(
+        directory,
+        nodes=nodes,
+        swarm_size=swarm_size,
+        seed=seed,
+        seeds=seeds,
+        hardfork=(int(major), int(minor)),
+    )
     try:
         devnet.start()
         emit_line(f"devnet ready: {nodes} nodes, network file {devnet.network_file}")
@@ -76,7 +92,8 @@ def ctl(
         str,
         typer.Argument(
             help="list | down NODE... | up NODE... | hang NODE... | "
-            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE"
+            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE | "
+            "ons add NAME SESSION_ID | ons list"
         ),
     ],
     args: Annotated[list[str] | None, typer.Argument(help="Node ids and values.")] = None,
@@ -105,7 +122,10 @@ def _render(verb: str, result: Any) -> None:
     elif verb == "seen":
         for record in result:
             emit_ndjson(record)
-    else:
+    elif verb == "ons":
+        names = result if isinstance(result, list) else [result]
+        emit_rows(("name", "session_id"), [(n["name"], n["session_id"]) for n in names])
+    elif verb in ("list", "down", "up", "hang", "clock", "fault"):
         nodes = result if isinstance(result, list) else [result]
         emit_rows(
             ("id", "address", "swarm", "state", "fault", "clock", "pubkey_ed25519"),
@@ -122,3 +142,5 @@ def _render(verb: str, result: Any) -> None:
                 for n in nodes
             ],
         )
+    else:  # a verb another part of the devnet registered (file server, SOGS...)
+        emit_json(result)

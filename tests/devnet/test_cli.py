@@ -50,6 +50,7 @@ def test_network_file_is_the_contract(devnet: DevnetProcess) -> None:
         "control": str(devnet.dir / "control.json"),
         "nodes": 6,
         "swarm_size": 3,
+        "hardfork": [19, 4],
     }
     (seed,) = document["seeds"]
     assert set(seed) == {"url", "cert_pem"}
