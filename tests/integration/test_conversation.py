@@ -226,3 +226,22 @@ def test_bad_input_is_refused_and_nothing_is_sent(pair) -> None:
         assert "Traceback" not in res.stderr
     assert alice.receive_json() == []
     assert msg["hash"]
+
+
+def test_session_names_resolve_through_the_devnet(users, devnet) -> None:
+    alice, bob = users("alice"), users("bob")
+    devnet.ctl("ons", "add", "alice-bot", alice.session_id)
+    res = json.loads(ok(bob.run(["resolve", "--json", "@Alice-Bot"])).stdout)
+    assert res["session_id"] == alice.session_id and res["name"] == "alice-bot"
+    assert res["cached"] is False and res["expires_at_ms"] > 0
+    assert ok(bob.run(["resolve", "alice-bot"])).stdout.strip() == alice.session_id
+    assert json.loads(ok(bob.run(["resolve", "--json", "alice-bot"])).stdout)["cached"]
+    out = sent(bob, "@alice-bot", "via my Session name")
+    assert out["recipient"] == alice.session_id and out["recipient_name"] == "@alice-bot"
+    assert [m["body"] for m in alice.receive_json()] == ["via my Session name"]
+    ok(bob.run(["contacts", "add", "al", "@alice-bot"]))
+    shown = json.loads(ok(bob.run(["contacts", "show", "--json", "al"])).stdout)
+    assert shown["session_id"] == alice.session_id
+    missing = bob.run(["send", "@nobody-here", "x"])
+    assert missing.returncode == 2 and "@nobody-here is not registered" in missing.stderr
+    assert "@nobody-here" in bob.run(["resolve", "nobody-here"]).stderr
