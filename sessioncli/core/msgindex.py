@@ -3,13 +3,15 @@
 Only what those need is kept — the sent timestamp, the author, the conversation, the text a
 quote shows (cut to QUOTE_CHARS), our sync copy's hash — in `messages.json` (mode 0600) in the
 identity's state folder, and each entry is dropped when the network drops the message (its
-expiry). Beside it, `unsent` remembers the (author, timestamp) of unsend requests received, so
-that a message arriving after its unsend is never printed. Writes are locked and atomic;
+expiry; at most MAX_ENTRIES, the newest, are kept). Beside it, `unsent` remembers the (author,
+timestamp) of unsend requests received, so that a message arriving after its unsend is never
+printed. Writes are locked and atomic;
 damaged bookkeeping starts over (it must never cost a message).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -22,7 +24,8 @@ from sessioncli.errors import UsageError
 T = TypeVar("T")
 
 QUOTE_CHARS = 300  # desktop shows a quote's first lines only; enough for any app's preview
-_HASH_CHARS = 43
+MAX_ENTRIES = 5000  # newest kept: the file is rewritten on each change, so it stays small
+_HASH = re.compile(r"[A-Za-z0-9+/]{43}")
 
 
 @dataclass(frozen=True)
@@ -55,12 +58,13 @@ class MessageIndex:
         unsent: dict[str, int] = {}
         if not isinstance(raw, dict):
             return msgs, unsent
-        for h, item in (raw.get("messages") or {}).items():
-            try:
-                msgs[h] = IndexedMessage(hash=h, **item)
-            except TypeError:
-                continue
-        for key, exp in (raw.get("unsent") or {}).items():
+        entries = raw.get("messages")
+        for h, item in (entries if isinstance(entries, dict) else {}).items():
+            found = _entry(h, item)
+            if found is not None:
+                msgs[h] = found
+        marks = raw.get("unsent")
+        for key, exp in (marks if isinstance(marks, dict) else {}).items():
             if isinstance(exp, int):
                 unsent[str(key)] = exp
         return msgs, unsent
@@ -71,7 +75,10 @@ class MessageIndex:
             msgs, unsent = self._load()
             result = change(msgs, unsent)
             now = _now_ms()
-            msgs = {h: m for h, m in msgs.items() if m.expires_at_ms >= now}
+            live = sorted(
+                (m for m in msgs.values() if m.expires_at_ms >= now), key=lambda m: m.timestamp_ms
+            )
+            msgs = {m.hash: m for m in live[-MAX_ENTRIES:]}
             unsent = {k: e for k, e in unsent.items() if e >= now}
             state.atomic_write_json(
                 self.path,
@@ -103,7 +110,7 @@ class MessageIndex:
     def get(self, msg_hash: str) -> IndexedMessage:
         """The indexed message with this hash, or a UsageError (exit 2) naming it."""
         text = msg_hash.strip()
-        if len(text) != _HASH_CHARS or not text.replace("+", "").replace("/", "").isalnum():
+        if not _HASH.fullmatch(text):
             raise UsageError(f"invalid message hash {msg_hash!r}: expected 43 base64 characters")
         found = self._load()[0].get(text)
         if found is None or found.expires_at_ms < _now_ms():
@@ -125,6 +132,22 @@ class MessageIndex:
 
     def unsent(self) -> set[str]:
         return set(self._load()[1])
+
+
+def _entry(h: str, item: Any) -> IndexedMessage | None:
+    """One stored entry, or None when it is damaged (wrong keys or types)."""
+    try:
+        e = IndexedMessage(hash=h, **item)
+    except TypeError:
+        return None
+    ints = (e.timestamp_ms, e.expires_at_ms)
+    strs = (e.author, e.conversation)
+    optional = (e.text, e.sync_hash)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
+        return None
+    if not all(isinstance(v, str) for v in strs) or not isinstance(e.outgoing, bool):
+        return None
+    return e if all(v is None or isinstance(v, str) for v in optional) else None
 
 
 def unsent_key(author: str, timestamp_ms: int) -> str:

@@ -165,3 +165,32 @@ def test_message_index_prunes_and_is_private(tmp_path: Path) -> None:
 def test_receipt_merge_keeps_union_sorted() -> None:
     got = receipts.merge({"a": [3, 1]}, {"a": [2, 3], "b": [5], "c": []})
     assert got == {"a": [1, 2, 3], "b": [5]}
+
+
+def test_damaged_index_starts_over(tmp_path: Path) -> None:
+    (tmp_path / "messages.json").write_text(
+        json.dumps(
+            {
+                "messages": {
+                    "A" * 43: {"timestamp_ms": "x", "author": 1},
+                    "B" * 43: [1, 2],
+                    "C" * 43: {
+                        "timestamp_ms": TS,
+                        "author": BOB.session_id,
+                        "conversation": BOB.session_id,
+                        "outgoing": False,
+                        "expires_at_ms": "never",
+                    },
+                },
+                "unsent": [],
+            }
+        )
+    )
+    index = MessageIndex(tmp_path)
+    with pytest.raises(UsageError):
+        index.get("A" * 43)
+    index.add([IndexedMessage("D" * 43, TS, BOB.session_id, BOB.session_id, False, 2**62)])
+    assert index.get("D" * 43).timestamp_ms == TS
+    (tmp_path / "messages.json").write_text("{not json")
+    with pytest.raises(UsageError):
+        index.get("D" * 43)
