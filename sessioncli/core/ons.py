@@ -97,12 +97,17 @@ def lookup(net: NetworkClient, name: str) -> str | None:
             answers.add(ons.parse_resolve_reply(name, body))
         except ons.OnsReplyError as exc:
             raise TemporaryFailure(f"resolving @{name}: {exc.message}") from None
+    return agreed(name, answers)
+
+
+def agreed(name: str, answers: set[str | None]) -> str | None:
+    """The one answer every node gave (None: not registered); nodes that disagree are exit 75."""
     if len(answers) != 1:
         raise TemporaryFailure(
             f"resolving @{name}: service nodes disagree about this name",
             hints=("try again later; a node may be out of date or lying",),
         )
-    return answers.pop()
+    return next(iter(answers))
 
 
 def resolve_name(

@@ -194,3 +194,44 @@ def test_damaged_index_starts_over(tmp_path: Path) -> None:
     (tmp_path / "messages.json").write_text("{not json")
     with pytest.raises(UsageError):
         index.get("D" * 43)
+
+
+def test_ons_answers_must_agree() -> None:
+    from sessioncli.core.ons import agreed
+    from sessioncli.errors import TemporaryFailure
+
+    assert agreed("a", {BOB.session_id}) == BOB.session_id
+    assert agreed("a", {None}) is None
+    with pytest.raises(TemporaryFailure):
+        agreed("a", {BOB.session_id, ALICE.session_id})
+    with pytest.raises(TemporaryFailure):
+        agreed("a", {BOB.session_id, None})
+
+
+def _stored(sender: Identity, content: bytes, ts: int, h: str) -> object:
+    from sessioncli.net.client import RetrievedMessage
+
+    return RetrievedMessage(h, ts, 2**62, m.encode_dm(sender, BOB.session_id, content, ts))
+
+
+def test_screen_hides_a_message_unsent_later_in_the_page(tmp_path: Path) -> None:
+    from sessioncli.core.screen import Screen
+
+    mallory = Identity.from_seed(bytes.fromhex("c0ffee00c0ffee00c0ffee00deadbeef"))
+    text = _stored(ALICE, m.build_text_content("oops", TS), TS, "h1")
+    other = _stored(ALICE, m.build_text_content("fine", TS + 1), TS + 1, "h2")
+    forged = m.build_unsend_request(TS + 5, message_timestamp_ms=TS + 1, author=ALICE.session_id)
+    unsend = m.build_unsend_request(TS + 9, message_timestamp_ms=TS, author=ALICE.session_id)
+    page = [
+        text,
+        other,
+        _stored(mallory, forged, TS + 5, "h3"),  # not the author: ignored
+        _stored(ALICE, unsend, TS + 9, "h4"),
+    ]
+    screen = Screen.open(tmp_path, BOB)
+    ahead = screen.page(page, seen=set())  # type: ignore[arg-type]
+    decoded = [ahead[h] for h in ("h1", "h2", "h3", "h4")]
+    assert [screen.hidden(d) for d in decoded] == ["unsent", None, None, None]  # type: ignore[arg-type]
+    screen.blocked.add(mallory.session_id)
+    assert screen.hidden(decoded[2]) == "blocked"  # type: ignore[arg-type]
+    assert screen.hidden_counts == {"unsent": 1, "blocked": 1}
