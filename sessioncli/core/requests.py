@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sessioncli import state
 from sessioncli.core.conversations import Conversation, ConversationStore
+from sessioncli.errors import ConfigError
 
 if TYPE_CHECKING:
     from sessioncli.net.client import NetworkClient
@@ -41,18 +42,29 @@ def _blocked_path(folder: Path) -> Path:
     return folder / "blocked.json"
 
 
+def _read_blocked(folder: Path) -> dict[str, Any]:
+    # A damaged block list is an error, never an empty one: that would show blocked senders.
+    path = _blocked_path(folder)
+    missing = object()
+    raw: Any = state.read_json(path, missing)
+    if raw is missing and not path.exists():
+        return {}
+    items = raw.get("blocked") if isinstance(raw, dict) else None
+    if not isinstance(items, dict):
+        raise ConfigError(
+            f"block list {path} is damaged", hints=("fix or remove it (then block again)",)
+        )
+    return items
+
+
 def blocked(folder: Path) -> set[str]:
-    raw: Any = state.read_json(_blocked_path(folder), {})
-    items = raw.get("blocked", {}) if isinstance(raw, dict) else {}
-    return {str(k) for k in items} if isinstance(items, dict) else set()
+    return {str(k) for k in _read_blocked(folder)}
 
 
 def _set_blocked(folder: Path, sid: str, on: bool) -> bool:
     state.ensure_dir(folder)
     with state.file_lock(folder / ".blocked.lock", what="the block list"):
-        raw: Any = state.read_json(_blocked_path(folder), {})
-        items = raw.get("blocked", {}) if isinstance(raw, dict) else {}
-        items = dict(items) if isinstance(items, dict) else {}
+        items = dict(_read_blocked(folder))
         was = sid in items
         if on:
             items.setdefault(sid, int(time.time() * 1000))

@@ -235,3 +235,18 @@ def test_screen_hides_a_message_unsent_later_in_the_page(tmp_path: Path) -> None
     screen.blocked.add(mallory.session_id)
     assert screen.hidden(decoded[2]) == "blocked"  # type: ignore[arg-type]
     assert screen.hidden_counts == {"unsent": 1, "blocked": 1}
+
+
+def test_block_list_round_trip_and_damage(tmp_path: Path) -> None:
+    from sessioncli.core import requests
+    from sessioncli.errors import ConfigError
+
+    assert requests.blocked(tmp_path) == set()
+    assert requests.block(tmp_path, BOB.session_id).changed
+    assert not requests.block(tmp_path, BOB.session_id).changed
+    assert requests.blocked(tmp_path) == {BOB.session_id}
+    assert requests.unblock(tmp_path, BOB.session_id).changed
+    assert requests.blocked(tmp_path) == set()
+    (tmp_path / "blocked.json").write_text("{damaged")
+    with pytest.raises(ConfigError):
+        requests.blocked(tmp_path)
