@@ -4,6 +4,13 @@ As desktop (`ExpirableMessage`): the Content carries expirationType and expirati
 delete-after-send message is stored with the timer as its TTL (the network drops it when the
 apps do), a delete-after-read one keeps the default TTL (the recipient's app shortens it once
 read). The timer range is the network's TTL range for direct messages: 10 s to 14 days.
+
+No control message goes alongside. Desktop applies the expiration fields of each incoming message
+to that message (`DisappearingMessages.getMessageReadyToDisappear` sets the message's own
+expirationType/expireTimer from its Content), whatever the conversation's setting; an
+ExpirationTimerUpdate (DataMessage.flags = EXPIRATION_TIMER_UPDATE) would instead change the
+conversation's setting for every later message in the recipient's app, which a one-off
+`--disappear` must not do.
 """
 
 from __future__ import annotations
