@@ -4,7 +4,9 @@ As the apps do, a receipt covers every message of one sender read together (batc
 `ReceiptMessage{READ, timestamps}` per sender, at most BATCH timestamps each). A receipt that
 cannot be sent stays in `receipts.json` (state folder) and is sent with the next run's; the
 caller reports it as a warning. Senders whose message request we have not accepted get none:
-a receipt would tell a stranger that we read their request.
+a receipt would tell a stranger that we read their request (desktop's
+`sendReadReceiptsIfNeeded` skips blocked senders and incoming requests alike; like desktop, no
+sync copy goes to our own swarm).
 """
 
 from __future__ import annotations
