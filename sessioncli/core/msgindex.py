@@ -3,14 +3,15 @@
 Only what those need is kept — the sent timestamp, the author, the conversation, the text a
 quote shows (cut to QUOTE_CHARS), our sync copy's hash — in `messages.json` (mode 0600) in the
 identity's state folder, and each entry is dropped when the network drops the message (its
-expiry; at most MAX_ENTRIES, the newest, are kept). Beside it, `unsent` remembers the (author,
-timestamp) of unsend requests received, so that a message arriving after its unsend is never
-printed. Writes are locked and atomic;
-damaged bookkeeping starts over (it must never cost a message).
+expiry; at most MAX_ENTRIES, the newest, are kept). Beside it, `unsent.json` remembers the
+(author, timestamp) of unsend requests received, so that a message arriving after its unsend is
+never printed. Writes are locked and atomic; damaged bookkeeping starts over (it must never cost
+a message).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from sessioncli.errors import UsageError
 T = TypeVar("T")
 
 QUOTE_CHARS = 300  # desktop shows a quote's first lines only; enough for any app's preview
-MAX_ENTRIES = 5000  # newest kept: the file is rewritten on each change, so it stays small
+MAX_ENTRIES = 2000  # newest kept: the file is rewritten on each change, so it stays small
 _HASH = re.compile(r"[A-Za-z0-9+/]{43}")
 
 
@@ -45,52 +46,49 @@ def _now_ms() -> int:
 
 
 class MessageIndex:
-    """messages.json of one identity on one network."""
+    """messages.json (and unsent.json) of one identity on one network."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / "messages.json"
+        self.unsent_path = folder / "unsent.json"
         self.lock = folder / ".messages.lock"
 
-    def _load(self) -> tuple[dict[str, IndexedMessage], dict[str, int]]:
+    def _rows(self) -> dict[str, Any]:
         raw: Any = state.read_json(self.path, {})
+        entries = raw.get("messages") if isinstance(raw, dict) else None
+        return entries if isinstance(entries, dict) else {}
+
+    def _load(self) -> dict[str, IndexedMessage]:
         msgs: dict[str, IndexedMessage] = {}
-        unsent: dict[str, int] = {}
-        if not isinstance(raw, dict):
-            return msgs, unsent
-        entries = raw.get("messages")
-        for h, item in (entries if isinstance(entries, dict) else {}).items():
-            found = _entry(h, item)
+        for h, row in self._rows().items():
+            found = _entry(h, row)
             if found is not None:
                 msgs[h] = found
-        marks = raw.get("unsent")
-        for key, exp in (marks if isinstance(marks, dict) else {}).items():
-            if isinstance(exp, int):
-                unsent[str(key)] = exp
-        return msgs, unsent
+        return msgs
 
-    def _update(self, change: Callable[[dict[str, IndexedMessage], dict[str, int]], T]) -> T:
+    def _load_unsent(self) -> dict[str, int]:
+        raw: Any = state.read_json(self.unsent_path, {})
+        marks = raw.get("unsent") if isinstance(raw, dict) else None
+        return {
+            str(k): e
+            for k, e in (marks if isinstance(marks, dict) else {}).items()
+            if isinstance(e, int)
+        }
+
+    def _update(self, change: Callable[[dict[str, IndexedMessage]], T]) -> T:
         state.ensure_dir(self.folder)
         with state.file_lock(self.lock, what="the message index"):
-            msgs, unsent = self._load()
-            result = change(msgs, unsent)
+            msgs = self._load()
+            result = change(msgs)
             now = _now_ms()
             live = sorted(
                 (m for m in msgs.values() if m.expires_at_ms >= now), key=lambda m: m.timestamp_ms
             )
-            msgs = {m.hash: m for m in live[-MAX_ENTRIES:]}
-            unsent = {k: e for k, e in unsent.items() if e >= now}
-            state.atomic_write_json(
-                self.path,
-                {
-                    "version": 1,
-                    "messages": {
-                        h: {k: v for k, v in asdict(m).items() if k != "hash"}
-                        for h, m in sorted(msgs.items())
-                    },
-                    "unsent": dict(sorted(unsent.items())),
-                },
-            )
+            # one compact row per message: this file is rewritten on every change
+            rows = {m.hash: [getattr(m, f) for f in _ROW] for m in live[-MAX_ENTRIES:]}
+            data = json.dumps({"version": 2, "messages": rows}, separators=(",", ":"))
+            state.atomic_write_bytes(self.path, data.encode("utf-8"))
         return result
 
     def add(self, entries: Iterable[IndexedMessage]) -> None:
@@ -98,21 +96,21 @@ class MessageIndex:
         if not items:
             return
 
-        def change(msgs: dict[str, IndexedMessage], _u: dict[str, int]) -> None:
+        def change(msgs: dict[str, IndexedMessage]) -> None:
             for e in items:
                 msgs[e.hash] = e
 
         self._update(change)
 
     def remove(self, msg_hash: str) -> None:
-        self._update(lambda msgs, _u: msgs.pop(msg_hash, None))
+        self._update(lambda msgs: msgs.pop(msg_hash, None))
 
     def get(self, msg_hash: str) -> IndexedMessage:
         """The indexed message with this hash, or a UsageError (exit 2) naming it."""
         text = msg_hash.strip()
         if not _HASH.fullmatch(text):
             raise UsageError(f"invalid message hash {msg_hash!r}: expected 43 base64 characters")
-        found = self._load()[0].get(text)
+        found = _entry(text, self._rows().get(text))
         if found is None or found.expires_at_ms < _now_ms():
             raise UsageError(
                 f"unknown message {text}: not among the messages this identity sent or "
@@ -122,24 +120,31 @@ class MessageIndex:
         return found
 
     def note_unsent(self, author: str, timestamp_ms: int, expires_at_ms: int) -> None:
-        def change(msgs: dict[str, IndexedMessage], unsent: dict[str, int]) -> None:
-            unsent[unsent_key(author, timestamp_ms)] = expires_at_ms
+        """Remember an unsend request (until it expires) and forget the message it takes back."""
+
+        def change(msgs: dict[str, IndexedMessage]) -> None:
             for h, m in list(msgs.items()):
                 if m.author == author and m.timestamp_ms == timestamp_ms:
                     del msgs[h]
+            now = _now_ms()
+            marks = {k: e for k, e in self._load_unsent().items() if e >= now}
+            marks[unsent_key(author, timestamp_ms)] = expires_at_ms
+            state.atomic_write_json(self.unsent_path, {"version": 1, "unsent": marks})
 
         self._update(change)
 
     def unsent(self) -> set[str]:
-        return set(self._load()[1])
+        return set(self._load_unsent())
 
 
-def _entry(h: str, item: Any) -> IndexedMessage | None:
-    """One stored entry, or None when it is damaged (wrong keys or types)."""
-    try:
-        e = IndexedMessage(hash=h, **item)
-    except TypeError:
+_ROW = ("timestamp_ms", "author", "conversation", "outgoing", "expires_at_ms", "text", "sync_hash")
+
+
+def _entry(h: str, row: Any) -> IndexedMessage | None:
+    """One stored row, or None when it is damaged (wrong length or types)."""
+    if not isinstance(row, list) or len(row) != len(_ROW):
         return None
+    e = IndexedMessage(h, *row)
     ints = (e.timestamp_ms, e.expires_at_ms)
     strs = (e.author, e.conversation)
     optional = (e.text, e.sync_hash)

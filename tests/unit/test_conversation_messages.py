@@ -172,23 +172,19 @@ def test_damaged_index_starts_over(tmp_path: Path) -> None:
         json.dumps(
             {
                 "messages": {
-                    "A" * 43: {"timestamp_ms": "x", "author": 1},
+                    "A" * 43: {"timestamp_ms": TS},
                     "B" * 43: [1, 2],
-                    "C" * 43: {
-                        "timestamp_ms": TS,
-                        "author": BOB.session_id,
-                        "conversation": BOB.session_id,
-                        "outgoing": False,
-                        "expires_at_ms": "never",
-                    },
+                    "C" * 43: [TS, BOB.session_id, BOB.session_id, False, "never", None, None],
+                    "E" * 43: [TS, BOB.session_id, BOB.session_id, 0, 2**62, None, None],
                 },
                 "unsent": [],
             }
         )
     )
     index = MessageIndex(tmp_path)
-    with pytest.raises(UsageError):
-        index.get("A" * 43)
+    for h in "ABCE":
+        with pytest.raises(UsageError):
+            index.get(h * 43)
     index.add([IndexedMessage("D" * 43, TS, BOB.session_id, BOB.session_id, False, 2**62)])
     assert index.get("D" * 43).timestamp_ms == TS
     (tmp_path / "messages.json").write_text("{not json")
