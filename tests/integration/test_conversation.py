@@ -245,3 +245,16 @@ def test_session_names_resolve_through_the_devnet(users, devnet) -> None:
     missing = bob.run(["send", "@nobody-here", "x"])
     assert missing.returncode == 2 and "@nobody-here is not registered" in missing.stderr
     assert "@nobody-here" in bob.run(["resolve", "nobody-here"]).stderr
+
+
+def test_resolve_with_the_network_down_is_69_or_75(users, devnet) -> None:
+    bob = users("bob")
+    ok(bob.run(["whoami"]))
+    ids = [n["id"] for n in devnet.nodes()]
+    devnet.ctl("down", *ids)
+    try:
+        res = bob.run(["resolve", "--refresh", "--timeout", "5", "someone"])
+    finally:
+        devnet.ctl("up", *ids)
+    assert res.returncode in (69, 75), res.stderr
+    assert res.stderr.startswith("sessioncli: error: ")
