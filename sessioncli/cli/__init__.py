@@ -8,7 +8,7 @@ from sessioncli.cli.app import app
 
 # Each module registers its commands on `app` when imported. They import only typer at module
 # level, so `--help` and `--version` stay fast; heavy code loads inside the command functions.
-_COMMAND_MODULES = (
+_COMMAND_MODULES: tuple[str, ...] = (
     "identity",
     "contacts",
     "community",
@@ -21,11 +21,13 @@ _COMMAND_MODULES = (
     "daemon",
     "webhook",
     "integrations",
+    "attachments",
+    "react",
+    "resolve",
 )
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"sessioncli.cli.{_name}")
-importlib.import_module("sessioncli.cli.attachments")  # issue 14
 
 
 def main() -> None:

@@ -13,6 +13,20 @@ import typer
 from sessioncli.cli._errors import cli_errors, err
 from sessioncli.cli._output import emit_line, emit_ndjson, stdout_isatty, tsv_escape
 from sessioncli.cli.app import app, get_globals
+from sessioncli.errors import UsageError
+
+
+def _send_receipts(scr: Any, identity: Any, net: Any, folder: Any, quiet: bool) -> None:
+    from sessioncli.core import receipts, requests
+
+    report = receipts.send_receipts(
+        identity, net, folder, scr.take_read(), approved=requests.is_approved(folder)
+    )
+    for sender, why in report.failed.items():
+        if not quiet:
+            err(
+                f"sessioncli: warning: read receipt to {sender[:10]}… not sent (retried next run): {why}"
+            )
 
 
 def _render(received: Any, json_out: bool, tty: bool) -> None:
@@ -85,10 +99,16 @@ def receive(
             help="Only this contact, community or group (repeatable); only communities: no DM poll.",
         ),
     ] = None,
+    read_receipts: Annotated[
+        bool, typer.Option("--read-receipts", help="Send read receipts for what is printed.")
+    ] = False,
+    requests: Annotated[
+        bool, typer.Option("--requests", help="Only messages of senders not approved yet.")
+    ] = False,
 ) -> None:
     """Print new messages for our identity (once, or with --follow until stopped)."""
     g = get_globals(ctx)
-    from sessioncli.core import contacts, context, inbox
+    from sessioncli.core import contacts, context, inbox, screen
     from sessioncli.core import receive as receive_core
 
     opts = context.Options(
@@ -99,6 +119,10 @@ def receive(
     folder = context.state_folder(resolved, identity.session_id)
     tty = stdout_isatty()
     stop = threading.Event()
+    if read_receipts and peek:
+        raise UsageError("--read-receipts marks messages read: it cannot be used with --peek")
+    scr = screen.Screen.open(folder, identity)
+    request_shows = screen.requests_filter(folder) if requests else None
 
     def on_term(_signum: int, _frame: Any) -> None:
         stop.set()
@@ -113,6 +137,7 @@ def receive(
             include_own=include_own,
             commit=not peek,
             contact_name=contacts.name_for,
+            screen=scr,
         )
         from pathlib import Path
 
@@ -124,18 +149,24 @@ def receive(
             Path(attachments_dir).expanduser() if attachments_dir else None,
             on_error=(lambda line: err(f"sessioncli: {line}")) if g.verbose else None,
         )
-        sources, shows = _conversation_sources(rctx, conversation or [])
+        sources, conversation_shows = _conversation_sources(rctx, conversation or [])
+
+        def shows(rec: dict[str, Any]) -> bool:
+            return conversation_shows(rec) and (request_shows is None or request_shows(rec))
 
         def render(r: Any) -> None:
-            if shows(r):
-                _render(with_files(r), json_out, tty)
+            _render(with_files(r), json_out, tty)
 
         try:
             total = 0
             last_new = time.monotonic()
             while True:
                 remaining = None if max_count is None else max_count - total
-                polled = inbox.poll_all(sources, render, limit=remaining)
+                polled = inbox.poll_all(sources, scr.observe(render, shows), limit=remaining)
+                if not peek:
+                    scr.flush()
+                if read_receipts:
+                    _send_receipts(scr, identity, net, folder, g.quiet)
                 got = polled.emitted
                 for exc in polled.failures:
                     if not follow:
@@ -157,6 +188,8 @@ def receive(
             inbox.close_all(sources)
             net.close()
             signal.signal(signal.SIGTERM, previous)
+    if g.verbose and scr.hidden_counts:
+        err("sessioncli: not shown: " + ", ".join(f"{k} {v}" for k, v in scr.hidden_counts.items()))
     for s in (getattr(source, "stats", None) for source in sources):
         if s is None or not (g.verbose and (s.dropped or s.duplicates)):
             continue
@@ -174,11 +207,11 @@ def _conversation_sources(rctx: Any, names_given: list[str]) -> tuple[list[Any],
     from sessioncli.core.records import RecordFilter
 
     if not names_given:
-        return inbox.open_sources(rctx), lambda _r: True
+        return inbox.open_sources(rctx), lambda _rec: True
     targets = [recipients.parse_target(n) for n in names_given]
     wanted = RecordFilter(conversations=[*names_given, *(t.address for t in targets)])
     if all(t.source == "community" for t in targets):
         sources: list[Any] = community_receive.open_sources(rctx, only={t.address for t in targets})
     else:
         sources = inbox.open_sources(rctx)
-    return sources, lambda r: wanted.shows(r.to_json(), approved=lambda _sid: True)
+    return sources, lambda rec: wanted.shows(rec, approved=lambda _sid: True)

@@ -107,6 +107,16 @@ def send(
             help="Send to 15… blinded ids as DMs through this community's server.",
         ),
     ] = None,
+    reply_to: Annotated[
+        str | None, typer.Option("--reply-to", metavar="HASH", help="Quote this message.")
+    ] = None,
+    disappear: Annotated[
+        str | None,
+        typer.Option("--disappear", metavar="DURATION", help="Disappearing message (10s-14d)."),
+    ] = None,
+    disappear_after: Annotated[
+        str, typer.Option("--disappear-after", metavar="read|send", help="When the timer starts.")
+    ] = "send",
     timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
     via_daemon: Annotated[
@@ -120,6 +130,7 @@ def send(
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
     g = get_globals(ctx)
     from sessioncli.core import context, dispatch, recipients, settings
+    from sessioncli.core import disappear as disappear_core
     from sessioncli.core import send as send_core
 
     words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
@@ -148,7 +159,9 @@ def send(
     display_name = name or settings.pick(
         None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
     )
-    ttl_ms = settings.resolve_ttl_ms(ttl, resolved.config)
+    expiration = disappear_core.parse(disappear, disappear_after) if disappear else None
+    disappear_core.check_no_ttl(expiration, ttl)
+    ttl_ms = disappear_core.store_ttl_ms(expiration, settings.resolve_ttl_ms(ttl, resolved.config))
     if not files:
         send_core.check_body(body)
     send_core.check_fits(body, display_name)
@@ -174,6 +187,8 @@ def send(
                 sync_copy=not no_sync,
                 attachments=tuple(pointers),
                 profile_picture=picture,
+                reply_to=reply_to,
+                disappear=expiration,
             ),
         )
     finally:

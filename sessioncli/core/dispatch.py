@@ -21,6 +21,7 @@ from sessioncli.exitcodes import ExitCode
 if TYPE_CHECKING:
     from sessioncli.net.client import NetworkClient
     from sessioncli.protocol.ids import Identity
+    from sessioncli.protocol.message_build import Expiration
 
 # source -> module with `send_targets(ctx, targets, outgoing)`
 _SENDERS: dict[Source, str] = {
@@ -43,6 +44,8 @@ class Outgoing:
     # already uploaded (core/attachments.py): protocol.attachment_message.Pointer, ProfilePicture
     attachments: tuple[Any, ...] = ()
     profile_picture: Any = None
+    reply_to: str | None = None  # storage hash of the message quoted (core/msgindex)
+    disappear: Expiration | None = None  # disappearing message settings (core/disappear)
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,19 @@ def check_supported(targets: Sequence[Target]) -> None:
 
 
 def resolve_names(ctx: SendContext, targets: Sequence[Target]) -> list[Target]:
-    """Replace each @name by the DM target it resolves to (issue 15 adds core/ons.py)."""
+    """Replace each @name by the DM target it resolves to (core/ons.py)."""
+    if all(t.ons is None for t in targets):
+        return list(targets)
+    from sessioncli.core import ons
+
+    out: list[Target] = []
     for t in targets:
         if t.ons is not None:
-            raise UsageError(f"cannot send to {t.label}: Session names are not supported yet")
-    return list(targets)
+            t = Target("dm", ons.resolve(ctx.net, t.ons, ctx.state_folder), name="@" + t.ons)
+        # a name may resolve to an id also given: one recipient, one result
+        if all((o.source, o.address) != (t.source, t.address) for o in out):
+            out.append(t)
+    return out
 
 
 def send(ctx: SendContext, targets: Sequence[Target], outgoing: Outgoing) -> list[SendOutcome]:

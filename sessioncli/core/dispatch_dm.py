@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sessioncli.core import outgoing as outgoing_extras
 from sessioncli.core import send as send_core
 from sessioncli.core.recipients import Target
 
@@ -16,35 +17,20 @@ def send_targets(
     ctx: SendContext, targets: Sequence[Target], outgoing: Outgoing
 ) -> list[SendOutcome]:
     recipients = [send_core.Recipient(t.address, t.name) for t in targets]
-    return list(
-        send_core.send_messages(
-            ctx.identity,
-            ctx.net,
-            recipients,
-            outgoing.body,
-            ttl_ms=outgoing.ttl_ms,
-            display_name=outgoing.display_name,
-            state_folder=ctx.state_folder,
-            sync_copy=outgoing.sync_copy,
-            build_content=_content_builder(outgoing),
-        )
+    # a reply or a disappearing message is refused here, before anything is sent
+    content = outgoing_extras.content_builder(
+        ctx.state_folder, [t.address for t in targets], outgoing
     )
-
-
-def _content_builder(outgoing: Outgoing) -> send_core.ContentBuilder | None:
-    """Attachments and a profile picture go in the DataMessage of the DM and of its sync copy."""
-    if not outgoing.attachments and outgoing.profile_picture is None:
-        return None
-    from sessioncli.protocol import attachment_message
-
-    def build(timestamp_ms: int, sync_target: str | None) -> bytes:
-        return attachment_message.build_content(
-            outgoing.body,
-            timestamp_ms,
-            attachments=outgoing.attachments,
-            profile=outgoing.profile_picture,
-            display_name=outgoing.display_name,
-            sync_target=sync_target,
-        )
-
-    return build
+    results = send_core.send_messages(
+        ctx.identity,
+        ctx.net,
+        recipients,
+        outgoing.body,
+        ttl_ms=outgoing.ttl_ms,
+        display_name=outgoing.display_name,
+        state_folder=ctx.state_folder,
+        sync_copy=outgoing.sync_copy,
+        content=content,
+    )
+    outgoing_extras.index_sent(ctx.state_folder, ctx.identity.session_id, outgoing.body, results)
+    return list(results)

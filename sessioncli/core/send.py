@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 MAX_PARALLEL = 8
 
-# (timestamp_ms, sync_target or None) -> serialized Content; replaces the text-only Content
-# (attachments, a profile picture: core/attachments.py builds one).
 ContentBuilder = Callable[[int, "str | None"], bytes]
+"""(timestamp_ms, sync target or None) -> serialized Content: what a feature sends instead of
+text (a reply, a reaction, an unsend request); None for the sync copy's target means the
+recipient's copy."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class SendResult:
     error: str | None = None
     exit_code: int = 0
     sync_copy: bool = False
+    sync_hash: str | None = None  # the storage hash of our sync copy (unsend deletes it)
     approval_sent: bool = False
     first_contact: bool = False  # they have never approved us: this lands in message requests
     warnings: tuple[str, ...] = field(default=())
@@ -114,12 +116,13 @@ def send_messages(
     display_name: str | None,
     state_folder: Path,
     sync_copy: bool = True,
-    build_content: ContentBuilder | None = None,
+    content: ContentBuilder | None = None,
 ) -> list[SendResult]:
-    """Send `body` to every recipient in parallel; one result each, in the order given."""
-    if build_content is None:
+    """Send `body` (or what `content` builds) to every recipient in parallel; one result each,
+    in the order given."""
+    if content is None:
         check_body(body)
-    check_fits(body, display_name)
+        check_fits(body, display_name)
     convs = ConversationStore(state_folder)
     unique: list[Recipient] = []
     for r in recipients:
@@ -141,7 +144,7 @@ def send_messages(
                     convs,
                     sync_copy,
                     budget,
-                    build_content,
+                    content,
                 )
                 for r in unique
             ]
@@ -160,9 +163,16 @@ def _send_one(
     convs: ConversationStore,
     sync_copy: bool,
     budget: _Budget,
-    build_content: ContentBuilder | None = None,
+    content: ContentBuilder | None = None,
 ) -> SendResult:
     from sessioncli.protocol import message
+
+    def build(t: int, sync_target: str | None) -> bytes:
+        if content is not None:
+            return content(t, sync_target)
+        return message.build_text_content(
+            body, t, display_name=display_name, sync_target=sync_target
+        )
 
     sid = recipient.session_id
     try:
@@ -188,11 +198,7 @@ def _send_one(
         # the timestamp is inside the encrypted message: a node refusing it (406, our clock was
         # off) makes the client re-encode once with the network's time
         def encode(t: int) -> str:
-            if build_content is not None:
-                content = build_content(t, None)
-            else:
-                content = message.build_text_content(body, t, display_name=display_name)
-            data = message.encode_dm(identity, sid, content, t)
+            data = message.encode_dm(identity, sid, build(t, None), t)
             message.check_size(data)
             return data
 
@@ -201,22 +207,17 @@ def _send_one(
         outcome = net.store(sid, data, ttl_ms=ttl_ms, timestamp_ms=ts, reencode=encode)
         ts = outcome.timestamp_ms
         synced = False
+        sync_hash = None
         if sync_copy and sid != identity.session_id:
             try:
-                own = (
-                    build_content(ts, sid)
-                    if build_content is not None
-                    else message.build_text_content(
-                        body, ts, display_name=display_name, sync_target=sid
-                    )
-                )
+                own = build(ts, sid)
                 budget.next_call()
-                net.store(
+                sync_hash = net.store(
                     identity.session_id,
                     message.encode_dm(identity, identity.session_id, own, ts),
                     ttl_ms=ttl_ms,
                     timestamp_ms=ts,
-                )
+                ).hash
                 synced = True
             except SessionCliError as exc:
                 warnings.append(f"sync copy to our own swarm failed: {exc.message}")
@@ -230,6 +231,7 @@ def _send_one(
             expires_at_ms=outcome.expiry_ms,
             stored_on=tuple(outcome.stored_on),
             sync_copy=synced,
+            sync_hash=sync_hash,
             approval_sent=approval_sent,
             first_contact=first_contact,
             warnings=tuple(warnings),

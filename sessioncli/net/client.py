@@ -527,6 +527,21 @@ class NetworkClient:
             path.failures = 0
         return reply
 
+    def oxend_request(
+        self, endpoint: str, params: Mapping[str, Any], *, exclude: Collection[str] = ()
+    ) -> tuple[str, Any]:
+        """An oxend RPC (e.g. `ons_resolve`) answered by a random service node, onion-routed:
+        (that node's Ed25519 key, the reply body). `exclude` keeps nodes already asked out."""
+        deadline = self._deadline(None)
+        request = rpc.RpcRequest("oxend_request", {"endpoint": endpoint, "params": dict(params)})
+
+        def accept(node: Node, reply: onion.SnodeReply) -> tuple[str, Any]:
+            return node.pubkey_ed25519, reply.body
+
+        return self._any_node_call(
+            request, accept, deadline, what=f"oxend {endpoint}", exclude=exclude
+        )
+
     # --- state on disk ---------------------------------------------------------------------
 
     def _load(self) -> None:

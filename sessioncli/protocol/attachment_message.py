@@ -55,6 +55,8 @@ def build_content(
     profile: ProfilePicture | None = None,
     display_name: str | None = None,
     sync_target: str | None = None,
+    quote: message.QuotedMessage | None = None,
+    expiration: message.Expiration | None = None,
 ) -> bytes:
     """Serialized Content as `message.build_text_content` makes it, plus pointers and picture.
 
@@ -62,7 +64,12 @@ def build_content(
     """
     # The text builder refuses an empty body; a placeholder keeps its checks for the rest.
     base = message.build_text_content(
-        body or " ", timestamp_ms, display_name=display_name, sync_target=sync_target
+        body or " ",
+        timestamp_ms,
+        display_name=display_name,
+        sync_target=sync_target,
+        quote=quote,
+        expiration=expiration,
     )
     content = pb.Content.FromString(base)
     dm = content.dataMessage

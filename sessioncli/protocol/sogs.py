@@ -383,4 +383,6 @@ def decode_content(padded: bytes, sender: str, sender_key: str, timestamp_ms: in
         raise message.MessageDecodeError("bad_content", str(exc)) from exc
     sig_ts = int(content.sigTimestamp)
     # The one classifier for every Content (private to message.py, shared on purpose).
-    return message._classify(content, raw, sender, sender_key, timestamp_ms, legacy=not sig_ts)
+    return message.classify_content(
+        content, raw, sender, sender_key, timestamp_ms, legacy=not sig_ts
+    )

@@ -211,7 +211,7 @@ def classify_post(post: GroupPost) -> DecodedMessage:
 
     content = pb.Content.FromString(post.content)
     # the DM classifier is shared on purpose: a group text is the same Content as a DM text
-    return dm._classify(
+    return dm.classify_content(
         content,
         post.content,
         post.sender,
