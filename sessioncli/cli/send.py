@@ -137,7 +137,17 @@ def send(
     if not words:
         raise UsageError("no recipient given")
     targets = recipients.parse_targets(words, via=via)
-    dispatch.check_supported(targets)
+    used = [
+        flag
+        for flag, value in (
+            ("--attach", attach),
+            ("--avatar", avatar),
+            ("--reply-to", reply_to),
+            ("--disappear", disappear),
+        )
+        if value
+    ]
+    dispatch.check_supported(targets, options=used)
 
     attach = list(attach or [])
     if attach.count("-") > 1 or ("-" in attach and (message is None or message == "-")):

@@ -74,10 +74,22 @@ class SendOutcome(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
-def check_supported(targets: Sequence[Target]) -> None:
+# Send options only direct messages carry yet: a community or group send refuses them before
+# anything is uploaded or sent, rather than dropping them silently.
+DM_ONLY_OPTIONS = ("--attach", "--avatar", "--reply-to", "--disappear")
+
+
+def check_supported(targets: Sequence[Target], *, options: Sequence[str] = ()) -> None:
+    """Refuse what cannot be sent (exit 2): an unknown source, or a DM-only option elsewhere."""
     for t in targets:
         if t.source not in _SENDERS:
             raise UsageError(f"cannot send to {t.label}: {t.source} messages are not supported")
+        dm_only = [o for o in options if o in DM_ONLY_OPTIONS]
+        if dm_only and t.source != "dm":
+            raise UsageError(
+                f"{', '.join(dm_only)} cannot be used with {t.label}: "
+                f"{t.source} messages do not carry it yet"
+            )
 
 
 def resolve_names(ctx: SendContext, targets: Sequence[Target]) -> list[Target]:

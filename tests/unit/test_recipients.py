@@ -105,3 +105,14 @@ def test_control_kinds_hidden_unless_asked() -> None:
 def test_requests_only_shows_unapproved_senders() -> None:
     flt = RecordFilter(requests_only=True)
     assert flt.shows({**RECORD, "contact": None}, approved=lambda _s: False)
+
+
+def test_dm_only_options_are_refused_for_other_sources() -> None:
+    from sessioncli.core import dispatch
+    from sessioncli.core.recipients import Target
+
+    group = Target("group", "03" + "ab" * 32, name="team")
+    dispatch.check_supported([Target("dm", ALICE)], options=["--attach"])
+    with pytest.raises(UsageError, match="--attach cannot be used with team"):
+        dispatch.check_supported([Target("dm", ALICE), group], options=["--attach"])
+    dispatch.check_supported([group], options=[])
