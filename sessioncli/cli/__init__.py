@@ -3,24 +3,71 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
-from sessioncli.cli.app import app
+if TYPE_CHECKING:
+    import typer
 
-# Each module registers its commands on `app` when imported. They import only typer at module
-# level, so `--help` and `--version` stay fast; heavy code loads inside the command functions.
+# The command modules: each registers its commands on `app` when imported. Add a command by
+# adding its module's name here (one line). They import only typer at module level, so `--help`
+# stays fast; heavy code loads inside the command functions. Importing this package loads none of
+# them (nor typer): `sessioncli --version` answers without either, and `app` is built on first use.
 _COMMAND_MODULES = ("identity", "contacts", "send", "receive", "demo", "devnet", "nodes", "path")
 
-for _name in _COMMAND_MODULES:
-    importlib.import_module(f"sessioncli.cli.{_name}")
+
+def load_app() -> typer.Typer:
+    """The typer app with every command module registered (imported once, then cached)."""
+    from sessioncli.cli.app import app as typer_app
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"sessioncli.cli.{name}")
+    _Package.loaded = typer_app
+    return typer_app
+
+
+class _Package(types.ModuleType):
+    """`sessioncli.cli.app` stays the typer app with all commands, as when it was built eagerly.
+
+    Importing the submodule cli/app.py would otherwise bind the package's `app` to that module.
+    """
+
+    loaded: typer.Typer | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "app":
+            return load_app() if _Package.loaded is None else _Package.loaded
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "app" and isinstance(value, types.ModuleType):
+            return  # the import system binding cli/app.py: `app` means the typer app here
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def _version_only(argv: list[str]) -> bool:
+    """`sessioncli --version` alone, no completion request: answered without typer."""
+    import os
+
+    return argv == ["--version"] and "_SESSIONCLI_COMPLETE" not in os.environ
 
 
 def main() -> None:
     import os
-    import sys
     import threading
 
+    if _version_only(sys.argv[1:]):
+        from sessioncli import __version__
+
+        sys.stdout.write(f"sessioncli {__version__}\n")  # what the --version option prints
+        sys.stdout.flush()
+        return
     try:
-        app(prog_name="sessioncli")
+        load_app()(prog_name="sessioncli")
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -36,4 +83,4 @@ def main() -> None:
     raise SystemExit(code)
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "load_app", "main"]
