@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ def load_app() -> typer.Typer:
     from sessioncli.cli.app import app as typer_app
 
     for name in _COMMAND_MODULES:
-        importlib.import_module(f"sessioncli.cli.{name}")
+        __import__(f"sessioncli.cli.{name}")  # not importlib: -X importtime lists these
     _Package.loaded = typer_app
     return typer_app
 
@@ -66,11 +65,22 @@ def main() -> None:
         sys.stdout.write(f"sessioncli {__version__}\n")  # what the --version option prints
         sys.stdout.flush()
         return
+    bash_tab = os.environ.get("_SESSIONCLI_COMPLETE") == "complete_bash"
+    if bash_tab:
+        from sessioncli.cli import _complete
+
+        answer = _complete.bash_answer(os.environ)
+        if answer is not None:  # answered from the cached command table, without typer
+            sys.stdout.write(answer)
+            sys.stdout.flush()
+            return
     try:
         load_app()(prog_name="sessioncli")
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if bash_tab:
+        _complete.remember(load_app())  # so that the next Tab need not load typer
     # A guard test still waiting on a silent node runs in a daemon thread; letting the interpreter
     # tear down around it can crash inside a C extension. Once our output is flushed, leave at once.
     if threading.active_count() > 1:

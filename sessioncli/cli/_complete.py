@@ -1,0 +1,176 @@
+"""Shell completion without typer: contact names, and bash answers from a cached command table.
+
+A Tab runs `sessioncli` with _SESSIONCLI_COMPLETE set. Importing typer and building the command
+tree costs several times a bare interpreter, yet almost every Tab asks one of two things: a command
+name (`sessioncli se`) or a contact name (`sessioncli send al`). After typer has answered a bash
+request once, `remember` stores the shape of the command tree (commands and, per command, what
+its positional arguments complete) in the cache folder, keyed by a fingerprint of the CLI sources
+and of typer. `bash_answer` then answers those two kinds of request from the table the way click
+resolves them, and returns None for everything else (options, quoting, a stale or missing
+table, an argument it does not know), so that typer answers as before. The answers are the same
+either way; tests/cli/test_startup.py compares them request by request.
+
+Nothing here imports typer: this module is loaded before the CLI is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+_TABLE_FORMAT = 1
+_TABLE_NAME = "completion-table.json"
+# What a positional argument completes, as typer would: contact names, nothing, or something this
+# module does not reproduce (choices, files, other callbacks, several values): typer answers.
+CONTACT, NOTHING, OTHER = "contact", "nothing", "other"
+
+
+def complete_contact_name(incomplete: str) -> list[str]:
+    """Contact names for shell completion; after commas, completes the last name. Never raises."""
+    try:
+        from sessioncli.core.contacts import list_contacts
+
+        head, sep, last = incomplete.rpartition(",")
+        prefix = head + sep
+        return [prefix + c.name for c in list_contacts() if c.name.startswith(last)]
+    except Exception:  # completion must never print a traceback at the user's prompt
+        return []
+
+
+def _table_path() -> Path:
+    from sessioncli import state
+
+    return state.cache_dir() / _TABLE_NAME
+
+
+def _fingerprint() -> list[Any]:
+    """Changes whenever a CLI module, sessioncli's version, typer or Python changes."""
+    import importlib.util
+
+    from sessioncli import __version__
+
+    here = Path(__file__).parent
+    files = []
+    for entry in os.scandir(here):
+        if entry.name.endswith(".py"):
+            st = entry.stat()
+            files.append([entry.name, st.st_size, st.st_mtime_ns])
+    spec = importlib.util.find_spec("typer")
+    typer_init = spec.origin if spec is not None and spec.origin else ""
+    typer_stat = os.stat(typer_init) if typer_init else None
+    return [
+        _TABLE_FORMAT,
+        __version__,
+        sys.version,
+        str(here),
+        sorted(files),
+        [typer_init, typer_stat.st_size, typer_stat.st_mtime_ns] if typer_stat else None,
+    ]
+
+
+def _split_words(text: str) -> list[str] | None:
+    """COMP_WORDS split as click's split_arg_string does, or None when quoting would matter."""
+    if any(c in text for c in "'\"\\"):
+        return None
+    return [w for w in re.split(r"[ \t\r\n]+", text) if w]
+
+
+def bash_answer(environ: Mapping[str, str]) -> str | None:
+    """What typer prints for this bash completion request, or None: let typer answer it."""
+    if environ.get("_SESSIONCLI_COMPLETE") != "complete_bash":
+        return None
+    try:
+        words = _split_words(environ["COMP_WORDS"])
+        cword = int(environ["COMP_CWORD"])
+    except (KeyError, ValueError):
+        return None
+    if words is None or cword < 1:
+        return None
+    args = words[1:cword]
+    incomplete = words[cword] if cword < len(words) else ""
+    if any(a.startswith("-") for a in args) or (incomplete and not incomplete[0].isalnum()):
+        return None  # options, "--", "=": typer's own resolution
+    from sessioncli import state
+
+    table = state.read_json(_table_path())
+    if not isinstance(table, dict) or table.get("fingerprint") != _fingerprint():
+        return None
+    try:
+        values = _resolve(table["root"], args, incomplete)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None if values is None else "\n".join(values) + "\n"
+
+
+def _resolve(node: dict[str, Any], args: list[str], incomplete: str) -> list[str] | None:
+    """Follow click's _resolve_context and _resolve_incomplete for words that are not options."""
+    rest = list(args)
+    while "commands" in node:
+        if node.get("arguments"):
+            return None  # a group with its own arguments: not reproduced
+        children = {name: child for name, child in node["commands"]}
+        if rest and rest[0] in children:
+            node = children[rest.pop(0)]
+            continue
+        # no (known) subcommand: the group completes its visible subcommand names
+        return [n for n, c in node["commands"] if n.startswith(incomplete) and not c["hidden"]]
+    arguments: list[str] = node["arguments"]
+    if len(rest) >= len(arguments):
+        return []  # every argument has its word: a command completes only options then
+    kind = arguments[len(rest)]
+    if kind == NOTHING:
+        return []
+    if kind == CONTACT:
+        return [v for v in complete_contact_name(incomplete) if v.startswith(incomplete)]
+    return None
+
+
+def remember(app: Any) -> None:
+    """Store the command table for later Tabs if it is missing or stale. Never raises."""
+    try:
+        fingerprint = _fingerprint()
+        path = _table_path()
+        from sessioncli import state
+
+        old = state.read_json(path)
+        if isinstance(old, dict) and old.get("fingerprint") == fingerprint:
+            return
+        import typer.main
+
+        root = _node(typer.main.get_command(app))
+        state.ensure_dir(path.parent)
+        state.atomic_write_json(path, {"fingerprint": fingerprint, "root": root})
+    except Exception:  # a cache: completion must answer whether or not it can be written
+        return
+
+
+def _node(command: Any) -> dict[str, Any]:
+    from typer.core import TyperArgument
+
+    node: dict[str, Any] = {
+        "hidden": bool(getattr(command, "hidden", False)),
+        "arguments": [_kind(p) for p in command.params if isinstance(p, TyperArgument)],
+    }
+    commands = getattr(command, "commands", None)
+    if commands is not None:
+        node["commands"] = [[name, _node(sub)] for name, sub in commands.items()]
+    return node
+
+
+def _kind(param: Any) -> str:
+    """What typer's TyperArgument.shell_complete would do for this argument."""
+    if param.nargs != 1:
+        return OTHER
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None or not hasattr(param, "_custom_shell_complete"):
+        return OTHER  # a typer this module does not know
+    if param._custom_shell_complete is not None:
+        callback = getattr(descriptor.parameter_info, "autocompletion", None)
+        return CONTACT if callback is complete_contact_name else OTHER
+    if descriptor.is_choice or descriptor.is_file:
+        return OTHER
+    return NOTHING
