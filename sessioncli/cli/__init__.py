@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing's: importing typing alone costs a third of `--version`
 if TYPE_CHECKING:
+    from typing import Any
+
     import typer
 
 # The command modules: each registers its commands on `app` when imported. Add a command by
@@ -57,7 +59,6 @@ def _version_only(argv: list[str]) -> bool:
 
 def main() -> None:
     import os
-    import threading
 
     if _version_only(sys.argv[1:]):
         from sessioncli import __version__
@@ -81,6 +82,8 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     if bash_tab:
         _complete.remember(load_app())  # so that the next Tab need not load typer
+    import threading
+
     # A guard test still waiting on a silent node runs in a daemon thread; letting the interpreter
     # tear down around it can crash inside a C extension. Once our output is flushed, leave at once.
     if threading.active_count() > 1:
