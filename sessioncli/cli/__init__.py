@@ -28,6 +28,15 @@ def load_app() -> typer.Typer:
     return typer_app
 
 
+def _load_modules(modules: list[str]) -> typer.Typer:
+    """The typer app with only these command modules registered (one command's, from the table)."""
+    from sessioncli.cli.app import app as typer_app
+
+    for name in modules:
+        __import__(name)
+    return typer_app
+
+
 class _Package(types.ModuleType):
     """`sessioncli.cli.app` stays the typer app with all commands, as when it was built eagerly.
 
@@ -66,22 +75,26 @@ def main() -> None:
         sys.stdout.write(f"sessioncli {__version__}\n")  # what the --version option prints
         sys.stdout.flush()
         return
-    bash_tab = os.environ.get("_SESSIONCLI_COMPLETE") == "complete_bash"
-    if bash_tab:
-        from sessioncli.cli import _complete
+    from sessioncli.cli import _complete
 
+    completing = os.environ.get("_SESSIONCLI_COMPLETE")
+    if completing == "complete_bash":
         answer = _complete.bash_answer(os.environ)
         if answer is not None:  # answered from the cached command table, without typer
             sys.stdout.write(answer)
             sys.stdout.flush()
             return
+    # Only the modules of the command being run, when the cached table knows them: the rest of
+    # the CLI is neither imported nor built. Otherwise all of them, and the table is refreshed.
+    modules = None if completing else _complete.modules_for(sys.argv[1:])
+    typer_app = _load_modules(modules) if modules else load_app()
     try:
-        load_app()(prog_name="sessioncli")
+        typer_app(prog_name="sessioncli")
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    if bash_tab:
-        _complete.remember(load_app())  # so that the next Tab need not load typer
+    if not modules:  # so that the next run or Tab loads only what it needs
+        _complete.remember(typer_app, start_cache=completing == "complete_bash")
     import threading
 
     # A guard test still waiting on a silent node runs in a daemon thread; letting the interpreter

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-_TABLE_FORMAT = 1
+_TABLE_FORMAT = 2
 _TABLE_NAME = "completion-table.json"
 # What a positional argument completes, as typer would: contact names, nothing, or something this
 # module does not reproduce (choices, files, other callbacks, several values): typer answers.
@@ -140,11 +140,17 @@ def _resolve(node: dict[str, Any], args: list[str], incomplete: str) -> list[str
     return None
 
 
-def remember(app: Any) -> None:
-    """Store the command table for later Tabs if it is missing or stale. Never raises."""
+def remember(app: Any, *, start_cache: bool) -> None:
+    """Store the command table for later runs and Tabs if it is missing or stale. Never raises.
+
+    Without start_cache, only into a cache folder that already exists: a command that caches
+    nothing (keygen without a keyring, say) leaves the disk as it was.
+    """
     try:
         fingerprint = _fingerprint()
         path = _table_path()
+        if not start_cache and not path.parent.is_dir():
+            return
         from sessioncli import state
 
         old = state.read_json(path)
@@ -152,7 +158,8 @@ def remember(app: Any) -> None:
             return
         import typer.main
 
-        root = _node(typer.main.get_command(app))
+        root_command = typer.main.get_command(app)
+        root = dict(_node(root_command), options=_root_options(root_command))
         state.ensure_dir(path.parent)
         state.atomic_write_json(path, {"fingerprint": fingerprint, "root": root})
     except Exception:  # a cache: completion must answer whether or not it can be written
@@ -165,11 +172,74 @@ def _node(command: Any) -> dict[str, Any]:
     node: dict[str, Any] = {
         "hidden": bool(getattr(command, "hidden", False)),
         "arguments": [_kind(p) for p in command.params if isinstance(p, TyperArgument)],
+        "modules": sorted(_modules(command)),
     }
     commands = getattr(command, "commands", None)
     if commands is not None:
         node["commands"] = [[name, _node(sub)] for name, sub in commands.items()]
     return node
+
+
+def _modules(command: Any) -> set[str]:
+    """The CLI modules whose functions make up this command and everything under it."""
+    found = set()
+    module = getattr(getattr(command, "callback", None), "__module__", "") or ""
+    if module.startswith("sessioncli.cli."):
+        found.add(module)
+    for sub in (getattr(command, "commands", None) or {}).values():
+        found |= _modules(sub)
+    return found
+
+
+def _root_options(root: Any) -> dict[str, list[str]]:
+    """The root's options a command line may carry before the command name, by how they parse."""
+    from typer.core import TyperOption
+
+    flags: list[str] = []
+    values: list[str] = []
+    for param in root.params:
+        if not isinstance(param, TyperOption) or param.is_eager:
+            continue  # --help, --version, --install-completion...: they need the whole app
+        names = [*param.opts, *param.secondary_opts]
+        (flags if param.is_flag or param.count else values).extend(names)
+    return {"flags": sorted(flags), "values": sorted(values)}
+
+
+def modules_for(argv: list[str]) -> list[str] | None:
+    """The modules that make up the command this command line runs, from a fresh table; or None.
+
+    None (load every command module) unless the line is: root options that are neither eager
+    nor unknown, then a top-level command name the table knows.
+    """
+    from sessioncli import state
+
+    table = state.read_json(_table_path())
+    if not isinstance(table, dict) or table.get("fingerprint") != _fingerprint():
+        return None
+    try:
+        root = table["root"]
+        flags, values = set(root["options"]["flags"]), set(root["options"]["values"])
+        i = 0
+        while i < len(argv) and argv[i].startswith("-") and argv[i] not in ("-", "--"):
+            a = argv[i]
+            if a in values:
+                i += 1  # its value
+            elif not (
+                a in flags
+                or (a.startswith("--") and a.split("=", 1)[0] in values)
+                or (a[1] != "-" and all(f"-{c}" in flags for c in a[1:]))
+            ):
+                return None
+            i += 1
+        if i >= len(argv):
+            return None
+        children = {name: child for name, child in root["commands"]}
+        modules = children[argv[i]]["modules"] if argv[i] in children else None
+    except (KeyError, TypeError, IndexError):
+        return None
+    if not modules or not all(str(m).startswith("sessioncli.cli.") for m in modules):
+        return None
+    return [str(m) for m in modules]
 
 
 def _kind(param: Any) -> str:

@@ -82,7 +82,7 @@ def _typer_answer(env: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("words", ANSWERED + LEFT_TO_TYPER)
 def test_table_answers_what_typer_answers(contacts: Path, words: str) -> None:
-    _complete.remember(app)
+    _complete.remember(app, start_cache=True)
     env = _words_env(words)
     fast = _complete.bash_answer(env)
     if words in LEFT_TO_TYPER:
@@ -95,14 +95,14 @@ def test_table_answers_what_typer_answers(contacts: Path, words: str) -> None:
 def test_stale_or_damaged_table_leaves_the_answer_to_typer(contacts: Path) -> None:
     env = _words_env("sessioncli se")
     assert _complete.bash_answer(env) is None  # no table yet
-    _complete.remember(app)
+    _complete.remember(app, start_cache=True)
     assert _complete.bash_answer(env) == "send\n"
     table_path = contacts / "cache" / "completion-table.json"
     table = json.loads(table_path.read_text())
     table["fingerprint"][1] = "0.0.0-another-version"
     table_path.write_text(json.dumps(table))
     assert _complete.bash_answer(env) is None
-    _complete.remember(app)  # a stale table is rebuilt
+    _complete.remember(app, start_cache=True)  # a stale table is rebuilt
     assert _complete.bash_answer(env) == "send\n"
     table_path.write_text("{not json")
     assert _complete.bash_answer(env) is None
@@ -159,3 +159,88 @@ def test_second_tab_in_real_bash_does_not_import_typer(contacts: Path, tmp_path:
     )
     assert out == "bob\n"
     assert not {n for n in names if n.split(".")[0] in {"typer", "click", "pydantic", "rich"}}
+
+
+# What a command line runs, and whether the table may load only that command's modules for it.
+ONE_COMMAND = [
+    ["send", "--help"],
+    ["-q", "send", "--help"],
+    ["--profile", "work", "-qv", "send", "--help"],
+    ["--network=testnet", "receive", "--help"],
+    ["contacts", "add", "--help"],
+    ["contacts", "--help"],
+    ["devnet", "up", "--help"],
+    ["keygen", "--help"],
+    ["whoami", "--help"],
+    ["nodes", "--help"],
+    ["path", "--help"],
+    ["demo", "--help"],
+    ["send", "--bogus"],
+    ["contacts", "nosuch"],
+]
+WHOLE_APP = [
+    [],
+    ["--help"],
+    ["-h", "send"],
+    ["--version", "send"],
+    ["--bogus", "send", "--help"],
+    ["nosuch", "--help"],
+    ["--", "send"],
+    ["-", "send"],
+    ["--profile"],
+]
+
+
+@pytest.mark.parametrize("argv", ONE_COMMAND + WHOLE_APP)
+def test_one_command_loads_alone_and_says_the_same(private_dirs: Path, argv: list[str]) -> None:
+    _complete.remember(app, start_cache=True)
+    modules = _complete.modules_for(argv)
+    if argv in WHOLE_APP:
+        assert modules is None
+        return
+    assert modules and all(m.startswith("sessioncli.cli.") for m in modules)
+
+    def run(*flags: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *flags, "-m", "sessioncli", *argv],
+            capture_output=True,
+            text=True,
+            env=cli_env(private_dirs, COLUMNS="80", **env),
+            timeout=60,
+            check=False,
+        )
+
+    res = run("-X", "importtime")  # the table is fresh: this command's modules only
+    whole = run(SESSIONCLI_CACHE_DIR=str(private_dirs / "no-cache"))  # no table: every module
+    assert not (private_dirs / "no-cache").exists()
+    own_lines = [ln for ln in res.stderr.splitlines() if not ln.startswith("import time:")]
+    assert (res.returncode, res.stdout, own_lines) == (
+        whole.returncode,
+        whole.stdout,
+        whole.stderr.splitlines(),
+    )
+    loaded = {line.split("|")[-1].strip() for line in res.stderr.splitlines() if "|" in line}
+    skipped = {"sessioncli.cli.demo", "sessioncli.cli.devnet"} - set(modules)  # nobody imports
+    assert skipped and not (skipped & loaded)
+
+
+def test_no_table_is_started_by_a_command_that_caches_nothing(private_dirs: Path) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "sessioncli", "send", "--help"],
+        capture_output=True,
+        env=cli_env(private_dirs),
+        timeout=60,
+        check=False,
+    )
+    assert res.returncode == 0
+    assert not (private_dirs / "cache").exists()
+    (private_dirs / "cache").mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "sessioncli", "send", "--help"],
+        capture_output=True,
+        env=cli_env(private_dirs),
+        timeout=60,
+        check=True,
+    )
+    assert (private_dirs / "cache" / "completion-table.json").is_file()
+    assert _complete.modules_for(["send", "--help"])
