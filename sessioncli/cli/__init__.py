@@ -11,10 +11,11 @@ if TYPE_CHECKING:
 
     import typer
 
-# The command modules: each registers its commands on `app` when imported. Add a command by
-# adding its module's name here (one line). They import only typer at module level, so `--help`
-# stays fast; heavy code loads inside the command functions. Importing this package loads none of
-# them (nor typer): `sessioncli --version` answers without either, and `app` is built on first use.
+# Add a command by adding its module's name to _COMMAND_MODULES (one line, nothing else). Importing
+# this package loads none of them (nor typer): `sessioncli --version` answers without either, `app`
+# is built on first use, and a line naming one command loads only its modules (_complete.py).
+# Each module registers its commands on `app` when imported. They import only typer at module
+# level, so `--help` and `--version` stay fast; heavy code loads inside the command functions.
 _COMMAND_MODULES = ("identity", "contacts", "send", "receive", "demo", "devnet", "nodes", "path")
 
 
@@ -66,14 +67,20 @@ def _version_only(argv: list[str]) -> bool:
     return argv == ["--version"] and "_SESSIONCLI_COMPLETE" not in os.environ
 
 
+def _print(text: str) -> None:
+    """Write to stdout as click.echo would: nothing at all when there is no stdout."""
+    if sys.stdout is not None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
 def main() -> None:
     import os
 
     if _version_only(sys.argv[1:]):
         from sessioncli import __version__
 
-        sys.stdout.write(f"sessioncli {__version__}\n")  # what the --version option prints
-        sys.stdout.flush()
+        _print(f"sessioncli {__version__}\n")  # what the --version option prints
         return
     from sessioncli.cli import _complete
 
@@ -81,8 +88,7 @@ def main() -> None:
     if completing == "complete_bash":
         answer = _complete.bash_answer(os.environ)
         if answer is not None:  # answered from the cached command table, without typer
-            sys.stdout.write(answer)
-            sys.stdout.flush()
+            _print(answer)
             return
     # Only the modules of the command being run, when the cached table knows them: the rest of
     # the CLI is neither imported nor built. Otherwise all of them, and the table is refreshed.
