@@ -1,8 +1,10 @@
 """End-to-end figures of the installed command against a devnet: start-up, warm send, fan-out, drain.
 
-Run from a checkout: python benchmarks/bench_cli.py [--repeat 7] [--profile]
+Run from a checkout: python benchmarks/bench_cli.py [--repeat 7] [--profile] [--startup-only] [--clean-site] [--code DIR]
 Every figure comes from this one run, next to a floor measured in the same run:
-  start-up      `sessioncli --version`            vs `python -c "import typer"`
+  start-up      `sessioncli --version`, `send --help` and one bash completion request (what a Tab
+                runs: `_SESSIONCLI_COMPLETE=complete_bash` with COMP_WORDS/COMP_CWORD) vs
+                `python -c pass` and `python -c "import typer"`, interleaved, medians
   warm send     `sessioncli send B msg` (caches warm) vs one Python process making one HTTPS
                 request (requests, keep-alive off) to a devnet node
   fan-out       `sessioncli send` to 100 recipients in one invocation (messages/s)
@@ -41,6 +43,14 @@ def timed(
 
 
 def run_wait4(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> tuple[float, int, bytes]:
+    elapsed, _, rss, out = spawn(argv, env, stdin)
+    return elapsed, rss, out
+
+
+def spawn(
+    argv: list[str], env: dict[str, str], stdin: bytes = b""
+) -> tuple[float, float, int, bytes]:
+    """Wall time, CPU time (user + system, from wait4), max RSS and stdout of one process."""
     started = time.perf_counter()
     r_out, w_out = os.pipe()
     r_in, w_in = os.pipe()
@@ -68,7 +78,96 @@ def run_wait4(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> tuple
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{argv[:4]}... exited {os.waitstatus_to_exitcode(status)}")
-    return elapsed, usage.ru_maxrss, b"".join(chunks)
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, b"".join(chunks)
+
+
+def startup_rows(
+    py: str, cli: list[str], env: dict[str, str], repeat: int
+) -> list[tuple[str, str, str, str]]:
+    """Start-up figures: every command runs once per round, rounds interleaved, medians reported.
+
+    Interleaving spreads the noise of a loaded machine over all rows alike, so the ratios (the
+    figures that count) hold even when the absolute times wander.
+    """
+    env = dict(env)
+    run_wait4([*cli, "-q", "contacts", "add", "alice", "05" + "a" * 64], env)
+    run_wait4([*cli, "-q", "contacts", "add", "albert", "05" + "b" * 64], env)
+    complete = dict(env, _SESSIONCLI_COMPLETE="complete_bash")
+    cases: dict[str, tuple[list[str], dict[str, str]]] = {
+        "pass": ([py, "-c", "pass"], env),
+        "typer": ([py, "-c", "import typer"], env),
+        "version": ([*cli, "--version"], env),
+        "help": ([*cli, "send", "--help"], env),
+        "tab-contact": (cli, dict(complete, COMP_WORDS="sessioncli send al", COMP_CWORD="2")),
+        "tab-command": (cli, dict(complete, COMP_WORDS="sessioncli se", COMP_CWORD="1")),
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    cpus: dict[str, list[float]] = {k: [] for k in cases}
+    peaks: dict[str, int] = dict.fromkeys(cases, 0)
+    for _ in range(repeat):
+        for key, (argv, case_env) in cases.items():
+            t, cpu, rss, out = spawn(argv, case_env)
+            if key == "tab-contact" and b"albert" not in out:
+                raise SystemExit(f"completion answered {out!r}, not the contacts")
+            times[key].append(t)
+            cpus[key].append(cpu)
+            peaks[key] = max(peaks[key], rss)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
+
+    def ms(key: str) -> str:
+        return f"{med[key] * 1000:.0f} ms (CPU {cpu_med[key] * 1000:.0f} ms)"
+
+    def vs(key: str) -> str:
+        wall = f"{med[key] / med['pass']:.2f}x pass, {med[key] / med['typer']:.2f}x import typer"
+        cpu = f"{cpu_med[key] / cpu_med['pass']:.2f}x, {cpu_med[key] / cpu_med['typer']:.2f}x"
+        return f"{wall} (CPU: {cpu})"
+
+    def mib(key: str) -> str:
+        return f"{peaks[key] / 1024:.0f} MiB"
+
+    labels = {
+        "pass": "python -c pass",
+        "typer": "python -c 'import typer'",
+        "version": "sessioncli --version",
+        "help": "sessioncli send --help",
+        "tab-contact": "one Tab: `sessioncli send al` (contact names)",
+        "tab-command": "one Tab: `sessioncli se` (command names)",
+    }
+    return [(f"start-up: {labels[k]}", ms(k), vs(k), mib(k)) for k in cases]
+
+
+def clean_interpreter(tmp: Path, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The same Python and packages without this machine's site-packages .pth start-up hooks.
+
+    A venv without pip, whose own site-packages is empty, with ours on PYTHONPATH: site.py still
+    runs (as on any installation) but processes no .pth file, so `python -c pass` costs what a bare
+    interpreter costs. (Here a .pth file imports certifi at every start, about 25 ms of CPU.)
+    """
+    import subprocess
+    import sysconfig
+
+    venv = tmp / "clean-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    paths = [env["PYTHONPATH"], sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    clean_env = dict(env, PYTHONPATH=os.pathsep.join(dict.fromkeys(paths)))
+    clean_env["SESSIONCLI_CONFIG_DIR"] = str(tmp / "clean-config")
+    return str(venv / "bin" / "python"), clean_env
+
+
+def print_rows(args: argparse.Namespace, rows: list[tuple[str, str, str, str]]) -> None:
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, {platform.processor() or platform.platform()}, Python {platform.python_version()}"
+    )
+    print(
+        f"median of {args.repeat} runs where repeated ({max(args.repeat, args.startup_repeat)} for start-up);"
+        " RSS = peak resident memory of that process"
+    )
+    print()
+    print("| benchmark | time | ratio / rate | peak RSS |")
+    print("| --- | ---: | --- | ---: |")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
 
 
 def main() -> None:
@@ -77,6 +176,18 @@ def main() -> None:
     ap.add_argument("--recipients", type=int, default=100)
     ap.add_argument("--drain", type=int, default=1000)
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one warm send")
+    ap.add_argument("--startup-repeat", type=int, default=31, help="rounds of the start-up rows")
+    ap.add_argument(
+        "--startup-only", action="store_true", help="only the start-up rows (no devnet)"
+    )
+    ap.add_argument(
+        "--clean-site",
+        action="store_true",
+        help="also time the start-up rows on an interpreter that runs no .pth start-up hooks",
+    )
+    ap.add_argument(
+        "--code", type=Path, default=REPO, help="checkout whose sessioncli to time (default: this)"
+    )
     args = ap.parse_args()
 
     py = sys.executable
@@ -84,7 +195,7 @@ def main() -> None:
     base_env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp),
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(args.code.resolve()),
         "SESSIONCLI_CONFIG_DIR": str(tmp / "config"),
         "SESSIONCLI_STATE_DIR": str(tmp / "state"),
         "SESSIONCLI_CACHE_DIR": str(tmp / "cache"),
@@ -92,16 +203,17 @@ def main() -> None:
     cli = [py, "-m", "sessioncli"]
     rows: list[tuple[str, str, str, str]] = []
 
-    t_cli, rss_cli = timed([*cli, "--version"], base_env, args.repeat)
-    t_typer, _ = timed([py, "-c", "import typer"], base_env, args.repeat)
-    rows.append(
-        (
-            "start-up: sessioncli --version",
-            f"{t_cli * 1000:.0f} ms",
-            f"{t_cli / t_typer:.2f}x python -c 'import typer' ({t_typer * 1000:.0f} ms)",
-            f"{rss_cli / 1024:.0f} MiB",
+    startup_repeat = max(args.repeat, args.startup_repeat)
+    rows += startup_rows(py, cli, base_env, startup_repeat)
+    if args.clean_site:
+        clean_py, clean_env = clean_interpreter(tmp, base_env)
+        clean_rows = startup_rows(
+            clean_py, [clean_py, "-m", "sessioncli"], clean_env, startup_repeat
         )
-    )
+        rows += [(f"{r[0]} [clean site]", *r[1:]) for r in clean_rows]
+    if args.startup_only:
+        print_rows(args, rows)
+        return
 
     with DevnetProcess(tmp / "devnet", nodes=15, swarm_size=5, seed="bench") as dn:
         env = dict(base_env, SESSIONCLI_NETWORK=str(dn.network_file))
@@ -224,17 +336,7 @@ def main() -> None:
 
             pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(25)
 
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, {platform.processor() or platform.platform()}, Python {platform.python_version()}"
-    )
-    print(
-        f"median of {args.repeat} runs where repeated; RSS = peak resident memory of that process"
-    )
-    print()
-    print("| benchmark | time | ratio / rate | peak RSS |")
-    print("| --- | ---: | --- | ---: |")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
+    print_rows(args, rows)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ import typer
 from typer.core import TyperGroup
 
 from sessioncli import __version__
+from sessioncli.cli import _typer_plain
+
+_typer_plain.install()  # before any value is processed: keeps pydantic out of start-up
 
 # Global options users also write after the subcommand (`sessioncli keygen --identity-file F -q`),
 # as with gh or signal-cli. The root group moves them in front of the subcommand before parsing.

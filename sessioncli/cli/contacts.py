@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sessioncli.cli._complete import complete_contact_name as complete_contact_name  # typer-free
 from sessioncli.cli._errors import cli_errors
 from sessioncli.cli._output import emit_json, emit_rows
 from sessioncli.cli.app import JsonOpt, app, get_globals
@@ -17,18 +18,6 @@ contacts_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(contacts_app)
-
-
-def complete_contact_name(incomplete: str) -> list[str]:
-    """Contact names for shell completion; after commas, completes the last name. Never raises."""
-    try:
-        from sessioncli.core.contacts import list_contacts
-
-        head, sep, last = incomplete.rpartition(",")
-        prefix = head + sep
-        return [prefix + c.name for c in list_contacts() if c.name.startswith(last)]
-    except Exception:  # completion must never print a traceback at the user's prompt
-        return []
 
 
 NameArg = Annotated[
