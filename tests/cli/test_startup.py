@@ -153,7 +153,7 @@ def test_second_tab_in_real_bash_does_not_import_typer(contacts: Path, tmp_path:
     env = _shim(tmp_path)
     assert sorted(_bash(env, "sessioncli", "send", "al")) == ["albert", "alice"]  # typer; table
     assert sorted(_bash(env, "sessioncli", "send", "al")) == ["albert", "alice"]  # the table
-    assert sorted(_bash(env, "sessioncli", "co")) == ["contacts"]
+    assert sorted(_bash(env, "sessioncli", "co")) == ["community", "contacts"]
     names, out = _imports(
         dict(cli_env(contacts), **_words_env("sessioncli contacts show b")),
     )
