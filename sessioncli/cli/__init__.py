@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from sessioncli.cli.app import app
 
@@ -19,9 +20,15 @@ def main() -> None:
     import sys
     import threading
 
+    click_exc = _click_exceptions()
     try:
-        app(prog_name="sessioncli")
-        code = 0
+        result = app(prog_name="sessioncli", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except click_exc.ClickException as exc:
+        code = _usage_error(exc)
+    except click_exc.Abort:
+        sys.stderr.write("sessioncli: interrupted\n")
+        code = 130
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     # A guard test still waiting on a silent node runs in a daemon thread; letting the interpreter
@@ -34,6 +41,37 @@ def main() -> None:
                 pass
         os._exit(code)
     raise SystemExit(code)
+
+
+def _click_exceptions() -> Any:
+    """The exceptions module of the click that typer runs on (recent typer vendors its own)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # an older typer on plain click
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
+
+
+def _usage_error(exc: Any) -> int:
+    """Click's usage errors in the one error form every other error uses (`sessioncli: error:`)."""
+    import sys
+
+    from sessioncli.cli._output import escape
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `sessioncli`: the help is the answer
+        exc.show()
+        return int(exc.exit_code)
+    lines = [f"sessioncli: error: {escape(exc.format_message())}"]
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        lines.append(f"  usage: {ctx.get_usage().removeprefix('Usage: ')}")
+        lines.append(f"  try '{ctx.command_path} -h' for help")
+    try:
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    return int(exc.exit_code)
 
 
 __all__ = ["app", "main"]

@@ -69,7 +69,8 @@ app = typer.Typer(
         "Headless, scriptable, onion-routed client for the Session private messenger.\n\n"
         "Data goes to stdout, messages to stderr; a successful quiet command prints nothing. "
         "Exit codes: 0 ok, 1 error, 2 usage, 3 partial send, 69 network unavailable, "
-        "75 temporary failure (retry later), 78 identity/configuration, 130 interrupted."
+        "74 cannot write to stdout, 75 temporary failure (retry later), 78 identity/configuration, "
+        "130 interrupted."
     ),
     no_args_is_help=True,
     rich_markup_mode=None,

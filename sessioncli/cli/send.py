@@ -35,6 +35,24 @@ def read_stdin_message() -> str:
     return text
 
 
+def check_argv_text(value: str, what: str) -> str:
+    """Text from argv: bytes that are not UTF-8 arrive as lone surrogates; refuse them (exit 2)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"{what} is not valid UTF-8 text (character {exc.start})") from None
+    return value
+
+
+def check_display_name(name: str) -> str:
+    """A display name we send: valid UTF-8 without control characters (they would reach, and
+    could rewrite, the other side's terminal)."""
+    check_argv_text(name, "the display name")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
+        raise UsageError(f"invalid display name {name!a}: it holds control characters")
+    return name
+
+
 @app.command()
 @cli_errors
 def send(
@@ -66,7 +84,7 @@ def send(
         typer.Option(
             "--ttl",
             metavar="DURATION",
-            help="How long the network keeps it, e.g. 1h, 2d (10s to 14d).",
+            help="How long the network keeps it, e.g. 90m, 1h30m, 2d (10s to 14d).",
             show_default="14d",
         ),
     ] = None,
@@ -97,12 +115,14 @@ def send(
             raise UsageError("stdin cannot carry both the identity and the message")
         body = read_stdin_message()
     else:
-        body = message
+        body = check_argv_text(message, "MESSAGE")
     opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
     resolved = context.resolve(opts)
     display_name = name or settings.pick(
         None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
     )
+    if display_name is not None:
+        check_display_name(display_name)
     ttl_ms = settings.resolve_ttl_ms(ttl, resolved.config)
     send_core.check_body(body)
     send_core.check_fits(body, display_name)

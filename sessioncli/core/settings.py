@@ -17,7 +17,8 @@ MIN_TTL_MS = 10 * 1000  # storage server minimum
 MAX_TTL_MS = 14 * 24 * 3600 * 1000  # storage server maximum for the public inbox (namespace 0)
 
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+|\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,16 @@ def config_path() -> Path:
 
 
 def parse_duration_ms(text: str, *, what: str = "duration") -> int:
-    """'90s', '30m', '1h', '14d', '2w', '500ms' or bare seconds -> milliseconds."""
+    """'90s', '30m', '1h30m', '14d', '2w', '500ms' or bare seconds -> milliseconds."""
     value = text.strip().lower()
-    m = _DURATION.fullmatch(value)
-    if not m:
-        raise UsageError(f"invalid {what} {text!r}: use a number with s, m, h, d or w (e.g. 1h)")
-    number = float(m.group(1))
-    return int(number * _UNITS[m.group(2) or "s"])
+    if not _DURATION.fullmatch(value):
+        raise UsageError(
+            f"invalid {what} {text!r}: use numbers with units ms, s, m, h, d or w "
+            "(e.g. 90s, 1h, 1h30m, 2d)"
+        )
+    if value.replace(".", "", 1).isdigit():
+        return int(float(value) * 1000)
+    return int(sum(float(n) * _UNITS[u] for n, u in _PART.findall(value)))
 
 
 def parse_ttl_ms(text: str) -> int:

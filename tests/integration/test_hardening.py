@@ -1,0 +1,242 @@
+"""Issue 12 through the real CLI on one devnet: hostile text, --exec, filters, pipes, locks."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+EVIL_BODY = "evil \x1b[31mRED\x1b[0m \x1b]0;title\x07 \x9b2J\r\nforged line\rover"
+EVIL_NAME = "ops\n2024-01-01 00:00:00  bank  send money"
+
+
+def _send_raw(user, to: str, body: str, display_name: str) -> None:
+    """Send as a hostile client would: a display name our own CLI refuses to send."""
+    from sessioncli.core import context, dispatch, recipients
+
+    opts = context.Options(
+        network=user.env["SESSIONCLI_NETWORK"], identity_file=str(user.identity_file)
+    )
+    resolved = context.resolve(opts)
+    ident = context.load_identity(opts)
+    net = context.open_network(resolved)
+    try:
+        results = dispatch.send(
+            dispatch.SendContext(ident, net, user.home / "raw-state"),
+            recipients.parse_targets([to]),
+            dispatch.Outgoing(body, 3_600_000, display_name),
+        )
+    finally:
+        net.close()
+    assert all(r.ok for r in results)
+
+
+def _pty_run(user, args: list[str], columns: int = 60) -> tuple[int, bytes]:
+    """Run the CLI with stdout on a pseudo-terminal `columns` wide; (exit code, bytes shown)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {k: v for k, v in user.env.items() if k != "COLUMNS"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sessioncli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    proc.wait(timeout=60)
+    return proc.returncode, out
+
+
+@pytest.fixture(scope="module")
+def pair(devnet, tmp_path_factory):
+    """alice and bob on the module's devnet; bob has alice as a contact."""
+    from tests.integration.conftest import User
+
+    home = tmp_path_factory.mktemp("hardening")
+    alice = User(home, "alice", str(devnet.network_file))
+    bob = User(home, "bob", str(devnet.network_file))
+    assert bob.run(["contacts", "add", "Alice", alice.session_id]).returncode == 0
+    return alice, bob
+
+
+def test_hostile_body_and_name_are_shown_escaped_json_exact(pair) -> None:
+    alice, bob = pair
+    _send_raw(alice, bob.session_id, EVIL_BODY, EVIL_NAME)
+    # TSV in a pipe: one line, six fields, controls visible
+    res = bob.run(["receive", "--peek"])
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1
+    fields = lines[0].split("\t")
+    assert fields[2] == "ops\\n2024-01-01 00:00:00  bank  send money"
+    assert (
+        fields[5] == "evil \\x1b[31mRED\\x1b[0m \\x1b]0;title\\x07 \\x9b2J\\r\\nforged line\\rover"
+    )
+    # a terminal: nothing raw, no line longer than the terminal, body lines indented
+    code, shown = _pty_run(bob, ["receive", "--peek"], columns=72)
+    assert code == 0
+    text = shown.decode("utf-8")
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    rows = text.replace("\r\n", "\n").rstrip("\n").split("\n")
+    assert "\r" not in "".join(rows)
+    assert all(len(r) <= 72 for r in rows), rows
+    assert rows[0].split()[2] == "Alice"  # our contact name, not the sender's forged one
+    assert all(r.startswith(" " * 43) for r in rows[1:])
+    assert any("forged line" in r for r in rows[1:])
+    # JSON: exact
+    got = bob.receive_json("--peek")
+    assert got[0]["body"] == EVIL_BODY and got[0]["from_name"] == EVIL_NAME
+    assert bob.run(["receive"]).returncode == 0  # consume it
+
+
+def test_exec_acknowledges_only_after_exit_0_retries_then_skips(pair, tmp_path: Path) -> None:
+    alice, bob = pair
+    for text in ("one", "two", "three"):
+        assert alice.run(["send", "-q", bob.session_id, text]).returncode == 0
+    log = tmp_path / "log"
+    # fails "two" always; the others succeed on the first try
+    cmd = (
+        f'printf "%s %s %s\\n" "$SESSIONCLI_BODY" "$SESSIONCLI_KIND" "$(cat)" >> {log}; '
+        '[ "$SESSIONCLI_BODY" != two ]'
+    )
+    res = bob.run(["receive", "--exec", cmd, "--max-attempts", "2"])
+    assert res.returncode == 0, res.stderr
+    seen = [line.split(" ", 2) for line in log.read_text().splitlines()]
+    assert [s[0] for s in seen] == ["one", "two", "two", "three"]  # in order, "two" twice
+    assert all(s[1] == "text" for s in seen)
+    assert json.loads(seen[0][2])["body"] == "one"  # the record as JSON on stdin
+    two_hash = json.loads(seen[1][2])["hash"]
+    assert f"failed 2 times for message {two_hash}; skipped" in res.stderr
+    assert bob.run(["receive"]).stdout == ""  # all three acknowledged (two skipped)
+
+    # a CMD that is stopped (SIGTERM) while failing leaves its message for the next run
+    assert alice.run(["send", "-q", bob.session_id, "four"]).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sessioncli", "receive", "-f", "--exec", "exit 1"],
+        env=bob.env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline().decode()  # the first failed attempt
+    assert "--exec command exited 1" in first, first
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    again = bob.receive_json()
+    assert [r["body"] for r in again] == ["four"]
+
+
+def test_filters_and_max_count_shown_records_only(pair) -> None:
+    alice, bob = pair
+    carol_home = bob.home.parent
+    from tests.integration.conftest import User
+
+    carol = User(carol_home, "carol", alice.env["SESSIONCLI_NETWORK"])
+    assert carol.run(["send", "-q", alice.session_id, "from carol"]).returncode == 0
+    assert bob.run(["send", "-q", alice.session_id, "from bob"]).returncode == 0
+    assert alice.run(["contacts", "add", "Bobby", bob.session_id]).returncode == 0
+    got = alice.run(["receive", "--peek", "--from", "bobby"])  # contact names, any case
+    assert [line.split("\t")[5] for line in got.stdout.splitlines()] == ["from bob"]
+    got = alice.run(["receive", "--peek", "--contacts-only"])
+    assert [line.split("\t")[5] for line in got.stdout.splitlines()] == ["from bob"]
+    got = alice.run(["receive", "--peek", "--from", carol.session_id, "--from", "Bobby"])
+    assert len(got.stdout.splitlines()) == 2
+    assert alice.run(["receive"]).returncode == 0
+
+    # alice answers carol's request: carol gets the approval (a control message) and the text
+    assert alice.run(["send", "-q", carol.session_id, "hello carol"]).returncode == 0
+    got = carol.run(["receive", "--max", "1"])
+    assert got.returncode == 0, got.stderr
+    assert [line.split("\t")[4:] for line in got.stdout.splitlines()] == [["text", "hello carol"]]
+    assert carol.run(["receive"]).stdout == ""  # the hidden approval was consumed too
+    assert alice.run(["send", "-q", carol.session_id, "again"]).returncode == 0
+    kinds = carol.run(["receive", "--kind", "message_request_response"])
+    assert kinds.stdout == ""  # asked only for approvals: the text is hidden (and consumed)
+
+
+def test_reader_that_leaves_is_exit_0_and_idle_follow_notices(pair) -> None:
+    alice, bob = pair
+    for text in ("p1", "p2", "p3"):
+        assert alice.run(["send", "-q", bob.session_id, text]).returncode == 0
+    sh = subprocess.run(
+        [
+            "/bin/sh",
+            "-c",
+            '{ "$0" -m sessioncli receive; echo $? > "$1"; } | head -1',
+            sys.executable,
+            str(bob.home / "status"),
+        ],
+        env=bob.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sh.stdout.endswith("\tp1\n"), sh.stdout
+    assert "Traceback" not in sh.stderr and "error" not in sh.stderr, sh.stderr
+    assert (bob.home / "status").read_text().strip() == "0"
+    assert bob.run(["receive"]).returncode == 0
+
+    # a reader leaving a --follow: the next message is not committed, exit 0
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "sessioncli", "receive", "-f", "--interval", "0.5"],
+        env=bob.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert follow.stdout is not None
+    assert alice.run(["send", "-q", bob.session_id, "q1"]).returncode == 0
+    assert follow.stdout.readline().decode().endswith("\tq1\n")
+    follow.stdout.close()
+    assert alice.run(["send", "-q", bob.session_id, "q2"]).returncode == 0
+    assert follow.wait(timeout=60) == 0
+    assert [r["body"] for r in bob.receive_json()] == ["q2"]
+
+    # an idle --follow whose reader left lets go of the lock within one interval
+    read_end, write_end = os.pipe()
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "sessioncli", "receive", "-f", "--interval", "0.5"],
+        env=bob.env,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write_end)
+    # while it runs, --peek is not refused (it commits nothing, so it takes no lock)
+    peek = bob.run(["receive", "--peek"])
+    assert peek.returncode == 0, peek.stderr
+    os.close(read_end)
+    assert follow.wait(timeout=60) == 0
+    assert bob.run(["receive"]).returncode == 0  # the lock is free
+
+
+def test_ttl_with_two_units_is_accepted(pair) -> None:
+    alice, bob = pair
+    res = alice.run(["send", "--ttl", "1h30m", "--json", bob.session_id, "ttl"])
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["expires_at_ms"] - out["timestamp_ms"] == 90 * 60 * 1000
+    assert bob.run(["receive"]).returncode == 0
