@@ -47,7 +47,7 @@ def _approval(ctx: typer.Context) -> dict[str, Any]:
         ident, _ = identity.load(g.profile, g.identity_file)
         cfg = settings.load_config()
         net = settings.pick(g.network, "SESSIONCLI_NETWORK", cfg.network)
-        folder = conversations.identity_state_dir(settings.network_key(net), ident.session_id)
+        folder = conversations.network_identity_dir(net, ident.session_id)
         return dict(conversations.ConversationStore(folder).all())
     except SessionCliError:
         return {}

@@ -36,8 +36,14 @@ def up(
         int, typer.Option("--swarm-size", min=1, help="Storage nodes per swarm.")
     ] = 5,
     seed: Annotated[
-        str, typer.Option("--seed", help="Derives node keys, addresses and swarm ids.")
-    ] = "sessioncli-devnet",
+        str | None,
+        typer.Option(
+            "--seed",
+            metavar="TEXT",
+            help="Derives node keys, addresses, swarm ids and the network's name.",
+            show_default="the folder's own: kept from its last run, else made from its path",
+        ),
+    ] = None,
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=16, help="Seed nodes.")] = 1,
 ) -> None:
     """Run a devnet in the foreground until SIGINT/SIGTERM; one line on stdout once it is ready.
@@ -55,7 +61,13 @@ def up(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    devnet = Devnet(directory, nodes=nodes, swarm_size=swarm_size, seed=seed, seeds=seeds)
+    devnet = Devnet(
+        directory,
+        nodes=nodes,
+        swarm_size=swarm_size,
+        seed=seed or default_seed(directory),
+        seeds=seeds,
+    )
     try:
         devnet.start()
         emit_line(f"devnet ready: {nodes} nodes, network file {devnet.network_file}")
@@ -63,6 +75,31 @@ def up(
             pass
     finally:
         devnet.stop()
+
+
+def default_seed(directory: Path) -> str:
+    """A seed of the folder's own, so two devnets get distinct names (and so distinct state).
+
+    A folder that ran before keeps the seed it ran with (it is in its ports.json), so its keys,
+    certificates and stored messages stay valid; a new folder's seed comes from its absolute
+    path. `--seed` still chooses one (tests pin theirs).
+    """
+    import json
+
+    try:
+        saved = json.loads((directory / "ports.json").read_text("utf-8")).get("seed")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    if isinstance(saved, str) and saved:
+        return saved
+    return f"sessioncli-devnet:{directory.absolute()}"
+
+
+DEVNET_VERBS = ("list", "down", "up", "hang", "clock", "fault", "stats", "seen")
+
+
+def _complete_verb(incomplete: str) -> list[str]:
+    return [v for v in DEVNET_VERBS if v.startswith(incomplete)]
 
 
 @devnet_app.command(
@@ -75,8 +112,10 @@ def ctl(
     verb: Annotated[
         str,
         typer.Argument(
+            metavar="VERB",
             help="list | down NODE... | up NODE... | hang NODE... | "
-            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE"
+            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE",
+            autocompletion=_complete_verb,
         ),
     ],
     args: Annotated[list[str] | None, typer.Argument(help="Node ids and values.")] = None,

@@ -141,11 +141,24 @@ def resolve_ttl_ms(flag: str | None, config: Config) -> int:
 
 
 def network_key(network: str | None) -> str:
-    """A folder-safe name of the network for per-network state: mainnet, testnet, or the file's name."""
+    """The folder name of a network's state: mainnet, testnet, or a network file's name + digest.
+
+    See `sessioncli.net.networks.network_key`: a file's key names what identifies the network
+    (its seeds and their certificates), so two devnets called alike never share state.
+    """
     if not network or network == "mainnet":
         return "mainnet"
     if network == "testnet":
         return "testnet"
+    from sessioncli.net.networks import resolve_network
+
+    return resolve_network(network).key
+
+
+def legacy_network_key(network: str | None) -> str | None:
+    """The folder name state used before networks were keyed by their seeds: the file's name."""
+    if not network or network in ("mainnet", "testnet"):
+        return None
     import json
 
     try:
@@ -153,11 +166,8 @@ def network_key(network: str | None) -> str:
     except RuntimeError:  # "~user/..." for a user that does not exist
         path = Path(network)
     try:
-        data = json.loads(path.read_text("utf-8"))
-        name = str(data["name"])
-    except FileNotFoundError:
-        raise ConfigError(f"network file {path} does not exist") from None
+        name = str(json.loads(path.read_text("utf-8"))["name"])
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        raise ConfigError(f"network file {path} is not a valid network file") from None
+        return None
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64]
     return safe or "custom"

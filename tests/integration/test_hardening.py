@@ -240,3 +240,77 @@ def test_ttl_with_two_units_is_accepted(pair) -> None:
     out = json.loads(res.stdout)
     assert out["expires_at_ms"] - out["timestamp_ms"] == 90 * 60 * 1000
     assert bob.run(["receive"]).returncode == 0
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(root)): p.stat().st_mode & 0o777
+        for p in [root, *root.rglob("*")]
+        if p.is_dir()
+    }
+
+
+def test_state_and_cache_folders_are_0700_whatever_the_umask(devnet, tmp_path: Path) -> None:
+    from tests.integration.conftest import User
+
+    dave = User(tmp_path, "dave", str(devnet.network_file))
+    res = subprocess.run(
+        ["/bin/sh", "-c", 'umask 000; exec "$0" -m sessioncli receive', sys.executable],
+        env=dave.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    for name in ("state", "cache"):
+        modes = _modes(dave.home / name)
+        assert len(modes) >= 2 and set(modes.values()) == {0o700}, modes
+
+
+def test_two_devnets_of_one_name_are_two_networks_and_old_state_moves(
+    devnet, pair, tmp_path: Path
+) -> None:
+    from sessioncli.net.networks import resolve_network
+    from tests.devnet_support import DevnetProcess
+
+    alice, bob = pair
+    a_file = str(devnet.network_file)
+    with DevnetProcess(
+        tmp_path / "b", nodes=6, swarm_size=3, seed=f"e2e-{devnet.dir.name}"
+    ) as other:
+        b_file = str(other.network_file)
+        same = [json.loads(Path(f).read_text())["name"] for f in (a_file, b_file)]
+        assert same[0] == same[1]  # called alike...
+        a_key, b_key = (resolve_network(f).key for f in (a_file, b_file))
+        assert a_key != b_key  # ...but two networks
+        on_b = ["--network", b_file]
+        res = alice.run([*on_b, "send", "-q", bob.session_id, "to B only"])
+        assert res.returncode == 0, res.stderr
+        assert bob.receive_json() == []  # not on network A
+        got = bob.run([*on_b, "receive", "--json"])
+        assert [json.loads(x)["body"] for x in got.stdout.splitlines()] == ["to B only"]
+        assert (bob.home / "state" / b_key / bob.session_id).is_dir()
+        assert (bob.home / "cache" / b_key).is_dir()
+
+    # state an older version kept under the bare name moves to the new key on first use
+    assert alice.run(["send", "-q", bob.session_id, "seen once"]).returncode == 0
+    assert [r["body"] for r in bob.receive_json()] == ["seen once"]
+    new = bob.home / "state" / a_key
+    old = bob.home / "state" / same[0]
+    new.rename(old)
+    assert bob.receive_json() == []  # nothing received twice
+    assert new.is_dir() and not old.exists()
+
+
+def test_devnets_get_distinct_names_by_default(tmp_path: Path) -> None:
+    from tests.devnet_support import DevnetProcess
+
+    names = []
+    for sub in ("x", "y"):
+        with DevnetProcess(tmp_path / sub, nodes=3, swarm_size=3, seed=None) as dn:
+            names.append(json.loads(dn.network_file.read_text())["name"])
+    with DevnetProcess(tmp_path / "x", nodes=3, swarm_size=3, seed=None) as dn:
+        again = json.loads(dn.network_file.read_text())["name"]
+    assert names[0] != names[1]
+    assert again == names[0]  # a folder keeps its seed (and keys, and messages) across restarts
