@@ -26,7 +26,7 @@ def main() -> None:
         code = result if isinstance(result, int) else 0
     except click_exc.ClickException as exc:
         code = _usage_error(exc)
-    except click_exc.Abort:
+    except _abort_type():
         sys.stderr.write("sessioncli: interrupted\n")
         code = 130
     except SystemExit as exc:
@@ -50,6 +50,18 @@ def _click_exceptions() -> Any:
     except ImportError:  # an older typer on plain click
         from click import exceptions  # type: ignore[no-redef]
     return exceptions
+
+
+def _abort_type() -> type[BaseException]:
+    """What this typer raises for an aborted prompt (its own class, or click's)."""
+    try:
+        from typer.exceptions import Abort
+
+        return Abort
+    except ImportError:  # an older typer on plain click
+        from click.exceptions import Abort as ClickAbort
+
+        return ClickAbort
 
 
 def _usage_error(exc: Any) -> int:

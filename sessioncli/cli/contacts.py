@@ -131,11 +131,21 @@ def remove_cmd(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> 
 @cli_errors
 def rename_cmd(
     ctx: typer.Context,
-    old: Annotated[str, typer.Argument(metavar="OLD", autocompletion=complete_contact_name)],
-    new: Annotated[str, typer.Argument(metavar="NEW")],
+    old: Annotated[
+        str,
+        typer.Argument(
+            metavar="OLD", help="The contact's current name.", autocompletion=complete_contact_name
+        ),
+    ],
+    new: Annotated[
+        str,
+        typer.Argument(
+            metavar="NEW", help="Its new name (1-64 characters, no spaces, commas or controls)."
+        ),
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Rename a contact."""
+    """Rename a contact (names are matched case-insensitively; the Session ID stays)."""
     from sessioncli.core import contacts
 
     c = contacts.rename(old, new)

@@ -19,7 +19,9 @@ def _short(key: str) -> str:
 @app.command()
 @cli_errors
 def demo(
-    nodes: Annotated[int, typer.Option("--nodes", min=6, max=60, help="Storage nodes.")] = 15,
+    nodes: Annotated[
+        int, typer.Option("--nodes", min=6, max=60, metavar="N", help="Storage nodes.")
+    ] = 15,
     json_out: JsonOpt = False,
 ) -> None:
     """Start a local network, make two throwaway identities, send one message over a 3-hop path, receive it."""

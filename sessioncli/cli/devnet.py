@@ -22,7 +22,9 @@ app.add_typer(devnet_app, name="devnet")
 DirOption = Annotated[
     Path,
     typer.Option(
-        "--dir", help="Folder of the devnet: certificates, ports, messages, network.json."
+        "--dir",
+        metavar="DIR",
+        help="Folder of the devnet: certificates, ports, messages, network.json.",
     ),
 ]
 
@@ -31,9 +33,11 @@ DirOption = Annotated[
 @cli_errors
 def up(
     directory: DirOption,
-    nodes: Annotated[int, typer.Option("--nodes", min=1, max=2000, help="Storage nodes.")] = 15,
+    nodes: Annotated[
+        int, typer.Option("--nodes", min=1, max=2000, metavar="N", help="Storage nodes.")
+    ] = 15,
     swarm_size: Annotated[
-        int, typer.Option("--swarm-size", min=1, help="Storage nodes per swarm.")
+        int, typer.Option("--swarm-size", min=1, metavar="N", help="Storage nodes per swarm.")
     ] = 5,
     seed: Annotated[
         str | None,
@@ -44,7 +48,9 @@ def up(
             show_default="the folder's own: kept from its last run, else made from its path",
         ),
     ] = None,
-    seeds: Annotated[int, typer.Option("--seeds", min=1, max=16, help="Seed nodes.")] = 1,
+    seeds: Annotated[
+        int, typer.Option("--seeds", min=1, max=16, metavar="N", help="Seed nodes.")
+    ] = 1,
 ) -> None:
     """Run a devnet in the foreground until SIGINT/SIGTERM; one line on stdout once it is ready.
 
@@ -118,7 +124,9 @@ def ctl(
             autocompletion=_complete_verb,
         ),
     ],
-    args: Annotated[list[str] | None, typer.Argument(help="Node ids and values.")] = None,
+    args: Annotated[
+        list[str] | None, typer.Argument(metavar="ARGS", help="Node ids and values.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Steer a running devnet: take nodes down, make them hang or misbehave, read counters.

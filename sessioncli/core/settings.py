@@ -30,6 +30,7 @@ class Config:
     ttl: str | None = None
     proxy: str | None = None
     timeout: float | None = None
+    identity_file: str | None = None  # after the flag and the environment, before the keyring
 
 
 def config_path() -> Path:
