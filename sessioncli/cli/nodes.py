@@ -30,6 +30,13 @@ def short_key(key: str) -> str:
     return f"{key[:8]}…{key[-4:]}"
 
 
+def key_cell(key: str) -> str:
+    """Shortened for a person on a terminal; whole in a pipe (a script needs the real key)."""
+    from sessioncli.cli._output import stdout_isatty
+
+    return short_key(key) if stdout_isatty() else key
+
+
 @app.command()
 @cli_errors
 def nodes(
@@ -66,7 +73,7 @@ def nodes(
         [
             [
                 n.address,
-                short_key(n.pubkey_ed25519),
+                key_cell(n.pubkey_ed25519),
                 "" if n.swarm_id is None else f"{n.swarm_id:x}",
             ]
             for n in found

@@ -9,7 +9,7 @@ import typer
 from sessioncli.cli._errors import cli_errors
 from sessioncli.cli._output import emit_json, emit_rows
 from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
-from sessioncli.cli.nodes import node_json, short_key
+from sessioncli.cli.nodes import key_cell, node_json
 
 
 @app.command()
@@ -44,7 +44,8 @@ def path(
                 ],
             }
             if v.test is not None:
-                item["test"] = {"ok": v.test.ok, "rtt_ms": v.test.rtt_ms, "error": v.test.error}
+                rtt = None if v.test.rtt_ms is None else round(v.test.rtt_ms)  # integer ms
+                item["test"] = {"ok": v.test.ok, "rtt_ms": rtt, "error": v.test.error}
             out.append(item)
         emit_json(out)
     else:
@@ -52,7 +53,7 @@ def path(
         for i, v in enumerate(views):
             for j, n in enumerate(v.hops):
                 row: list[object] = [i, j + 1, "guard" if j == 0 else "relay", n.address]
-                row.append(short_key(n.pubkey_ed25519))
+                row.append(key_cell(n.pubkey_ed25519))
                 if v.test is not None:
                     result = f"{v.test.rtt_ms:.0f} ms" if v.test.ok else f"failed: {v.test.error}"
                     row.append(result if j == 0 else "")

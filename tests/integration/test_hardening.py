@@ -314,3 +314,41 @@ def test_devnets_get_distinct_names_by_default(tmp_path: Path) -> None:
         again = json.loads(dn.network_file.read_text())["name"]
     assert names[0] != names[1]
     assert again == names[0]  # a folder keeps its seed (and keys, and messages) across restarts
+
+
+def test_pipe_output_is_whole_and_words_are_one_form(devnet, pair) -> None:
+    alice, bob = pair
+    assert alice.run(["send", "-q", bob.session_id, "hello"]).returncode == 0
+    assert bob.run(["receive"]).returncode == 0  # alice has written to bob: she approved him
+    shown = dict(
+        line.split("\t") for line in bob.run(["contacts", "show", "alice"]).stdout.splitlines()
+    )
+    assert shown["approved_us"] == "yes" and shown["name"] == "Alice"  # case-insensitive
+    listed = bob.run(["contacts", "list"]).stdout.split("\t")
+    assert listed[3].strip() == "yes"
+    nodes = bob.run(["nodes"])
+    assert nodes.returncode == 0, nodes.stderr
+    keys = [line.split("\t")[1] for line in nodes.stdout.splitlines()]
+    assert keys and all(len(k) == 64 and "…" not in k for k in keys)
+    paths = bob.run(["path", "--test"])
+    assert all(len(line.split("\t")[4]) == 64 for line in paths.stdout.splitlines())
+    tested = json.loads(bob.run(["path", "--test", "--json"]).stdout)
+    assert all(isinstance(p["test"]["rtt_ms"], int) for p in tested if p["test"]["ok"])
+
+
+def test_did_you_mean(pair) -> None:
+    alice, bob = pair
+    res = bob.run(["send", "alicf", "hi"])
+    assert res.returncode == 2 and "did you mean 'Alice'?" in res.stderr
+    res = bob.run(["contacts", "show", "alicf"])
+    assert res.returncode == 2 and "did you mean 'Alice'?" in res.stderr
+
+
+def test_demo_json_has_integer_milliseconds_and_the_send_shape(private_dirs: Path) -> None:
+    from tests.conftest import run_cli
+
+    res = run_cli(["demo", "--nodes", "6", "--json"], private_dirs, timeout=180)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert all(isinstance(v, int) for k, v in data.items() if k.endswith("_ms"))
+    assert isinstance(data["stored_on"], list) and data["stored_on"]
