@@ -337,7 +337,7 @@ def test_pipe_output_is_whole_and_words_are_one_form(devnet, pair) -> None:
 
 
 def test_did_you_mean(pair) -> None:
-    alice, bob = pair
+    _, bob = pair
     res = bob.run(["send", "alicf", "hi"])
     assert res.returncode == 2 and "did you mean 'Alice'?" in res.stderr
     res = bob.run(["contacts", "show", "alicf"])
