@@ -55,6 +55,9 @@ class Stopped(Exception):
 
 def message_env(record: dict[str, Any], base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
+    # The handler gets the message, never our identity: a seed given in the environment stays
+    # ours (SESSIONCLI_IDENTITY_FILE names a path, not a secret, and is kept).
+    env.pop("SESSIONCLI_IDENTITY", None)
     for var, key in ENV_FIELDS:
         env.pop(var, None)
         value = record.get(key)
