@@ -32,7 +32,15 @@ def path(
     from sessioncli.errors import TemporaryFailure
 
     opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
+    import time
+
+    started = time.monotonic()
     views = network_core.show_paths(opts, rebuild=rebuild, test=test)
+    if g.verbose:
+        from sessioncli.cli import _verbose
+
+        what = "paths tested" if test else ("paths built" if rebuild else "paths")
+        _verbose.took(what, len(views), (time.monotonic() - started) * 1000)
     if json_out:
         out: list[dict[str, Any]] = []
         for i, v in enumerate(views):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Annotated
 
 import typer
@@ -129,6 +130,7 @@ def send(
 
     identity = context.load_identity(opts)
     net = context.open_network(resolved)
+    started = time.monotonic()
     try:
         results = dispatch.send(
             dispatch.SendContext(
@@ -137,6 +139,11 @@ def send(
             targets,
             dispatch.Outgoing(body, ttl_ms, display_name, sync_copy=not no_sync),
         )
+        if g.verbose:
+            from sessioncli.cli import _verbose
+
+            _verbose.sent(results, (time.monotonic() - started) * 1000)
+            _verbose.paths(net)
     finally:
         net.close()
 

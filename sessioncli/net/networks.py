@@ -115,7 +115,13 @@ def load_network_file(path: Path) -> NetworkConfig:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"network file {path} does not exist") from None
+        hints: tuple[str, ...] = ()
+        if (path.parent / "ports.json").exists():  # a devnet folder: its devnet is not running
+            hints = (
+                "a stopped devnet removes its network.json; to rehearse an outage (exit 69), "
+                "keep it running and use: sessioncli devnet ctl --dir DIR down NODE...",
+            )
+        raise ConfigError(f"network file {path} does not exist", hints=hints) from None
     except OSError as exc:
         raise ConfigError(f"cannot read network file {path}: {exc.strerror}") from None
     try:

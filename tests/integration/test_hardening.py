@@ -352,3 +352,25 @@ def test_demo_json_has_integer_milliseconds_and_the_send_shape(private_dirs: Pat
     data = json.loads(res.stdout)
     assert all(isinstance(v, int) for k, v in data.items() if k.endswith("_ms"))
     assert isinstance(data["stored_on"], list) and data["stored_on"]
+
+
+def test_verbose_shows_paths_storers_and_times(pair) -> None:
+    alice, bob = pair
+    res = alice.run(["-v", "send", bob.session_id, "verbose"])
+    assert res.returncode == 0, res.stderr
+    assert "path 0: guard " in res.stderr and "stored on " in res.stderr
+    assert "send took " in res.stderr
+    assert "nodes: " in alice.run(["nodes", "-v"]).stderr
+    assert "paths: " in alice.run(["path", "-v"]).stderr
+    assert bob.run(["receive"]).returncode == 0
+
+
+def test_a_stopped_devnet_says_how_to_rehearse_an_outage(tmp_path: Path, pair) -> None:
+    from tests.devnet_support import DevnetProcess
+
+    alice, _ = pair
+    with DevnetProcess(tmp_path / "gone", nodes=3, swarm_size=3) as dn:
+        network_file = str(dn.network_file)
+    res = alice.run(["--network", network_file, "nodes"])
+    assert res.returncode == 78
+    assert "devnet ctl --dir DIR down NODE" in res.stderr
