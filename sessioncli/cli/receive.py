@@ -34,14 +34,19 @@ def _stdout_gone() -> bool:
         return False
 
 
-def _make_emit(chosen: RecordFilter, json_out: bool, runner: ExecRunner | None) -> Any:
+def _make_emit(chosen: RecordFilter, json_out: bool, runner: ExecRunner | None, folder: Any) -> Any:
     from sessioncli.cli._records import show
+    from sessioncli.core.conversations import ConversationStore
 
     tty = stdout_isatty()
+    convs = ConversationStore(folder)
+
+    def approved(sender: str) -> bool:  # read only for --requests
+        return convs.get(sender).approved_by_us
 
     def emit(record: Any) -> bool:
         data = record.to_json()
-        if not chosen.shows(data, approved=lambda _sid: True):
+        if not chosen.shows(data, approved=approved):
             return False  # consumed, not shown, not counted by --max
         if runner is not None:
             runner.deliver(data)
@@ -106,8 +111,20 @@ def receive(
             help="Only from this Session ID or contact (case-insensitive); repeatable.",
         ),
     ] = None,
+    conversations: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--conversation",
+            metavar="NAME_OR_ID",
+            help="Only in this conversation (contact, community or group); repeatable.",
+        ),
+    ] = None,
     contacts_only: Annotated[
         bool, typer.Option("--contacts-only", help="Only from senders in our contacts.")
+    ] = False,
+    requests_only: Annotated[
+        bool,
+        typer.Option("--requests", help="Only message requests: senders we have not approved."),
     ] = False,
     exec_cmd: Annotated[
         str | None,
@@ -131,7 +148,7 @@ def receive(
 ) -> None:
     """Print new messages for our identity (once, or with --follow until stopped).
 
-    Filters (--kind, --from, --contacts-only) choose what is shown; a hidden message is still
+    Filters (--kind, --from, --conversation, --contacts-only, --requests) choose what is shown; a hidden message is still
     marked received. Control messages (message_request_response, typing, ...) are shown only in
     JSON or when asked for with --kind.
     """
@@ -148,7 +165,9 @@ def receive(
     chosen = RecordFilter(
         kinds=tuple(kinds or ()),
         senders=tuple(senders or ()),
+        conversations=tuple(conversations or ()),
         contacts_only=contacts_only,
+        requests_only=requests_only,
         include_control=json_out or exec_cmd is not None,
     )
     opts = context.Options(
@@ -163,7 +182,7 @@ def receive(
         stop.set()
 
     runner = None if exec_cmd is None else ExecRunner(exec_cmd, RetryPolicy(max_attempts), stop)
-    emit = _make_emit(chosen, json_out, runner)
+    emit = _make_emit(chosen, json_out, runner, folder)
     previous = signal.signal(signal.SIGTERM, on_term)
     # --peek commits nothing, so it needs no lock and runs beside a --follow.
     lock = (

@@ -165,6 +165,10 @@ def test_filters_and_max_count_shown_records_only(pair) -> None:
     assert [line.split("\t")[5] for line in got.stdout.splitlines()] == ["from bob"]
     got = alice.run(["receive", "--peek", "--from", carol.session_id, "--from", "Bobby"])
     assert len(got.stdout.splitlines()) == 2
+    got = alice.run(["receive", "--peek", "--conversation", "BOBBY"])
+    assert [line.split("\t")[5] for line in got.stdout.splitlines()] == ["from bob"]
+    got = alice.run(["receive", "--peek", "--requests"])  # alice wrote to bob, never to carol
+    assert [line.split("\t")[5] for line in got.stdout.splitlines()] == ["from carol"]
     assert alice.run(["receive"]).returncode == 0
 
     # alice answers carol's request: carol gets the approval (a control message) and the text
