@@ -92,10 +92,20 @@ def emit_rows(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """A table fitting the terminal (tabulate, long cells wrapped), headerless escaped TSV otherwise."""
     cells = [[escape(v) for v in row] for row in rows]
     if stdout_isatty():
+        import tabulate as tabulate_module
         from tabulate import tabulate
 
+        tabulate_module.MIN_PADDING = 0  # headers as wide as they are: the width budget holds
         widths = fit_widths([list(headers), *cells], terminal_width())
-        _write(tabulate(cells, headers=list(headers), maxcolwidths=widths) + "\n")
+        table = tabulate(
+            cells,
+            headers=list(headers),
+            maxcolwidths=widths,
+            maxheadercolwidths=[
+                len(h) if w is None else w for w, h in zip(widths, headers, strict=False)
+            ],
+        )
+        _write(table + "\n")
     else:
         _write("".join("\t".join(row) + "\n" for row in cells))
 

@@ -144,3 +144,39 @@ def test_usage_errors_use_the_one_error_form(private_dirs: Path) -> None:
     assert first.startswith("sessioncli: error: ") and "--timeout" in first
     assert "Error:" not in res.stderr
     assert "try 'sessioncli nodes -h' for help" in res.stderr
+
+
+def test_tty_table_fits_the_terminal_width(private_dirs: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    env = cli_env(private_dirs)
+    assert (
+        run_cli(["contacts", "add", "operations-team", VALID], private_dirs, env=env).returncode
+        == 0
+    )
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sessioncli", "contacts", "list"],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO once the child has closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    rows = out.decode().replace("\r\n", "\n").rstrip("\n").split("\n")
+    assert len(rows) > 3  # the session ID column wrapped instead of running off the edge
+    assert all(len(r) <= 50 for r in rows), rows
