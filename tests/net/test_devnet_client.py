@@ -213,8 +213,7 @@ def test_old_pool_is_refreshed_from_three_nodes(devnet, tmp_path: Path):
 
 def _skew_saved_clock(devnet, tmp_path: Path, cache: Path, seconds: int) -> None:
     """What clock.json holds after running with a clock `seconds` behind, since corrected."""
-    name = json.loads(devnet.network_file.read_text())["name"]
-    clock_file = cache / name / "clock.json"
+    clock_file = cache / resolve_network(str(devnet.network_file)).key / "clock.json"
     now = int(time.time() * 1000)
     nodes = [n["pubkey_ed25519"] for n in devnet.nodes() if n["kind"] == "storage"]
     clock_file.write_text(json.dumps({"offsets": {n: [seconds * 1000, now] for n in nodes}}))
