@@ -13,8 +13,11 @@ Stable API (other suites import it)::
         devnet.ctl("fault", "n2", "garbage")
         devnet.ctl("clock", "n1", "-120")
         devnet.ctl("stats"); devnet.ctl("seen", "n0")
+        devnet.ctl("sogs", "seen")              # the SOGS's audit log; also fileserver/sogs verbs
+    # DevnetProcess(..., hardfork="19.3") passes `--hardfork 19.3` (default: the devnet's 19.4)
     # leaving the block stops it (SIGTERM, then SIGKILL after 10 s)
 
+`extra_args` go to `devnet up` as they are (e.g. `("--sogs-rate-limit", "off")`).
 `DevnetProcess(...)` starts the process at once and returns when network.json exists (bounded by
 `timeout`, default 20 s; raises RuntimeError with the process's stderr otherwise). `stop()` is
 idempotent and returns the exit code. The subprocess runs in its own process group and with
@@ -48,6 +51,8 @@ class DevnetProcess:
         seed: str | None = "sessioncli-devnet",  # None: the CLI's default (the folder's own)
         seeds: int = 1,
         timeout: float = 20.0,
+        extra_args: tuple[str, ...] = (),
+        hardfork: str | None = None,
     ) -> None:
         self.dir = Path(directory).absolute()
         self.network_file = self.dir / "network.json"
@@ -71,6 +76,8 @@ class DevnetProcess:
                 *(["--seed", seed] if seed is not None else []),
                 "--seeds",
                 str(seeds),
+                *extra_args,
+                *(["--hardfork", hardfork] if hardfork is not None else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -9,7 +9,23 @@ from sessioncli.cli.app import app
 
 # Each module registers its commands on `app` when imported. They import only typer at module
 # level, so `--help` and `--version` stay fast; heavy code loads inside the command functions.
-_COMMAND_MODULES = ("identity", "contacts", "send", "receive", "demo", "devnet", "nodes", "path")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "identity",
+    "contacts",
+    "community",
+    "send",
+    "receive",
+    "demo",
+    "devnet",
+    "nodes",
+    "path",
+    "daemon",
+    "webhook",
+    "integrations",
+    "attachments",
+    "react",
+    "resolve",
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"sessioncli.cli.{_name}")

@@ -105,12 +105,17 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 def add_cmd(
     ctx: typer.Context,
     name: NameArg,
-    session_id: Annotated[str, typer.Argument(metavar="SESSION_ID", help="05 + 64 hex.")],
+    session_id: Annotated[
+        str, typer.Argument(metavar="SESSION_ID", help="05 + 64 hex, or @NAME (Session name).")
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Add a contact."""
+    """Add a contact (SESSION_ID may be @NAME: a Session name, resolved now)."""
     from sessioncli.core import contacts
 
+    if session_id.startswith("@"):
+        contacts.check_name(name)  # a bad contact name is refused before the network
+        session_id = _resolve_ons(ctx, session_id)
     c = contacts.add(name, session_id)
     if json_out:
         emit_json(_as_json(c, _approval(ctx)))
@@ -183,3 +188,91 @@ def show_cmd(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> No
         ["FIELD", "VALUE"],
         [[k, _state_word(v) if v is None or isinstance(v, bool) else v] for k, v in item.items()],
     )
+
+
+# --- message requests (issue 15) ------------------------------------------------------------
+
+PeerArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID_OR_NAME",
+        help="Session ID or contact name.",
+        autocompletion=complete_contact_name,
+    ),
+]
+
+
+def _resolve_ons(ctx: typer.Context, word: str) -> str:
+    from sessioncli.core import context, ons
+    from sessioncli.core.recipients import check_ons_name
+
+    g = get_globals(ctx)
+    check_ons_name(word[1:])
+    resolved = context.resolve(context.Options(g.profile, g.network, g.identity_file, g.proxy))
+    net = context.open_network(resolved)
+    try:
+        return ons.resolve(net, word, ons.cache_folder(resolved.network))
+    finally:
+        net.close()
+
+
+def _request_cmd(ctx: typer.Context, peer: str, action: str, json_out: bool) -> None:
+    from sessioncli.core import contacts, context, requests, settings
+
+    g = get_globals(ctx)
+    sid, _name = contacts.resolve_recipient(peer)
+    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy)
+    resolved = context.resolve(opts)
+    identity = context.load_identity(opts)
+    folder = context.state_folder(resolved, identity.session_id)
+    if action == "accept":
+        net = context.open_network(resolved)
+        try:
+            change = requests.accept(
+                identity,
+                net,
+                folder,
+                sid,
+                display_name=settings.pick(
+                    None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
+                ),
+                ttl_ms=settings.DEFAULT_TTL_MS,
+            )
+        finally:
+            net.close()
+    else:
+        change = {
+            "decline": requests.decline,
+            "block": requests.block,
+            "unblock": requests.unblock,
+        }[action](folder, sid)
+    if json_out:
+        emit_json(change.to_json())
+
+
+@contacts_app.command("accept")
+@cli_errors
+def accept_cmd(ctx: typer.Context, peer: PeerArg, json_out: JsonOpt = False) -> None:
+    """Accept a message request: send the approval, as replying does."""
+    _request_cmd(ctx, peer, "accept", json_out)
+
+
+@contacts_app.command("decline")
+@cli_errors
+def decline_cmd(ctx: typer.Context, peer: PeerArg, json_out: JsonOpt = False) -> None:
+    """Decline a message request (nothing is sent; a new message is a new request)."""
+    _request_cmd(ctx, peer, "decline", json_out)
+
+
+@contacts_app.command("block")
+@cli_errors
+def block_cmd(ctx: typer.Context, peer: PeerArg, json_out: JsonOpt = False) -> None:
+    """Block a sender: receive drops their messages from now on (counted with -v)."""
+    _request_cmd(ctx, peer, "block", json_out)
+
+
+@contacts_app.command("unblock")
+@cli_errors
+def unblock_cmd(ctx: typer.Context, peer: PeerArg, json_out: JsonOpt = False) -> None:
+    """Unblock a sender."""
+    _request_cmd(ctx, peer, "unblock", json_out)

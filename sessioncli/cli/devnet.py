@@ -51,6 +51,29 @@ def up(
     seeds: Annotated[
         int, typer.Option("--seeds", min=1, max=16, metavar="N", help="Seed nodes.")
     ] = 1,
+    sogs_rate_limit: Annotated[
+        str,
+        typer.Option(
+            "--sogs-rate-limit",
+            metavar="COUNT/SECONDS",
+            help="Posts the SOGS takes per user per room: COUNT/SECONDS or off.",
+        ),
+    ] = "5/16",
+    sogs_blind: Annotated[
+        bool,
+        typer.Option(
+            "--sogs-blind/--sogs-no-blind",
+            help="SOGS advertises `blind` and refuses unblinded (00) keys, as pysogs does.",
+        ),
+    ] = True,
+    hardfork: Annotated[
+        str,
+        typer.Option(
+            "--hardfork",
+            metavar="MAJOR.MINOR",
+            help="Network version the nodes report (hf), MAJOR.MINOR.",
+        ),
+    ] = "19.4",
 ) -> None:
     """Run a devnet in the foreground until SIGINT/SIGTERM; one line on stdout once it is ready.
 
@@ -59,7 +82,9 @@ def up(
     import threading
 
     from sessioncli.devnet import Devnet
+    from sessioncli.devnet.servers import SogsOptions, parse_rate_limit
 
+    sogs = SogsOptions(rate_limit=parse_rate_limit(sogs_rate_limit), blind=sogs_blind)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
@@ -67,12 +92,19 @@ def up(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    from sessioncli.devnet.errors import DevnetUsageError
+
+    major, dot, minor = hardfork.partition(".")
+    if not (major.isdigit() and dot and minor.isdigit()):
+        raise DevnetUsageError(f"--hardfork must be MAJOR.MINOR (e.g. 19.4), not {hardfork!r}")
     devnet = Devnet(
         directory,
         nodes=nodes,
         swarm_size=swarm_size,
         seed=seed or default_seed(directory),
         seeds=seeds,
+        sogs=sogs,
+        hardfork=(int(major), int(minor)),
     )
     try:
         devnet.start()
@@ -101,7 +133,19 @@ def default_seed(directory: Path) -> str:
     return f"sessioncli-devnet:{directory.absolute()}"
 
 
-DEVNET_VERBS = ("list", "down", "up", "hang", "clock", "fault", "stats", "seen")
+DEVNET_VERBS = (
+    "list",
+    "down",
+    "up",
+    "hang",
+    "clock",
+    "fault",
+    "stats",
+    "seen",
+    "fileserver",
+    "sogs",
+    "ons",
+)
 
 
 def _complete_verb(incomplete: str) -> list[str]:
@@ -120,7 +164,10 @@ def ctl(
         typer.Argument(
             metavar="VERB",
             help="list | down NODE... | up NODE... | hang NODE... | "
-            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE",
+            "clock NODE SECONDS | fault NODE MODE | stats | seen NODE | "
+            "fileserver down|up|hang|fault MODE|tamper ID|status | "
+            "sogs down|up|hang|fault MODE|clock SECONDS|seen|status | "
+            "ons add NAME SESSION_ID | ons list",
             autocompletion=_complete_verb,
         ),
     ],
@@ -142,7 +189,10 @@ def ctl(
 
 
 def _render(verb: str, result: Any) -> None:
-    if verb == "stats":
+    if verb in ("fileserver", "sogs"):
+        for record in result if isinstance(result, list) else [result]:
+            emit_ndjson(record)
+    elif verb == "stats":
         rows = [
             (node_id, endpoint, count)
             for node_id, info in result.items()
@@ -152,7 +202,10 @@ def _render(verb: str, result: Any) -> None:
     elif verb == "seen":
         for record in result:
             emit_ndjson(record)
-    else:
+    elif verb == "ons":
+        names = result if isinstance(result, list) else [result]
+        emit_rows(("name", "session_id"), [(n["name"], n["session_id"]) for n in names])
+    elif verb in ("list", "down", "up", "hang", "clock", "fault"):
         nodes = result if isinstance(result, list) else [result]
         emit_rows(
             ("id", "address", "swarm", "state", "fault", "clock", "pubkey_ed25519"),
@@ -169,3 +222,5 @@ def _render(verb: str, result: Any) -> None:
                 for n in nodes
             ],
         )
+    else:  # a verb another part of the devnet registered (file server, SOGS...)
+        emit_json(result)

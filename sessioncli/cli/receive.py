@@ -13,10 +13,10 @@ import typer
 from sessioncli.cli._errors import cli_errors, err
 from sessioncli.cli._output import stdout_isatty
 from sessioncli.cli.app import app, get_globals
+from sessioncli.errors import UsageError
 
 if TYPE_CHECKING:
     from sessioncli.cli._exec import ExecRunner
-    from sessioncli.core.records import RecordFilter
 
 
 def _stdout_gone() -> bool:
@@ -34,27 +34,51 @@ def _stdout_gone() -> bool:
         return False
 
 
-def _make_emit(chosen: RecordFilter, json_out: bool, runner: ExecRunner | None, folder: Any) -> Any:
+def _send_receipts(scr: Any, identity: Any, net: Any, folder: Any, quiet: bool) -> None:
+    from sessioncli.core import receipts, requests
+
+    report = receipts.send_receipts(
+        identity, net, folder, scr.take_read(), approved=requests.is_approved(folder)
+    )
+    for sender, why in report.failed.items():
+        if not quiet:
+            err(
+                f"sessioncli: warning: read receipt to {sender[:10]}… not sent (retried next run): {why}"
+            )
+
+
+def _make_emit(json_out: bool, runner: ExecRunner | None, with_files: Any) -> Any:
+    """Show one record (or hand it to --exec); filtering is done before, by the screen."""
     from sessioncli.cli._records import show
-    from sessioncli.core.conversations import ConversationStore
 
     tty = stdout_isatty()
-    convs = ConversationStore(folder)
 
-    def approved(sender: str) -> bool:  # read only for --requests
-        return convs.get(sender).approved_by_us
-
-    def emit(record: Any) -> bool:
-        data = record.to_json()
-        if not chosen.shows(data, approved=approved):
-            return False  # consumed, not shown, not counted by --max
+    def emit(record: Any) -> None:
+        data = with_files(record).to_json()
         if runner is not None:
             runner.deliver(data)
         else:
             show(data, json_out=json_out, tty=tty)
-        return True
 
     return emit
+
+
+def _conversation_sources(rctx: Any, names_given: list[str]) -> tuple[list[Any], Any]:
+    """The sources to poll and the record filter for `--conversation` (communities alone: no DMs)."""
+    from sessioncli.core import community_receive, inbox, recipients
+    from sessioncli.core.records import RecordFilter
+
+    if not names_given:
+        return inbox.open_sources(rctx), lambda _rec: True
+    targets = [recipients.parse_target(n) for n in names_given]
+    wanted = RecordFilter(
+        conversations=[*names_given, *(t.address for t in targets)], include_control=True
+    )
+    if all(t.source == "community" for t in targets):
+        sources: list[Any] = community_receive.open_sources(rctx, only={t.address for t in targets})
+    else:
+        sources = inbox.open_sources(rctx)
+    return sources, lambda rec: wanted.shows(rec, approved=lambda _sid: True)
 
 
 @app.command()
@@ -115,16 +139,26 @@ def receive(
         list[str] | None,
         typer.Option(
             "--conversation",
-            metavar="NAME_OR_ID",
-            help="Only in this conversation (contact, community or group); repeatable.",
+            metavar="NAME",
+            help="Only this contact, community or group (repeatable); only communities: no DM poll.",
         ),
     ] = None,
     contacts_only: Annotated[
         bool, typer.Option("--contacts-only", help="Only from senders in our contacts.")
     ] = False,
     requests_only: Annotated[
-        bool,
-        typer.Option("--requests", help="Only message requests: senders we have not approved."),
+        bool, typer.Option("--requests", help="Only messages of senders not approved yet.")
+    ] = False,
+    attachments_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--attachments",
+            metavar="DIR",
+            help="Download attachments into DIR (checked, mode 0600, never overwriting).",
+        ),
+    ] = None,
+    read_receipts: Annotated[
+        bool, typer.Option("--read-receipts", help="Send read receipts for what is printed.")
     ] = False,
     exec_cmd: Annotated[
         str | None,
@@ -154,20 +188,18 @@ def receive(
     """
     g = get_globals(ctx)
     from sessioncli.cli._exec import ExecRunner, RetryPolicy, Stopped
-    from sessioncli.core import contacts, context, inbox
+    from sessioncli.core import contacts, context, inbox, screen
     from sessioncli.core import receive as receive_core
     from sessioncli.core.records import RecordFilter
 
     if exec_cmd is not None and (json_out or peek):
-        from sessioncli.errors import UsageError
-
         raise UsageError("--exec cannot be combined with --json or --peek")
+    if read_receipts and peek:
+        raise UsageError("--read-receipts marks messages read: it cannot be used with --peek")
     chosen = RecordFilter(
         kinds=tuple(kinds or ()),
         senders=tuple(senders or ()),
-        conversations=tuple(conversations or ()),
         contacts_only=contacts_only,
-        requests_only=requests_only,
         include_control=json_out or exec_cmd is not None,
     )
     opts = context.Options(
@@ -177,12 +209,13 @@ def receive(
     identity = context.load_identity(opts)
     folder = context.state_folder(resolved, identity.session_id)
     stop = threading.Event()
+    scr = screen.Screen.open(folder, identity)
+    request_shows = screen.requests_filter(folder) if requests_only else None
 
     def on_term(_signum: int, _frame: Any) -> None:
         stop.set()
 
     runner = None if exec_cmd is None else ExecRunner(exec_cmd, RetryPolicy(max_attempts), stop)
-    emit = _make_emit(chosen, json_out, runner, folder)
     previous = signal.signal(signal.SIGTERM, on_term)
     # --peek commits nothing, so it needs no lock and runs beside a --follow.
     lock = (
@@ -190,18 +223,35 @@ def receive(
     )
     with lock:
         net = context.open_network(resolved)
-        sources = inbox.open_sources(
-            inbox.ReceiveContext(
-                identity,
-                net,
-                folder,
-                include_own=include_own,
-                commit=not peek,
-                contact_name=contacts.name_for,
-            )
+        rctx = inbox.ReceiveContext(
+            identity,
+            net,
+            folder,
+            include_own=include_own,
+            commit=not peek,
+            contact_name=contacts.name_for,
+            screen=scr,
         )
-        receiver = sources[0]
-        assert isinstance(receiver, receive_core.Receiver)
+        from pathlib import Path
+
+        from sessioncli.core import attachment_files
+
+        with_files = attachment_files.receive_hook(
+            net,
+            folder,
+            Path(attachments_dir).expanduser() if attachments_dir else None,
+            on_error=(lambda line: err(f"sessioncli: {line}")) if g.verbose else None,
+        )
+        sources, conversation_shows = _conversation_sources(rctx, conversations or [])
+
+        def shows(rec: dict[str, Any]) -> bool:
+            return (
+                chosen.shows(rec, approved=lambda _sid: True)
+                and conversation_shows(rec)
+                and (request_shows is None or request_shows(rec))
+            )
+
+        emit = scr.observe(_make_emit(json_out, runner, with_files), shows)
         try:
             total = 0
             last_new = time.monotonic()
@@ -211,6 +261,11 @@ def receive(
                     polled = inbox.poll_all(sources, emit, limit=remaining)
                 except Stopped:
                     break  # the unacknowledged message stays for the next run
+                finally:
+                    if not peek:
+                        scr.flush()
+                if read_receipts:
+                    _send_receipts(scr, identity, net, folder, g.quiet)
                 for exc in polled.failures:
                     if not follow:
                         raise exc
@@ -233,8 +288,11 @@ def receive(
             inbox.close_all(sources)
             net.close()
             signal.signal(signal.SIGTERM, previous)
-    s = receiver.stats
-    if g.verbose and (s.dropped or s.duplicates):
+    if g.verbose and scr.hidden_counts:
+        err("sessioncli: not shown: " + ", ".join(f"{k} {v}" for k, v in scr.hidden_counts.items()))
+    for s in (getattr(source, "stats", None) for source in sources):
+        if s is None or not (g.verbose and (s.dropped or s.duplicates)):
+            continue
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.drop_reasons.items()))
         err(
             f"sessioncli: {s.dropped} message(s) failed verification and were dropped"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Annotated
@@ -54,6 +55,13 @@ def check_display_name(name: str) -> str:
     return name
 
 
+def read_stdin_file(limit: int) -> bytes:
+    """The bytes of one attachment piped on stdin (checked for size and emptiness later)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("--attach -: nothing is piped on stdin")
+    return sys.stdin.buffer.read(limit + 1)
+
+
 @app.command()
 @cli_errors
 def send(
@@ -62,7 +70,7 @@ def send(
         str,
         typer.Argument(
             metavar="RECIPIENT",
-            help="Session ID or contact name; several separated by commas.",
+            help="Session ID, contact or community name; several separated by commas.",
             show_default=False,
             autocompletion=complete_contact_name,
         ),
@@ -97,26 +105,74 @@ def send(
         bool,
         typer.Option("--no-sync", help="Do not store the copy for our own linked devices."),
     ] = False,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach",
+            "-a",
+            metavar="FILE",
+            help="Attach a file (repeatable, at most 10 MB each; '-': stdin, text then from MESSAGE).",
+        ),
+    ] = None,
+    avatar: Annotated[
+        str | None,
+        typer.Option("--avatar", metavar="FILE", help="Profile picture sent with the message."),
+    ] = None,
+    via: Annotated[
+        str | None,
+        typer.Option(
+            "--via",
+            metavar="COMMUNITY",
+            help="Send to 15… blinded ids as DMs through this community's server.",
+        ),
+    ] = None,
+    reply_to: Annotated[
+        str | None, typer.Option("--reply-to", metavar="HASH", help="Quote this message.")
+    ] = None,
+    disappear: Annotated[
+        str | None,
+        typer.Option("--disappear", metavar="DURATION", help="Disappearing message (10s-14d)."),
+    ] = None,
+    disappear_after: Annotated[
+        str, typer.Option("--disappear-after", metavar="read|send", help="When the timer starts.")
+    ] = "send",
     timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
+    via_daemon: Annotated[
+        bool,
+        typer.Option(
+            "--daemon",
+            help="Send through a running `sessioncli daemon` ($SESSIONCLI_SOCKET or its default).",
+        ),
+    ] = False,
 ) -> None:
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
     g = get_globals(ctx)
     from sessioncli.core import context, dispatch, recipients, settings
+    from sessioncli.core import disappear as disappear_core
     from sessioncli.core import send as send_core
 
     words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
     if not words:
         raise UsageError("no recipient given")
-    targets = recipients.parse_targets(words)
+    targets = recipients.parse_targets(words, via=via)
     dispatch.check_supported(targets)
 
-    if message is None or message == "-":
+    attach = list(attach or [])
+    if attach.count("-") > 1 or ("-" in attach and (message is None or message == "-")):
+        raise UsageError("stdin can carry one attachment, with the text given as MESSAGE")
+    if attach and message is None:
+        body = ""  # files without text: stdin is not read
+    elif message is None or message == "-":
         if g.identity_file == "-":
             raise UsageError("stdin cannot carry both the identity and the message")
         body = read_stdin_message()
     else:
         body = check_argv_text(message, "MESSAGE")
+    from sessioncli.core import attachments as attachments_core
+
+    stdin_file = read_stdin_file(attachments_core.MAX_FILE_BYTES) if "-" in attach else None
+    files = attachments_core.read_files(attach, stdin_file)
     opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
     resolved = context.resolve(opts)
     display_name = name or settings.pick(
@@ -124,20 +180,38 @@ def send(
     )
     if display_name is not None:
         check_display_name(display_name)
-    ttl_ms = settings.resolve_ttl_ms(ttl, resolved.config)
-    send_core.check_body(body)
+    expiration = disappear_core.parse(disappear, disappear_after) if disappear else None
+    disappear_core.check_no_ttl(expiration, ttl)
+    ttl_ms = disappear_core.store_ttl_ms(expiration, settings.resolve_ttl_ms(ttl, resolved.config))
+    if not files:
+        send_core.check_body(body)
     send_core.check_fits(body, display_name)
+    from sessioncli.core import avatar as avatar_core
 
+    avatar_file = avatar_core.read_avatar(avatar or resolved.config.avatar)
+
+    if via_daemon or os.environ.get("SESSIONCLI_SOCKET"):
+        _send_via_daemon(words, body, ttl, name, json_out, quiet=g.quiet)
+        return
     identity = context.load_identity(opts)
     net = context.open_network(resolved)
     started = time.monotonic()
     try:
+        folder = context.state_folder(resolved, identity.session_id)
+        pointers, picture = attachments_core.upload_for_send(net, files, avatar_file, folder)
         results = dispatch.send(
-            dispatch.SendContext(
-                identity, net, context.state_folder(resolved, identity.session_id)
-            ),
+            dispatch.SendContext(identity, net, folder),
             targets,
-            dispatch.Outgoing(body, ttl_ms, display_name, sync_copy=not no_sync),
+            dispatch.Outgoing(
+                body,
+                ttl_ms,
+                display_name,
+                sync_copy=not no_sync,
+                attachments=tuple(pointers),
+                profile_picture=picture,
+                reply_to=reply_to,
+                disappear=expiration,
+            ),
         )
         if g.verbose:
             from sessioncli.cli import _verbose
@@ -165,6 +239,32 @@ def send(
     code = dispatch.overall_exit(results)
     if code:
         raise typer.Exit(int(code))
+
+
+def _send_via_daemon(
+    words: list[str], body: str, ttl: str | None, name: str | None, json_out: bool, *, quiet: bool
+) -> None:
+    """The same send, made by the daemon (its warm paths); the same output and exit codes."""
+    from sessioncli.integrations import daemon_client
+
+    params: dict[str, object] = {"recipient": words, "message": body}
+    if ttl:
+        params["ttl"] = ttl
+    if name:
+        params["name"] = name
+    try:
+        answer = daemon_client.call("send", params)
+    except daemon_client.DaemonError as exc:
+        err(f"sessioncli: error: {exc.message}")
+        raise typer.Exit(exc.exit_code) from None
+    results = answer["results"]
+    for r in results:
+        if not r.get("ok"):
+            err(f"sessioncli: error: {r.get('recipient_name') or r.get('recipient')}: {r['error']}")
+    if json_out:
+        emit_json(results if len(results) > 1 or len(words) > 1 else results[0])
+    if answer["exit_code"]:
+        raise typer.Exit(int(answer["exit_code"]))
 
 
 __all__ = ["SessionCliError", "send"]

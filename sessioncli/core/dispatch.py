@@ -21,9 +21,15 @@ from sessioncli.exitcodes import ExitCode
 if TYPE_CHECKING:
     from sessioncli.net.client import NetworkClient
     from sessioncli.protocol.ids import Identity
+    from sessioncli.protocol.message_build import Expiration
 
 # source -> module with `send_targets(ctx, targets, outgoing)`
-_SENDERS: dict[Source, str] = {"dm": "sessioncli.core.dispatch_dm"}
+_SENDERS: dict[Source, str] = {
+    "dm": "sessioncli.core.dispatch_dm",
+    "group": "sessioncli.core.group_send",
+    "community": "sessioncli.core.community_send",
+    "community_dm": "sessioncli.core.community_send",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,11 @@ class Outgoing:
     display_name: str | None = None
     sync_copy: bool = True
     extra: dict[str, Any] = field(default_factory=dict)  # per-feature options, by name
+    # already uploaded (core/attachments.py): protocol.attachment_message.Pointer, ProfilePicture
+    attachments: tuple[Any, ...] = ()
+    profile_picture: Any = None
+    reply_to: str | None = None  # storage hash of the message quoted (core/msgindex)
+    disappear: Expiration | None = None  # disappearing message settings (core/disappear)
 
 
 @dataclass(frozen=True)
@@ -70,11 +81,19 @@ def check_supported(targets: Sequence[Target]) -> None:
 
 
 def resolve_names(ctx: SendContext, targets: Sequence[Target]) -> list[Target]:
-    """Replace each @name by the DM target it resolves to (issue 15 adds core/ons.py)."""
+    """Replace each @name by the DM target it resolves to (core/ons.py)."""
+    if all(t.ons is None for t in targets):
+        return list(targets)
+    from sessioncli.core import ons
+
+    out: list[Target] = []
     for t in targets:
         if t.ons is not None:
-            raise UsageError(f"cannot send to {t.label}: Session names are not supported yet")
-    return list(targets)
+            t = Target("dm", ons.resolve(ctx.net, t.ons, ctx.state_folder), name="@" + t.ons)
+        # a name may resolve to an id also given: one recipient, one result
+        if all((o.source, o.address) != (t.source, t.address) for o in out):
+            out.append(t)
+    return out
 
 
 def send(ctx: SendContext, targets: Sequence[Target], outgoing: Outgoing) -> list[SendOutcome]:

@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sessioncli.core.records import ReceiveSource, Record
 from sessioncli.errors import SessionCliError
@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 # Modules exposing `open_sources(ctx: ReceiveContext) -> list[ReceiveSource]` (communities,
 # groups); the DM source is built here.
-_SOURCE_MODULES: tuple[str, ...] = ()
+_SOURCE_MODULES: tuple[str, ...] = (
+    "sessioncli.core.community_receive",
+    "sessioncli.core.group_receive",
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class ReceiveContext:
     include_own: bool = False
     commit: bool = True
     contact_name: Callable[[str], str | None] = field(default=lambda _sid: None)
+    screen: Any = None  # core.screen.Screen: what the DM source hides and remembers
 
 
 def open_sources(ctx: ReceiveContext) -> list[ReceiveSource]:
@@ -47,6 +51,7 @@ def open_sources(ctx: ReceiveContext) -> list[ReceiveSource]:
             include_own=ctx.include_own,
             commit=ctx.commit,
             contact_name=ctx.contact_name,
+            screen=ctx.screen,
         )
     ]
     for name in _SOURCE_MODULES:

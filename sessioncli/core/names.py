@@ -31,7 +31,11 @@ from sessioncli.errors import UsageError
 _NAME = re.compile(r"[^\s,\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,64}")
 
 # Modules that own a kind of name; a new kind adds its module here.
-_KIND_MODULES: tuple[str, ...] = ("sessioncli.core.contacts",)
+_KIND_MODULES: tuple[str, ...] = (
+    "sessioncli.core.contacts",
+    "sessioncli.core.communities",
+    "sessioncli.core.group_store",
+)
 
 
 def _kinds() -> list[ModuleType]:

@@ -21,6 +21,7 @@ from sessioncli.core.conversations import ConversationStore
 from sessioncli.errors import SessionCliError, TemporaryFailure
 
 if TYPE_CHECKING:
+    from sessioncli.core.screen import Screen
     from sessioncli.net.client import NetworkClient
     from sessioncli.protocol.ids import Identity
     from sessioncli.protocol.message import DecodedMessage
@@ -54,6 +55,7 @@ class Received:
             "expires_at_ms": self.expires_at_ms,
             "kind": m.kind,
             "body": m.body,
+            "disappears_at_ms": m.disappears_at_ms(read_at_ms=self.received_at_ms),
         }
         for key, value in data.items():
             if key not in out and key not in ("sender", "display_name"):
@@ -158,6 +160,7 @@ class Receiver:
         include_own: bool = False,
         commit: bool = True,
         contact_name: Callable[[str], str | None] | None = None,
+        screen: Screen | None = None,
     ) -> None:
         self.identity = identity
         self.net = net
@@ -168,6 +171,7 @@ class Receiver:
         self.commit_enabled = commit
         self.contact_name = contact_name or (lambda _sid: None)
         self.stats = PollStats()
+        self.screen = screen  # blocked senders, unsent messages (core/screen.py)
 
     def poll(self, emit: Callable[[Received], bool | None], *, limit: int | None = None) -> int:
         """Fetch everything new from one swarm member; returns how many messages were emitted."""
@@ -182,6 +186,7 @@ class Receiver:
                 # fetch, before anything is printed or committed.
                 os._exit(137)
             node = outcome.node.pubkey_ed25519
+            ahead = self.screen.page(outcome.messages, self.state.seen) if self.screen else {}
             stopped_early = False
             for item in outcome.messages:
                 if limit is not None and emitted >= limit:
@@ -192,7 +197,10 @@ class Receiver:
                     self._advance(node, item.hash)
                     continue
                 try:
-                    decoded = decode_dm(self.identity, item.data)
+                    pre = ahead.get(item.hash)
+                    if isinstance(pre, MessageDecodeError):
+                        raise pre
+                    decoded = pre or decode_dm(self.identity, item.data)
                 except MessageDecodeError as exc:
                     # Never shown; remembered so that it is not decoded (and counted) again.
                     self.stats.dropped += 1
@@ -205,6 +213,10 @@ class Receiver:
                 outgoing = decoded.sender == self.identity.session_id
                 if outgoing and not self.include_own:
                     self.stats.own_skipped += 1
+                    self._remember(item.hash, item.expiration_ms)
+                    self._advance(node, item.hash)
+                    continue
+                if self.screen and self.screen.hidden(decoded):  # consumed, not shown
                     self._remember(item.hash, item.expiration_ms)
                     self._advance(node, item.hash)
                     continue

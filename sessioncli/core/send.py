@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,11 @@ if TYPE_CHECKING:
     from sessioncli.protocol.ids import Identity
 
 MAX_PARALLEL = 8
+
+ContentBuilder = Callable[[int, "str | None"], bytes]
+"""(timestamp_ms, sync target or None) -> serialized Content: what a feature sends instead of
+text (a reply, a reaction, an unsend request); None for the sync copy's target means the
+recipient's copy."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class SendResult:
     error: str | None = None
     exit_code: int = 0
     sync_copy: bool = False
+    sync_hash: str | None = None  # the storage hash of our sync copy (unsend deletes it)
     approval_sent: bool = False
     first_contact: bool = False  # they have never approved us: this lands in message requests
     warnings: tuple[str, ...] = field(default=())
@@ -109,10 +116,13 @@ def send_messages(
     display_name: str | None,
     state_folder: Path,
     sync_copy: bool = True,
+    content: ContentBuilder | None = None,
 ) -> list[SendResult]:
-    """Send `body` to every recipient in parallel; one result each, in the order given."""
-    check_body(body)
-    check_fits(body, display_name)
+    """Send `body` (or what `content` builds) to every recipient in parallel; one result each,
+    in the order given."""
+    if content is None:
+        check_body(body)
+        check_fits(body, display_name)
     convs = ConversationStore(state_folder)
     unique: list[Recipient] = []
     for r in recipients:
@@ -134,6 +144,7 @@ def send_messages(
                     convs,
                     sync_copy,
                     budget,
+                    content,
                 )
                 for r in unique
             ]
@@ -152,8 +163,16 @@ def _send_one(
     convs: ConversationStore,
     sync_copy: bool,
     budget: _Budget,
+    content: ContentBuilder | None = None,
 ) -> SendResult:
     from sessioncli.protocol import message
+
+    def build(t: int, sync_target: str | None) -> bytes:
+        if content is not None:
+            return content(t, sync_target)
+        return message.build_text_content(
+            body, t, display_name=display_name, sync_target=sync_target
+        )
 
     sid = recipient.session_id
     try:
@@ -179,8 +198,7 @@ def _send_one(
         # the timestamp is inside the encrypted message: a node refusing it (406, our clock was
         # off) makes the client re-encode once with the network's time
         def encode(t: int) -> str:
-            content = message.build_text_content(body, t, display_name=display_name)
-            data = message.encode_dm(identity, sid, content, t)
+            data = message.encode_dm(identity, sid, build(t, None), t)
             message.check_size(data)
             return data
 
@@ -189,18 +207,17 @@ def _send_one(
         outcome = net.store(sid, data, ttl_ms=ttl_ms, timestamp_ms=ts, reencode=encode)
         ts = outcome.timestamp_ms
         synced = False
+        sync_hash = None
         if sync_copy and sid != identity.session_id:
             try:
-                own = message.build_text_content(
-                    body, ts, display_name=display_name, sync_target=sid
-                )
+                own = build(ts, sid)
                 budget.next_call()
-                net.store(
+                sync_hash = net.store(
                     identity.session_id,
                     message.encode_dm(identity, identity.session_id, own, ts),
                     ttl_ms=ttl_ms,
                     timestamp_ms=ts,
-                )
+                ).hash
                 synced = True
             except SessionCliError as exc:
                 warnings.append(f"sync copy to our own swarm failed: {exc.message}")
@@ -214,6 +231,7 @@ def _send_one(
             expires_at_ms=outcome.expiry_ms,
             stored_on=tuple(outcome.stored_on),
             sync_copy=synced,
+            sync_hash=sync_hash,
             approval_sent=approval_sent,
             first_contact=first_contact,
             warnings=tuple(warnings),

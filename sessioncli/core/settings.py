@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from sessioncli import state
@@ -31,6 +31,13 @@ class Config:
     proxy: str | None = None
     timeout: float | None = None
     identity_file: str | None = None  # after the flag and the environment, before the keyring
+    avatar: str | None = None  # path of the profile picture sent with messages
+    # [sendmail] table: aliases (address or local part -> recipient words), max_chars
+    sendmail_aliases: dict[str, str] = field(default_factory=dict)
+    sendmail_max_chars: int | None = None
+
+
+_TABLES = {"sendmail"}  # TOML tables (the other settings are plain keys)
 
 
 def config_path() -> Path:
@@ -84,10 +91,13 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"config file {path}: {exc}") from None
     except (ValueError, RecursionError):  # e.g. an integer beyond int's digit limit, deep nesting
         raise ConfigError(f"config file {path}: a value is too long or too deeply nested") from None
-    known = {f.name for f in fields(Config)}
+    known = {f.name for f in fields(Config) if not f.name.startswith("sendmail_")} | _TABLES
     values: dict[str, object] = {}
     for key, value in data.items():
         line = _line_of(text, key)
+        if key == "sendmail":
+            values.update(_sendmail_table(value, path, text))
+            continue
         if key not in known:
             raise ConfigError(
                 f"config file {path}, line {line}: unknown setting {key!r}",
@@ -109,6 +119,30 @@ def load_config(path: Path | None = None) -> Config:
                 raise ConfigError(f"config file {path}, line {line}: {exc.message}") from None
         values[key] = value
     return Config(**values)  # type: ignore[arg-type]
+
+
+def _sendmail_table(value: object, path: Path, text: str) -> dict[str, object]:
+    where = f"config file {path}, line {_line_of(text, 'aliases')}"
+    if not isinstance(value, dict):
+        raise ConfigError(f"config file {path}: [sendmail] must be a table")
+    out: dict[str, object] = {}
+    for key, item in value.items():
+        if key == "aliases":
+            if not isinstance(item, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in item.items()
+            ):
+                raise ConfigError(f"{where}: [sendmail.aliases] maps addresses to recipient names")
+            out["sendmail_aliases"] = {k.casefold(): v for k, v in item.items()}
+        elif key == "max_chars":
+            if isinstance(item, bool) or not isinstance(item, int) or not 100 <= item <= 60_000:
+                raise ConfigError(f"{where}: sendmail max_chars must be 100 to 60000")
+            out["sendmail_max_chars"] = item
+        else:
+            raise ConfigError(
+                f"config file {path}: unknown setting sendmail.{key}",
+                hints=("known: sendmail.aliases, sendmail.max_chars",),
+            )
+    return out
 
 
 def pick(flag: str | None, env_var: str, config_value: str | None) -> str | None:

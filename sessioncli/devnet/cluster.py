@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import fcntl
 import hashlib
 import http.client
@@ -16,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from sessioncli.devnet import onion, rpc
+from sessioncli.devnet.control import ControlServer, VerbTable, need_args
 from sessioncli.devnet.errors import DevnetAlreadyRunning, DevnetDirError, DevnetUsageError
-from sessioncli.devnet.node import Network, Node
+from sessioncli.devnet.node import DEFAULT_HARDFORK, Network, Node
+from sessioncli.devnet.ons import Registry
 from sessioncli.devnet.server import FAULTS, App, NodeServer, Request, Response
+from sessioncli.devnet.servers import Servers, SogsOptions
 from sessioncli.devnet.store import MessageStore
 from sessioncli.devnet.tls import ensure_certificate, server_context
 from sessioncli.devnet.topology import NodeSpec, build
@@ -26,6 +28,7 @@ from sessioncli.devnet.topology import NodeSpec, build
 NETWORK_FILE = "network.json"
 CONTROL_FILE = "control.json"
 _PORTS_FILE = "ports.json"
+_ONS_FILE = "ons.json"
 _LOCK_FILE = "devnet.lock"
 _READY_PATH = "/devnet/ready"
 _PURGE_INTERVAL = 10.0
@@ -46,6 +49,8 @@ class Devnet:
         *,
         relay_timeout: float = 3.0,
         replication_timeout: float = 2.0,
+        sogs: SogsOptions | None = None,
+        hardfork: tuple[int, int] = DEFAULT_HARDFORK,
     ) -> None:
         if nodes < 1 or swarm_size < 1 or seeds < 1:
             raise DevnetUsageError("--nodes, --swarm-size and --seeds must be at least 1")
@@ -56,13 +61,18 @@ class Devnet:
         self.swarm_size = swarm_size
         self.seed = seed
         self.seed_count = seeds
+        self.hardfork = hardfork
         self._relay_timeout = relay_timeout
         self._replication_timeout = replication_timeout
         self._lock_fd: int | None = None
         self._net: Network | None = None
-        self._control: Any = None
+        self._control: ControlServer | None = None
         self._stop = threading.Event()
         self._ctl_lock = threading.Lock()
+        self._sogs_options = sogs or SogsOptions()
+        self._servers: Servers | None = None  # file server and SOGS
+        self.verbs = VerbTable()
+        self._register_verbs()
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -96,6 +106,9 @@ class Devnet:
         if self._control is not None:
             self._control.go_down()
             self._control = None
+        servers, self._servers = self._servers, None
+        if servers is not None:
+            servers.stop()
         net, self._net = self._net, None
         if net is not None:
             for node in net.nodes:
@@ -147,16 +160,24 @@ class Devnet:
                 spec.ip, ports.get(spec.id, 0), server_context(cert, key), _not_ready
             )
             nodes.append(Node(spec=spec, server=server, store=store))
-        net = Network(nodes, self._relay_timeout, self._replication_timeout)
+        net = Network(
+            nodes,
+            self._relay_timeout,
+            self._replication_timeout,
+            self.hardfork,
+            Registry(self.directory / _ONS_FILE),
+        )
         self._net = net
         for node in nodes:
             node.server.app = _make_app(node, net)  # needs the finished network view
             node.server.start()
         self._save_ports({n.id: n.port for n in nodes})
         self._wait_until_answering(nodes)
-        from sessioncli.devnet.control import ControlServer
-
-        self._control = ControlServer(self)
+        self._servers = Servers(
+            self.directory, self.seed, {n.ip for n in nodes}, self._sogs_options
+        )
+        self._servers.start()
+        self._control = ControlServer(self.verbs)
         self._control.start(self.control_file)
         threading.Thread(target=self._purge_loop, name="devnet-purge", daemon=True).start()
         self._write_network_file(nodes)
@@ -196,8 +217,11 @@ class Devnet:
                 "control": str(self.control_file),
                 "nodes": self.node_count,
                 "swarm_size": self.swarm_size,
+                "hardfork": list(self.hardfork),
             },
         }
+        if self._servers is not None:
+            document.update(self._servers.network_entries())
         _atomic_write(self.network_file, json.dumps(document, indent=2) + "\n")
 
     def _load_ports(self) -> dict[str, int]:
@@ -247,17 +271,60 @@ class Devnet:
             raise DevnetUsageError(f"unknown node {', '.join(unknown)} (see `list`)")
         return [net.by_id[i] for i in ids]
 
-    def list(self) -> builtins.list[dict[str, Any]]:
+    def _register_verbs(self) -> None:
+        add = self.verbs.add
+        add("list", lambda args: self.describe_nodes(), "list")
+        add("stats", lambda args: self.stats(), "stats")
+        add("down", self.down, "down NODE...")
+        add("up", self.up, "up NODE...")
+        add("hang", self.hang, "hang NODE...")
+        add("seen", lambda args: self.seen(*need_args(args, 1, "seen NODE")), "seen NODE")
+        add(
+            "fault",
+            lambda args: self.fault(*need_args(args, 2, "fault NODE MODE")),
+            "fault NODE MODE",
+        )
+        add("clock", self._clock_verb, "clock NODE SECONDS")
+        add("ons", self._ons_verb, "ons add NAME SESSION_ID | ons list")
+        add("fileserver", lambda args: self.server_control("fileserver", args), "fileserver VERB")
+        add("sogs", lambda args: self.server_control("sogs", args), "sogs VERB")
+
+    def _clock_verb(self, args: list[str]) -> dict[str, Any]:
+        node_id, text = need_args(args, 2, "clock NODE SECONDS")
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise DevnetUsageError(
+                f"clock offset must be a number of seconds, not {text!r}"
+            ) from None
+        return self.clock(node_id, seconds)
+
+    def _ons_verb(self, args: list[str]) -> Any:
+        if args[:1] == ["list"] and len(args) == 1:
+            return self.ons_names()
+        if args[:1] == ["add"] and len(args) == 3:
+            return self.ons_add(args[1], args[2])
+        raise DevnetUsageError("usage: ctl ons add NAME SESSION_ID | ctl ons list")
+
+    def ons_add(self, name: str, session_id: str) -> dict[str, Any]:
+        """Register (or re-point) a Session name; oxend_request ons_resolve answers it."""
+        return self._network().ons.add(name, session_id)
+
+    def ons_names(self) -> list[dict[str, Any]]:
+        return self._network().ons.names()
+
+    def describe_nodes(self) -> list[dict[str, Any]]:
+        """Every node as `ctl list` shows it (id, kind, address, keys, swarm, state, fault...)."""
         return [_describe(n) for n in self._network().nodes]
 
-    def down(self, ids: Sequence[str]) -> builtins.list[dict[str, Any]]:
+    def down(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         nodes = self._nodes(ids)
         with self._ctl_lock:
             for node in nodes:
                 node.server.go_down()
         return [_describe(n) for n in nodes]
 
-    def up(self, ids: Sequence[str]) -> builtins.list[dict[str, Any]]:
+    def up(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         nodes = self._nodes(ids)
         with self._ctl_lock:
             for node in nodes:
@@ -268,7 +335,7 @@ class Devnet:
             self._write_network_file(everyone)
         return [_describe(n) for n in nodes]
 
-    def hang(self, ids: Sequence[str]) -> builtins.list[dict[str, Any]]:
+    def hang(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         nodes = self._nodes(ids)
         with self._ctl_lock:
             for node in nodes:
@@ -297,9 +364,18 @@ class Devnet:
             for n in self._network().nodes
         }
 
-    def seen(self, node_id: str) -> builtins.list[dict[str, Any]]:
+    def seen(self, node_id: str) -> list[dict[str, Any]]:
         (node,) = self._nodes([node_id])
         return list(node.seen)
+
+    def server_control(self, server: str, args: Sequence[str]) -> Any:
+        """`ctl fileserver|sogs ...`: steer the file server or the SOGS (see servers.py)."""
+        if self._servers is None:
+            raise DevnetUsageError("the devnet is not running")
+        with self._ctl_lock:
+            result = self._servers.control(server, list(args))
+            self._write_network_file(self._network().nodes)  # `up` may have moved a port
+        return result
 
     def node_for(self, node_id: str) -> NodeSpec:
         """The static facts of one node (keys included): for in-process tests."""
@@ -370,7 +446,8 @@ def _seed_rpc(net: Network, body: bytes) -> Response:
         return Response.text(400, "invalid json")
     reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request.get("id", "0")}
     params = request.get("params", {})
-    if request.get("method") != "get_n_service_nodes":
+    # oxend answers both names (get_service_nodes is the older one).
+    if request.get("method") not in ("get_n_service_nodes", "get_service_nodes"):
         reply["error"] = {"code": -32601, "message": "Method not found"}
     elif not isinstance(params, dict):
         reply["error"] = {"code": -32602, "message": "Invalid params"}

@@ -1,4 +1,5 @@
-"""The control API of a running devnet (HTTP on 127.0.0.1, token in control.json) and its client."""
+"""The control API of a running devnet (HTTP on 127.0.0.1, token in control.json): its verb table,
+server and client."""
 
 from __future__ import annotations
 
@@ -6,25 +7,69 @@ import http.client
 import json
 import os
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sessioncli.devnet.errors import DevnetNotRunning, DevnetUsageError
 from sessioncli.devnet.server import NodeServer, Request, Response
 from sessioncli.errors import SessionCliError
 
-if TYPE_CHECKING:
-    from sessioncli.devnet.cluster import Devnet
-
 CONTROL_PATH = "/control/v1"
 _TOKEN_HEADER = "X-Devnet-Token"  # noqa: S105 - a header name, not a secret
+
+# A verb gets its arguments as strings and returns something JSON can carry; it raises
+# DevnetUsageError (exit 2) for arguments it cannot use.
+VerbHandler = Callable[[list[str]], Any]
+
+
+@dataclass(frozen=True)
+class Verb:
+    handler: VerbHandler
+    usage: str  # e.g. "fault NODE MODE": shown when the arguments do not fit
+
+
+class VerbTable:
+    """Control verbs by name. The Devnet registers its own; other parts of the devnet (file server,
+    SOGS) add theirs with `add` before or after start."""
+
+    def __init__(self) -> None:
+        self._verbs: dict[str, Verb] = {}
+
+    def add(self, name: str, handler: VerbHandler, usage: str) -> None:
+        if name in self._verbs:
+            raise ValueError(f"control verb {name!r} is already registered")
+        self._verbs[name] = Verb(handler, usage)
+
+    def names(self) -> list[str]:
+        return sorted(self._verbs)
+
+    def usage(self, name: str) -> str:
+        return self._verbs[name].usage
+
+    def run(self, name: str, args: list[str]) -> Any:
+        verb = self._verbs.get(name)
+        if verb is None:
+            raise DevnetUsageError(
+                f"bad control command: {name} {' '.join(args)}".strip(),
+                hints=(f"verbs: {', '.join(self.names())}",),
+            )
+        return verb.handler(args)
+
+
+def need_args(args: list[str], count: int, usage: str) -> list[str]:
+    """`args` if there are exactly `count` of them, else a usage error."""
+    if len(args) != count:
+        raise DevnetUsageError(f"usage: ctl {usage}")
+    return args
 
 
 class ControlServer:
     """Carries out `{"verb", "args"}` requests on the Devnet; only callers holding the token may."""
 
-    def __init__(self, devnet: Devnet) -> None:
-        self._devnet = devnet
+    def __init__(self, verbs: VerbTable) -> None:
+        self._verbs = verbs
         self._token = secrets.token_hex(16)
         self._server = NodeServer("127.0.0.1", 0, None, self._handle)
 
@@ -52,33 +97,11 @@ class ControlServer:
         except (ValueError, KeyError, TypeError):
             return Response.text(400, 'expected {"verb": ..., "args": [...]}')
         try:
-            result = self._run(verb, args)
+            result = self._verbs.run(str(verb), args)
         except SessionCliError as exc:
             body = {"error": exc.message, "exit_code": int(exc.exit_code)}
             return Response(400, json.dumps(body).encode())
         return Response(200, json.dumps({"result": result}).encode())
-
-    def _run(self, verb: str, args: list[str]) -> Any:
-        devnet = self._devnet
-        if verb == "list":
-            return devnet.list()
-        if verb == "stats":
-            return devnet.stats()
-        if verb in ("down", "up", "hang"):
-            return getattr(devnet, verb)(args)
-        if verb == "seen" and len(args) == 1:
-            return devnet.seen(args[0])
-        if verb == "fault" and len(args) == 2:
-            return devnet.fault(args[0], args[1])
-        if verb == "clock" and len(args) == 2:
-            try:
-                seconds = float(args[1])
-            except ValueError:
-                raise DevnetUsageError(
-                    f"clock offset must be a number of seconds, not {args[1]!r}"
-                ) from None
-            return devnet.clock(args[0], seconds)
-        raise DevnetUsageError(f"bad control command: {verb} {' '.join(args)}".strip())
 
 
 def call(directory: Path, verb: str, args: list[str], timeout: float = 30.0) -> Any:

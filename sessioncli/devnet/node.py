@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessioncli.devnet.crypto import NodeKeys
+from sessioncli.devnet.ons import Registry
 from sessioncli.devnet.peers import PeerPool
 from sessioncli.devnet.server import DOWN, NodeServer
 from sessioncli.devnet.store import MessageStore
 from sessioncli.devnet.topology import NodeSpec, nearest_swarm, swarm_space, zbase32
 
-HARDFORK = [19, 3]
+DEFAULT_HARDFORK = (19, 4)
 STORAGE_VERSION = [2, 8, 0]
 _SEEN_LIMIT = 1000
 _seen_seq = itertools.count(1)
@@ -79,8 +80,17 @@ class Node:
 class Network:
     """What every node knows about the others: addresses, keys, swarms; plus shared plumbing."""
 
-    def __init__(self, nodes: list[Node], relay_timeout: float, replication_timeout: float) -> None:
+    def __init__(
+        self,
+        nodes: list[Node],
+        relay_timeout: float,
+        replication_timeout: float,
+        hardfork: tuple[int, int] = DEFAULT_HARDFORK,
+        ons: Registry | None = None,
+    ) -> None:
         self.nodes = nodes
+        self.hardfork = hardfork
+        self.ons = ons if ons is not None else Registry()  # what oxend's ons_resolve knows
         self.by_id = {n.id: n for n in nodes}
         self.storage = [n for n in nodes if n.spec.kind == "storage"]
         self.by_ed25519 = {n.spec.ed25519_hex: n for n in self.storage}
@@ -91,6 +101,11 @@ class Network:
         self.replication_timeout = replication_timeout
         self.peers = PeerPool()
         self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="devnet-fanout")
+
+    @property
+    def hf(self) -> list[int]:
+        """The `hf` field of replies: [major, minor]."""
+        return list(self.hardfork)
 
     def swarm_of(self, pubkey_hex: str) -> int:
         return nearest_swarm(swarm_space(pubkey_hex), self.swarm_ids)
@@ -117,7 +132,7 @@ class Network:
             for n in self.members(swarm_id)
             if n is not leave_out
         ]
-        return {"snodes": snodes, "swarm": format(swarm_id, "x"), "t": now_ms, "hf": HARDFORK}
+        return {"snodes": snodes, "swarm": format(swarm_id, "x"), "t": now_ms, "hf": self.hf}
 
     def service_node_states(self, params: dict[str, Any]) -> dict[str, Any]:
         """oxend's get_n_service_nodes result (SPEC §5), from the seed or via oxend_request."""
@@ -157,7 +172,7 @@ class Network:
             "service_node_states": states,
             "height": height,
             "target_height": height,
-            "hardfork": HARDFORK[0],
+            "hardfork": self.hardfork[0],
             "status": "OK",
         }
 

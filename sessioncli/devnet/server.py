@@ -36,6 +36,8 @@ class Response:
     status: int
     body: bytes
     content_type: str = "application/json"
+    # Extra response headers (the file server's Content-Disposition, for instance).
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def text(cls, status: int, message: str) -> Response:
@@ -200,6 +202,8 @@ class NodeServer:
             f"Content-Type: {response.content_type}\r\n"
             f"Content-Length: {len(response.body)}\r\n"
         )
+        for name, value in response.headers.items():
+            head += f"{name}: {value}\r\n"
         if handler.close_connection:
             head += "Connection: close\r\n"
         handler.wfile.write(head.encode("latin-1") + b"\r\n" + response.body)
@@ -240,6 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.handle(self)
 
     def do_GET(self) -> None:
+        self.server.handle(self)
+
+    # The file server and SOGS take PUT and DELETE when reached directly over HTTP.
+    def do_PUT(self) -> None:
+        self.server.handle(self)
+
+    def do_DELETE(self) -> None:
         self.server.handle(self)
 
     def log_message(self, format: str, *args: object) -> None:

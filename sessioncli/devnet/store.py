@@ -19,7 +19,15 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_owner ON messages (pubkey, namespace, id);
 CREATE INDEX IF NOT EXISTS messages_expiry ON messages (expiry);
+CREATE TABLE IF NOT EXISTS revoked_subaccounts (
+    pubkey TEXT NOT NULL,
+    token BLOB NOT NULL,
+    revoked_at INTEGER NOT NULL,
+    PRIMARY KEY (pubkey, token)
+);
 """
+# An account keeps at most this many revoked tokens, the most recent ones (as upstream).
+MAX_REVOKED = 50
 
 
 @dataclass(frozen=True)
@@ -83,10 +91,13 @@ class MessageStore:
         namespace: int,
         last_hash: str,
         now_ms: int,
-        max_count: int,
+        max_count: int | None,
         max_size: int,
+        overhead: int,
     ) -> tuple[list[StoredMessage], bool]:
-        """Messages after `last_hash` (all if unknown or empty), oldest first; and whether more remain."""
+        """Messages after `last_hash` (all if unknown or empty), oldest first; and whether more
+        remain. Each message costs `overhead + len(hash) + len(data) * 4 // 3` bytes of
+        `max_size`; the first one always goes out."""
         with self._lock:
             after = 0
             if last_hash:
@@ -101,18 +112,20 @@ class MessageStore:
                 " WHERE pubkey = ? AND namespace = ? AND id > ? AND expiry > ? ORDER BY id",
                 (pubkey, namespace, after, now_ms),
             )
+            limit = None if max_count is None else max(1, max_count)
             out: list[StoredMessage] = []
             size = 0
             more = False
             for h, ns, ts, exp, data in cursor:
                 blob = bytes(data)
-                # Sized as the base64 the reply carries; the first message always goes out.
-                cost = (len(blob) + 2) // 3 * 4
-                if len(out) >= max_count or (out and size + cost > max_size):
+                if limit is not None and len(out) >= limit:
+                    more = True
+                    break
+                size += overhead + len(h) + len(blob) * 4 // 3
+                if out and size > max_size:
                     more = True
                     break
                 out.append(StoredMessage(h, int(ns), int(ts), int(exp), blob))
-                size += cost
             cursor.close()
             return out, more
 
@@ -143,26 +156,43 @@ class MessageStore:
                 self._db.execute(
                     "DELETE FROM messages WHERE pubkey = ? AND namespace = ?", (pubkey, namespace)
                 )
-        result: dict[int, list[str]] = {}
-        for ns, h in rows:
-            result.setdefault(int(ns), []).append(str(h))
-        return {ns: sorted(hs) for ns, hs in result.items()}
+        return _by_namespace(rows)
 
-    def delete_before(self, pubkey: str, namespace: int | None, before_ms: int) -> list[str]:
-        """Delete the account's messages (one namespace, or all for None) stored before `before_ms`."""
+    def delete_before(
+        self, pubkey: str, namespace: int | None, before_ms: int
+    ) -> dict[int, list[str]]:
+        """Delete the account's messages (one namespace, or all for None) with timestamp <= before."""
         args = (pubkey, before_ms, namespace, namespace)
         with self._lock:
             rows = self._db.execute(
-                "SELECT hash FROM messages WHERE pubkey = ? AND timestamp < ?"
+                "SELECT namespace, hash FROM messages WHERE pubkey = ? AND timestamp <= ?"
                 " AND (? IS NULL OR namespace = ?)",
                 args,
             ).fetchall()
             self._db.execute(
-                "DELETE FROM messages WHERE pubkey = ? AND timestamp < ?"
+                "DELETE FROM messages WHERE pubkey = ? AND timestamp <= ?"
                 " AND (? IS NULL OR namespace = ?)",
                 args,
             )
-        return sorted(str(r[0]) for r in rows)
+        return _by_namespace(rows)
+
+    def shorten_all(
+        self, pubkey: str, namespace: int | None, expiry: int, now_ms: int
+    ) -> dict[int, list[str]]:
+        """Lower to `expiry` every live message (one namespace, or all) that expires later."""
+        args = (pubkey, expiry, now_ms, namespace, namespace)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT namespace, hash FROM messages WHERE pubkey = ? AND expiry > ?"
+                " AND expiry > ? AND (? IS NULL OR namespace = ?)",
+                args,
+            ).fetchall()
+            self._db.execute(
+                "UPDATE messages SET expiry = ? WHERE pubkey = ? AND expiry > ?"
+                " AND expiry > ? AND (? IS NULL OR namespace = ?)",
+                (expiry, *args),
+            )
+        return _by_namespace(rows)
 
     def expiries(self, pubkey: str, hashes: list[str], now_ms: int) -> dict[str, int]:
         with self._lock:
@@ -177,13 +207,18 @@ class MessageStore:
             return out
 
     def set_expiry(
-        self, pubkey: str, hashes: list[str], expiry: int, mode: str, now_ms: int
-    ) -> tuple[list[str], dict[str, int]]:
-        """mode "" sets, "shorten" only lowers, "extend" only raises; returns (updated, unchanged)."""
-        updated: list[str] = []
+        self, pubkey: str, hashes: list[str], expiries: list[int], mode: str, now_ms: int
+    ) -> tuple[list[tuple[str, int]], dict[str, int]]:
+        """Give each hash its expiry (`expiries` has one value for all, or one per hash): mode ""
+        sets, "shorten" only lowers, "extend" only raises. Returns ((hash, expiry) updated, sorted
+        by hash; {hash: expiry} of the named live messages left unchanged)."""
+        updated: dict[str, int] = {}
         unchanged: dict[str, int] = {}
         with self._lock:
-            for h in hashes:
+            for i, h in enumerate(hashes):
+                expiry = expiries[0] if len(expiries) == 1 else expiries[i]
+                if len(expiries) == 1 and h in updated:
+                    continue
                 row = self._db.execute(
                     "SELECT expiry FROM messages WHERE hash = ? AND pubkey = ? AND expiry > ?",
                     (h, pubkey, now_ms),
@@ -197,8 +232,50 @@ class MessageStore:
                     unchanged[h] = current
                     continue
                 self._db.execute("UPDATE messages SET expiry = ? WHERE hash = ?", (expiry, h))
-                updated.append(h)
-        return sorted(updated), unchanged
+                updated[h] = expiry
+                unchanged.pop(h, None)
+        return sorted(updated.items()), unchanged
+
+    # -- revoked subaccount tokens ----------------------------------------------------------
+
+    def revoke(self, pubkey: str, tokens: list[bytes], now_ms: int) -> None:
+        with self._lock:
+            for token in tokens:
+                self._db.execute(
+                    "INSERT INTO revoked_subaccounts (pubkey, token, revoked_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (pubkey, token) DO UPDATE SET revoked_at = excluded.revoked_at",
+                    (pubkey, token, now_ms),
+                )
+            self._db.execute(
+                "DELETE FROM revoked_subaccounts WHERE pubkey = ? AND token NOT IN"
+                " (SELECT token FROM revoked_subaccounts WHERE pubkey = ?"
+                "  ORDER BY revoked_at DESC LIMIT ?)",
+                (pubkey, pubkey, MAX_REVOKED),
+            )
+
+    def unrevoke(self, pubkey: str, tokens: list[bytes]) -> int:
+        with self._lock:
+            return sum(
+                self._db.execute(
+                    "DELETE FROM revoked_subaccounts WHERE pubkey = ? AND token = ?",
+                    (pubkey, token),
+                ).rowcount
+                for token in tokens
+            )
+
+    def is_revoked(self, pubkey: str, token: bytes) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM revoked_subaccounts WHERE pubkey = ? AND token = ?", (pubkey, token)
+            ).fetchone()
+        return row is not None
+
+    def revoked(self, pubkey: str) -> list[bytes]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT token FROM revoked_subaccounts WHERE pubkey = ?", (pubkey,)
+            ).fetchall()
+        return [bytes(r[0]) for r in rows]
 
     def purge_expired(self, now_ms: int) -> int:
         with self._lock:
@@ -209,3 +286,10 @@ class MessageStore:
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+
+def _by_namespace(rows: list[tuple[int, str]]) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {}
+    for ns, h in rows:
+        result.setdefault(int(ns), []).append(str(h))
+    return {ns: sorted(hs) for ns, hs in result.items()}

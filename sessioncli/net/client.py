@@ -30,7 +30,8 @@ from sessioncli.errors import (
 from sessioncli.net.cache import CLOCK, PATHS, POOL, SWARMS, NetCache
 from sessioncli.net.clock import LocalClock, NetworkClock
 from sessioncli.net.networks import NetworkConfig, resolve_network
-from sessioncli.net.transport import Transport, TransportError
+from sessioncli.net.policy import Deadline, Timeout
+from sessioncli.net.transport import HttpResponse, Transport, TransportError
 from sessioncli.protocol import onion, rpc
 from sessioncli.protocol.ids import Identity, InvalidSessionId, parse_session_id
 from sessioncli.protocol.rpc import Node
@@ -65,6 +66,7 @@ CLOCK_MOVED_MS = 1000
 # a swarm call may spend a few paths on each member (a failure on a path through a suspect does
 # not count against the target: see _Attempts) and still stop
 MAX_SWARM_ATTEMPTS = 4 * MAX_ATTEMPTS
+MAX_SERVER_ATTEMPTS = 6  # paths tried for one server request (its server may be the trouble)
 
 T = TypeVar("T")
 
@@ -117,21 +119,6 @@ class _Path:
         return any(n.pubkey_ed25519 == ed for n in self.nodes)
 
 
-class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return self.end - time.monotonic()
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0.05
-
-    def cap(self, seconds: float) -> float:
-        return max(0.05, min(seconds, self.remaining()))
-
-
 @dataclass
 class _Tracker:
     """What went wrong during one call, to pick the final error (69 vs 75) and its message."""
@@ -150,7 +137,7 @@ class _Tracker:
         self.answered |= answered
         self.temporary |= temporary
 
-    def error(self, what: str, deadline: _Deadline) -> SessionCliError:
+    def error(self, what: str, deadline: Deadline) -> SessionCliError:
         if self.temporary or self.answered or deadline.expired():
             return TemporaryFailure(
                 f"{what} failed: {self.last}",
@@ -260,11 +247,17 @@ class NetworkClient:
 
     # --- public API ------------------------------------------------------------------------
 
-    def now_ms(self) -> int:
+    def _deadline(self, timeout: Timeout) -> Deadline:
+        """The call's deadline: the one passed down, `timeout` seconds, or the client default."""
+        if isinstance(timeout, Deadline):
+            return timeout
+        return Deadline(self.timeout if timeout is None else timeout)
+
+    def now_ms(self, *, timeout: Timeout = None) -> int:
         """Network time in ms. With no recent sample it asks the network once (best effort)."""
         self._load()
         if not self._clock.known():
-            deadline = _Deadline(min(self.timeout, 10.0))
+            deadline = self._deadline(timeout).sub(10.0)
             try:
                 self._ensure_paths(deadline)  # guard tests carry `t`
                 if not self._clock.known():
@@ -287,7 +280,7 @@ class NetworkClient:
         self.close()
 
     def pool(self, *, refresh: bool = False) -> list[Node]:
-        deadline = _Deadline(self.timeout)
+        deadline = Deadline(self.timeout)
         self._load()
         if refresh:
             self._refresh_pool(deadline, force=True)
@@ -297,10 +290,10 @@ class NetworkClient:
             return sorted(self._pool.values(), key=lambda n: (n.swarm_id or 0, n.ip, n.port))
 
     def swarm(self, session_id: str, *, refresh: bool = False) -> list[Node]:
-        return self._swarm(session_id, _Deadline(self.timeout), refresh=refresh)
+        return self._swarm(session_id, Deadline(self.timeout), refresh=refresh)
 
     def paths(self, *, rebuild: bool = False) -> list[list[Node]]:
-        deadline = _Deadline(self.timeout)
+        deadline = Deadline(self.timeout)
         self._load()
         if rebuild:
             with self._lock:
@@ -310,7 +303,7 @@ class NetworkClient:
             return [list(p.nodes) for p in self._paths]
 
     def test_paths(self) -> list[PathTest]:
-        deadline = _Deadline(self.timeout)
+        deadline = Deadline(self.timeout)
         self._load()
         self._ensure_paths(deadline)
         with self._lock:
@@ -345,6 +338,7 @@ class NetworkClient:
         timestamp_ms: int,
         namespace: int = 0,
         reencode: Callable[[int], str] | None = None,
+        timeout: Timeout = None,
     ) -> StoreOutcome:
         """Store on the recipient's swarm; success once one member acknowledges with a hash.
 
@@ -355,7 +349,7 @@ class NetworkClient:
         the refusing node's clock is off and other swarm members are tried. The outcome's
         `timestamp_ms` says which timestamp was stored.
         """
-        deadline = _Deadline(self.timeout)
+        deadline = self._deadline(timeout)
         sid = _sid(session_id)
         made_with = self._clock.offset_ms()  # the network offset timestamp_ms was taken with
         versions = [  # (timestamp, request): the original, then at most one re-encoded
@@ -424,9 +418,10 @@ class NetworkClient:
         namespace: int = 0,
         max_count: int | None = None,
         exclude: Collection[str] = (),
+        timeout: Timeout = None,
     ) -> RetrieveOutcome:
         """One page from a healthy swarm member (one we have a cursor for, if any)."""
-        deadline = _Deadline(self.timeout)
+        deadline = self._deadline(timeout)
         excluded = set(exclude)
 
         def make(node: Node) -> rpc.RpcRequest:
@@ -454,9 +449,11 @@ class NetworkClient:
             identity.session_id, make, accept, deadline, what="retrieve", order=order
         )
 
-    def delete(self, identity: Identity, hashes: Sequence[str]) -> list[str]:
+    def delete(
+        self, identity: Identity, hashes: Sequence[str], *, timeout: Timeout = None
+    ) -> list[str]:
         """Delete our own messages by hash; returns the nodes that confirmed a deletion."""
-        deadline = _Deadline(self.timeout)
+        deadline = self._deadline(timeout)
         request = rpc.build_delete(identity, hashes)
 
         def accept(_node: Node, reply: onion.SnodeReply) -> list[str]:
@@ -469,6 +466,80 @@ class NetworkClient:
             deadline,
             what="delete",
             order=self._shuffled,
+        )
+
+    def server_request(
+        self,
+        server: onion.ServerTarget,
+        method: str,
+        endpoint: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: Timeout = None,
+        max_reply_bytes: int | None = None,
+    ) -> onion.V4Reply:
+        """One onion v4 request to an HTTP server behind the last hop of one of our paths.
+
+        The server's own answer (any HTTP code: 4xx/5xx are the caller's to interpret) is
+        returned as it is. Trouble on the way (no answer from the guard, a relay's 502/504, a
+        reply that does not decrypt) is retried on another path within the deadline, at most
+        MAX_SERVER_ATTEMPTS times; then TemporaryFailure (75), or NetworkUnavailable (69) when
+        nothing answered at all, naming the server.
+        """
+        deadline = self._deadline(timeout)
+        self._load()
+        v4 = onion.encode_v4_request(method, endpoint, headers, body)
+        tracker = _Tracker()
+        attempts = _Attempts()
+        what = f"{method} {server.host}"
+        for _ in range(MAX_SERVER_ATTEMPTS):
+            if deadline.expired():
+                break
+            try:
+                path = self._choose_path("", server.host, attempts, deadline, tracker)
+                return self._send_v4(path, server, v4, deadline, tracker, attempts, max_reply_bytes)
+            except _PathTrouble:
+                if tracker.kind == "nopath":
+                    break
+        raise tracker.error(f"request to {what}", deadline)
+
+    def _send_v4(
+        self,
+        path: _Path,
+        server: onion.ServerTarget,
+        v4: bytes,
+        deadline: Deadline,
+        tracker: _Tracker,
+        attempts: _Attempts,
+        max_bytes: int | None,
+    ) -> onion.V4Reply:
+        """`v4` to `server` over `path`; path-level failures raise _PathTrouble (counted)."""
+        hops = [onion.Hop.from_hex(n.pubkey_ed25519, n.pubkey_x25519) for n in path.nodes]
+        built = onion.build_server_request(hops, server, v4)
+        resp = self._post_onion(path, built, deadline, tracker, attempts, None, max_bytes)
+        try:
+            reply = onion.decrypt_v4_reply(built, resp.body)
+        except ProtocolError as exc:
+            where = f"path via {path.nodes[0].address} to {server.host}: {exc}"
+            self._junk(path, None, deadline, tracker, attempts, where)
+        with self._lock:
+            path.failures = 0
+        return reply
+
+    def oxend_request(
+        self, endpoint: str, params: Mapping[str, Any], *, exclude: Collection[str] = ()
+    ) -> tuple[str, Any]:
+        """An oxend RPC (e.g. `ons_resolve`) answered by a random service node, onion-routed:
+        (that node's Ed25519 key, the reply body). `exclude` keeps nodes already asked out."""
+        deadline = self._deadline(None)
+        request = rpc.RpcRequest("oxend_request", {"endpoint": endpoint, "params": dict(params)})
+
+        def accept(node: Node, reply: onion.SnodeReply) -> tuple[str, Any]:
+            return node.pubkey_ed25519, reply.body
+
+        return self._any_node_call(
+            request, accept, deadline, what=f"oxend {endpoint}", exclude=exclude
         )
 
     # --- state on disk ---------------------------------------------------------------------
@@ -538,7 +609,7 @@ class NetworkClient:
 
     # --- node pool -------------------------------------------------------------------------
 
-    def _ensure_pool(self, deadline: _Deadline) -> None:
+    def _ensure_pool(self, deadline: Deadline) -> None:
         with self._lock:
             size = len(self._pool)
             now = self._clock.local_ms()
@@ -552,13 +623,13 @@ class NetworkClient:
                 self._bootstrap_from_seed(deadline)
         elif old and retry and not self._refreshing:
             # an old pool still works: give the refresh half the time left, keep the rest
-            sub = _Deadline(max(0.0, deadline.remaining() / 2))
+            sub = Deadline(max(0.0, deadline.remaining() / 2))
             try:
                 self._refresh_pool(sub, force=False)
             except SessionCliError:
                 pass
 
-    def _refresh_pool(self, deadline: _Deadline, *, force: bool) -> None:
+    def _refresh_pool(self, deadline: Deadline, *, force: bool) -> None:
         """SPEC §5: ask 3 pool nodes, keep the intersection; too few in common → a seed.
 
         Never re-enters itself: the requests it sends go over paths built from the current pool
@@ -580,7 +651,7 @@ class NetworkClient:
             with self._lock:
                 self._refreshing = False
 
-    def _refresh_pool_once(self, deadline: _Deadline) -> None:
+    def _refresh_pool_once(self, deadline: Deadline) -> None:
         with self._lock:
             candidates = list(self._pool.values())
         if len(candidates) > MIN_POOL:
@@ -608,7 +679,7 @@ class NetworkClient:
         with self._building(deadline):
             self._bootstrap_from_seed(deadline)
 
-    def _bootstrap_from_seed(self, deadline: _Deadline) -> None:
+    def _bootstrap_from_seed(self, deadline: Deadline) -> None:
         seeds = list(self.config.seeds)
         self._rng.shuffle(seeds)
         body = rpc.build_get_n_service_nodes().to_json()
@@ -696,7 +767,7 @@ class NetworkClient:
 
     # --- swarms ----------------------------------------------------------------------------
 
-    def _swarm(self, session_id: str, deadline: _Deadline, *, refresh: bool = False) -> list[Node]:
+    def _swarm(self, session_id: str, deadline: Deadline, *, refresh: bool = False) -> list[Node]:
         sid = _sid(session_id)
         self._load()
         with self._lock:
@@ -736,7 +807,7 @@ class NetworkClient:
     # --- paths -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _building(self, deadline: _Deadline) -> Iterator[None]:
+    def _building(self, deadline: Deadline) -> Iterator[None]:
         """Hold the lock that serialises path building and pool bootstrap, waiting no longer
         than the deadline (another thread may be stuck on a slow network)."""
         if not self._build_lock.acquire(timeout=max(0.0, deadline.remaining())):
@@ -751,7 +822,7 @@ class NetworkClient:
 
     def _ensure_paths(
         self,
-        deadline: _Deadline,
+        deadline: Deadline,
         *,
         not_guards: Collection[str] = (),
         suspects: Collection[str] = (),
@@ -778,7 +849,7 @@ class NetworkClient:
     def _build_paths(
         self,
         missing: int,
-        deadline: _Deadline,
+        deadline: Deadline,
         *,
         avoid: Collection[str] = (),
         not_guards: Collection[str] = (),
@@ -875,7 +946,7 @@ class NetworkClient:
             return "bad", None
 
     def _find_guards(
-        self, candidates: list[Node], want: int, deadline: _Deadline
+        self, candidates: list[Node], want: int, deadline: Deadline
     ) -> tuple[list[Node], set[str]]:
         """Test candidates with a direct get_swarm (4 at a time); keep the first `want` that answer.
 
@@ -922,7 +993,7 @@ class NetworkClient:
         return found, failed
 
     def _choose_path(
-        self, target: Node, attempts: _Attempts, deadline: _Deadline, tracker: _Tracker
+        self, avoid: str, label: str, attempts: _Attempts, deadline: Deadline, tracker: _Tracker
     ) -> _Path:
         """A path avoiding the target, untried in this call; else a fresh one, which takes the
         place of the paths that failed in this call (so the cache keeps about PATH_COUNT)."""
@@ -936,13 +1007,13 @@ class NetworkClient:
         except SessionCliError as exc:
             if not attempts.failed_paths:
                 raise  # the first attempt: the cause (seeds, pool, guards) is the call's error
-            self._no_path(target, exc, tracker)
+            self._no_path(label, exc, tracker)
         attempts.built.update(p.key for p in built)
         with self._lock:
             usable = [
                 p
                 for p in self._paths
-                if not p.has(target.pubkey_ed25519)
+                if not p.has(avoid)
                 and p.key not in attempts.failed_paths
                 and p.nodes[0].pubkey_ed25519 not in attempts.bad_guards
             ]
@@ -961,7 +1032,7 @@ class NetworkClient:
                 (fresh,) = self._build_paths(
                     1,
                     deadline,
-                    avoid={target.pubkey_ed25519},
+                    avoid={avoid},
                     not_guards=attempts.bad_guards,
                     suspects=attempts.suspects,
                     prefer_not=attempts.shun,
@@ -969,16 +1040,16 @@ class NetworkClient:
         except SessionCliError as exc:
             if usable:
                 return self._rng.choice(usable)
-            self._no_path(target, exc, tracker)
+            self._no_path(label, exc, tracker)
         attempts.built.add(fresh.key)
         return fresh
 
     @staticmethod
-    def _no_path(target: Node, exc: SessionCliError, tracker: _Tracker) -> NoReturn:
+    def _no_path(label: str, exc: SessionCliError, tracker: _Tracker) -> NoReturn:
         """After failures in this call no new path could be built: the call stops, and its
         error is chosen from everything that happened (69 only if nothing ever answered)."""
         tracker.fail(
-            f"no new path to {target.address}: {exc.message}",
+            f"no new path to {label}: {exc.message}",
             temporary=isinstance(exc, TemporaryFailure),
             kind="nopath",
         )
@@ -999,7 +1070,7 @@ class NetworkClient:
         self,
         target: Node,
         request: rpc.RpcRequest,
-        deadline: _Deadline,
+        deadline: Deadline,
         tracker: _Tracker,
         *,
         path: _Path | None = None,
@@ -1015,20 +1086,48 @@ class NetworkClient:
         """
         attempts = attempts if attempts is not None else _Attempts()
         if path is None:
-            path = self._choose_path(target, attempts, deadline, tracker)
-        guard = path.nodes[0]
+            path = self._choose_path(
+                target.pubkey_ed25519, target.address, attempts, deadline, tracker
+            )
         hops = [onion.Hop.from_hex(n.pubkey_ed25519, n.pubkey_x25519) for n in path.nodes]
         built = onion.build_snode_request(
             hops, onion.Hop.from_hex(target.pubkey_ed25519, target.pubkey_x25519), request.to_json()
         )
-        attempt = max(2.0, self.timeout / 3)
+        resp = self._post_onion(path, built, deadline, tracker, attempts, target, None)
+        try:
+            reply = onion.decrypt_snode_reply(built, resp.body)
+        except ProtocolError as exc:
+            where = f"path via {path.nodes[0].address}: {exc}"
+            self._junk(path, target, deadline, tracker, attempts, where)
+        with self._lock:
+            path.failures = 0
+        t = rpc.network_time(reply.body)
+        if t is not None:
+            self._clock.observe(target.pubkey_ed25519, t, refused=clock_refused)
+        return reply
+
+    def _post_onion(
+        self,
+        path: _Path,
+        built: onion.OnionRequest,
+        deadline: Deadline,
+        tracker: _Tracker,
+        attempts: _Attempts,
+        target: Node | None,
+        max_bytes: int | None,
+    ) -> HttpResponse:
+        """POST an onion to the guard of `path`; the guard's HTTP-200 answer, else _PathTrouble
+        (or NetworkUnavailable when the proxy fails). `target`: the service node the onion is
+        for (None for a server destination), which a failure may be counted against."""
+        guard = path.nodes[0]
         url = f"https://{guard.ip}:{guard.port}/onion_req/v2"
         try:
             resp = self._transport.post(
                 url,
                 built.body,
-                timeout=deadline.cap(attempt),
+                timeout=deadline.cap(max(2.0, deadline.seconds / 3)),
                 content_type="application/octet-stream",
+                max_bytes=max_bytes,
             )
         except TransportError as exc:
             where = f"guard {guard.address}: {exc}"
@@ -1045,50 +1144,50 @@ class NetworkClient:
             self._strike_node(guard.pubkey_ed25519)
             raise _PathTrouble from None
         if resp.status != 200:
-            text = resp.body[:300].decode("utf-8", "replace").strip()
-            tracker.fail(
-                f"path via {guard.address}: HTTP {resp.status} {text[:120]}",
-                answered=True,
-                temporary=resp.status >= 500,
-                kind=f"relay{resp.status}",
-            )
-            attempts.path_failed(path)
-            # "Next node not found: <ed25519 hex>", newer "Next node is currently unreachable: …"
-            if resp.status == 502 and text.startswith("Next node") and ":" in text:
-                missing = text.rsplit(":", 1)[-1].strip().lower()
-                if len(missing) == 64 and all(c in "0123456789abcdef" for c in missing):
-                    self._drop_node(missing)  # and every path through it
-                    if missing == target.pubkey_ed25519:
-                        tracker.kind = "target"
-                    raise _PathTrouble
-            # SPEC: a 504 marks the path bad (three strikes drop it); it is not used again in
-            # this call either way. It may be the target's fault (a relay timed out on it), or
-            # any hop's, the guard included: it counts against the target only on a path whose
-            # guard passed a direct test in this call and whose hops are not suspects.
-            self._strike_path(path)
-            if attempts.target_failed(
-                target, path, suspects=path.nodes, vouched=path.key in attempts.built
-            ):
-                tracker.kind = "target"
-            raise _PathTrouble
-        try:
-            reply = onion.decrypt_snode_reply(built, resp.body)
-        except ProtocolError as exc:
-            self._junk(
-                path, target, deadline, tracker, attempts, f"path via {guard.address}: {exc}"
-            )
-        with self._lock:
-            path.failures = 0
-        t = rpc.network_time(reply.body)
-        if t is not None:
-            self._clock.observe(target.pubkey_ed25519, t, refused=clock_refused)
-        return reply
+            self._relay_error(path, resp, tracker, attempts, target)
+        return resp
+
+    def _relay_error(
+        self,
+        path: _Path,
+        resp: HttpResponse,
+        tracker: _Tracker,
+        attempts: _Attempts,
+        target: Node | None,
+    ) -> NoReturn:
+        """The guard answered with an HTTP error: some hop (or the destination) failed."""
+        text = resp.body[:300].decode("utf-8", "replace").strip()
+        tracker.fail(
+            f"path via {path.nodes[0].address}: HTTP {resp.status} {text[:120]}",
+            answered=True,
+            temporary=resp.status >= 500,
+            kind=f"relay{resp.status}",
+        )
+        attempts.path_failed(path)
+        # "Next node not found: <ed25519 hex>", newer "Next node is currently unreachable: …"
+        if resp.status == 502 and text.startswith("Next node") and ":" in text:
+            missing = text.rsplit(":", 1)[-1].strip().lower()
+            if len(missing) == 64 and all(c in "0123456789abcdef" for c in missing):
+                self._drop_node(missing)  # and every path through it
+                if target is not None and missing == target.pubkey_ed25519:
+                    tracker.kind = "target"
+                raise _PathTrouble
+        # SPEC: a 504 marks the path bad (three strikes drop it); it is not used again in
+        # this call either way. It may be the target's fault (a relay timed out on it), or
+        # any hop's, the guard included: it counts against the target only on a path whose
+        # guard passed a direct test in this call and whose hops are not suspects.
+        self._strike_path(path)
+        if target is not None and attempts.target_failed(
+            target, path, suspects=path.nodes, vouched=path.key in attempts.built
+        ):
+            tracker.kind = "target"
+        raise _PathTrouble
 
     def _junk(
         self,
         path: _Path,
-        target: Node,
-        deadline: _Deadline,
+        target: Node | None,
+        deadline: Deadline,
         tracker: _Tracker,
         attempts: _Attempts,
         where: str,
@@ -1104,7 +1203,9 @@ class NetworkClient:
         attempts.path_failed(path, guard_cleared=state == "ok")
         if state != "ok":
             self._strike_node(guard.pubkey_ed25519)
-        elif attempts.target_failed(target, path, suspects=path.nodes[1:], vouched=True):
+        elif target is not None and attempts.target_failed(
+            target, path, suspects=path.nodes[1:], vouched=True
+        ):
             tracker.kind = "target"
         raise _PathTrouble
 
@@ -1122,7 +1223,7 @@ class NetworkClient:
         self,
         request: rpc.RpcRequest,
         accept: Callable[[Node, onion.SnodeReply], T],
-        deadline: _Deadline,
+        deadline: Deadline,
         *,
         what: str,
         exclude: Collection[str] = (),
@@ -1172,7 +1273,7 @@ class NetworkClient:
         session_id: str,
         make: Callable[[Node], rpc.RpcRequest],
         accept: Callable[[Node, onion.SnodeReply], T | None],
-        deadline: _Deadline,
+        deadline: Deadline,
         *,
         what: str,
         order: Callable[[list[Node]], list[Node]],
@@ -1282,7 +1383,7 @@ class NetworkClient:
             )
         raise tracker.error(f"{what} for {sid[:10]}…", deadline)
 
-    def _settle_network_time(self, deadline: _Deadline, *, exclude: Collection[str] = ()) -> None:
+    def _settle_network_time(self, deadline: Deadline, *, exclude: Collection[str] = ()) -> None:
         """Before deciding that the network time moved, base it on CLOCK_SAMPLES answers of this
         run: offsets saved by an earlier run may predate a change of the local clock, and one
         skewed node must not decide alone. Nodes in `exclude` (the refusing node's swarm, which
@@ -1303,7 +1404,7 @@ class NetworkClient:
                 return
             asked.add(node)
 
-    def _learn_time(self, node: Node, deadline: _Deadline, attempts: _Attempts) -> bool:
+    def _learn_time(self, node: Node, deadline: Deadline, attempts: _Attempts) -> bool:
         """Ask `node` for its time (info) after a 406; True if we learnt something new."""
         before = self._clock.node_offset_ms(node.pubkey_ed25519)
         tracker = _Tracker()

@@ -43,9 +43,49 @@ class Seed:
 
 
 @dataclass(frozen=True)
+class FileServer:
+    """The network's file server (SPEC §7): where attachments go, and its keys for onion v4."""
+
+    url: str  # scheme://host[:port], no trailing slash
+    pubkey_x25519: str  # hex: the onion v4 layer is encrypted to it
+    pubkey_ed25519: str  # hex: names the server in `#p=` of file URLs
+
+    @property
+    def scheme(self) -> str:
+        return self.url.split("://", 1)[0]
+
+    @property
+    def host(self) -> str:
+        return self._netloc.rsplit(":", 1)[0] if self._has_port else self._netloc
+
+    @property
+    def port(self) -> int:
+        if self._has_port:
+            return int(self._netloc.rsplit(":", 1)[1])
+        return 443 if self.scheme == "https" else 80
+
+    @property
+    def _netloc(self) -> str:
+        return self.url.split("://", 1)[1]
+
+    @property
+    def _has_port(self) -> bool:
+        return bool(re.fullmatch(r".+:\d{1,5}", self._netloc))
+
+
+# SPEC §7: desktop's DEFAULT file server (plain HTTP from the last hop, port 80).
+MAINNET_FILE_SERVER = FileServer(
+    url="http://filev2.getsession.org",
+    pubkey_x25519="09324794aa9c11948189762d198c618148e9136ac9582068180661208927ef34",
+    pubkey_ed25519="b8eef9821445ae16e2e97ef8aa6fe782fd11ad5253cd6723b281341dba22e371",
+)
+
+
+@dataclass(frozen=True)
 class NetworkConfig:
     name: str
     seeds: tuple[Seed, ...]
+    file_server: FileServer | None = None
 
     @property
     def pins(self) -> dict[str, str]:
@@ -85,7 +125,7 @@ def mainnet() -> NetworkConfig:
         if crypto.cert_spki_sha256_b64(der) != spki:
             raise ConfigError(f"bundled certificate for {host} does not match its SPKI pin")
         seeds.append(Seed(url=f"https://{host}:4443", fingerprint=cert_fingerprint(pem)))
-    return NetworkConfig(name="mainnet", seeds=tuple(seeds))
+    return NetworkConfig(name="mainnet", seeds=tuple(seeds), file_server=MAINNET_FILE_SERVER)
 
 
 def testnet() -> NetworkConfig:
@@ -165,4 +205,27 @@ def load_network_file(path: Path) -> NetworkConfig:
                     f"network file {path}: seed {url} cert_pem is not a PEM certificate"
                 ) from None
         seeds.append(Seed(url=url, fingerprint=fingerprint))
-    return NetworkConfig(name=name, seeds=tuple(seeds))
+    return NetworkConfig(
+        name=name, seeds=tuple(seeds), file_server=_file_server(path, obj.get("file_server"))
+    )
+
+
+def _file_server(path: Path, raw: Any) -> FileServer | None:
+    """network.json's optional "file_server": {"url", "pubkey_x25519", "pubkey_ed25519"}."""
+    if raw is None:
+        return None
+    bad = (
+        f"network file {path}: 'file_server' needs url (http(s)://host[:port]) and two 64-hex keys"
+    )
+    if not isinstance(raw, dict):
+        raise ConfigError(bad)
+    url, x, ed = raw.get("url"), raw.get("pubkey_x25519"), raw.get("pubkey_ed25519")
+    if not all(isinstance(v, str) for v in (url, x, ed)):
+        raise ConfigError(bad)
+    assert isinstance(url, str) and isinstance(x, str) and isinstance(ed, str)
+    url = url.rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", url):
+        raise ConfigError(bad)
+    if not all(re.fullmatch(r"[0-9a-fA-F]{64}", k) for k in (x, ed)):
+        raise ConfigError(bad)
+    return FileServer(url=url, pubkey_x25519=x.lower(), pubkey_ed25519=ed.lower())

@@ -95,8 +95,10 @@ class Transport:
         *,
         timeout: float,
         content_type: str = "application/json",
+        max_bytes: int | None = None,
     ) -> HttpResponse:
-        """POST and read the whole answer (capped), or raise TransportError."""
+        """POST and read the whole answer (at most `max_bytes`, default MAX_RESPONSE_BYTES), or
+        raise TransportError."""
         import requests
 
         session = self._get_session()
@@ -113,7 +115,7 @@ class Transport:
                 stream=True,
                 allow_redirects=False,
             ) as resp:
-                data = _read_capped(resp, end, timeout)
+                data = _read_capped(resp, end, timeout, max_bytes or MAX_RESPONSE_BYTES)
                 return HttpResponse(resp.status_code, data, resp.headers.get("Content-Type", ""))
         except TransportError:
             raise
@@ -146,8 +148,8 @@ class Transport:
                 self._session = None
 
 
-def _read_capped(resp: requests.Response, end: float, timeout: float) -> bytes:
-    """The body, in pieces as they arrive, until `end` (monotonic) and MAX_RESPONSE_BYTES.
+def _read_capped(resp: requests.Response, end: float, timeout: float, cap: int) -> bytes:
+    """The body, in pieces as they arrive, until `end` (monotonic) and `cap` bytes.
 
     requests' read timeout bounds each socket read only: a server sending a byte now and then
     would hold the request for ever. Each read here takes what has arrived (read1) and waits no
@@ -177,8 +179,8 @@ def _read_capped(resp: requests.Response, end: float, timeout: float) -> bytes:
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise TransportError("oversize", f"answer larger than {MAX_RESPONSE_BYTES} bytes")
+        if size > cap:
+            raise TransportError("oversize", f"answer larger than {cap} bytes")
         chunks.append(chunk)
 
 

@@ -95,6 +95,93 @@ def x25519(sk: bytes, pk: bytes) -> bytes:
         raise CryptoError("X25519 failed (low-order point)") from exc
 
 
+# --- group primitives (Session groups v2: GROUPS-V2.md §3-§4) ---------------------------------
+
+_P25519 = 2**255 - 19
+
+
+def sha512(data: bytes) -> bytes:
+    return hashlib.sha512(data).digest()
+
+
+def ed25519_secret_scalar(ed_sk: bytes) -> bytes:
+    """The clamped Ed25519 signing scalar a = clamp(SHA-512(seed)[:32]) (libsodium sk_to_curve25519)."""
+    return ed25519_sk_to_x25519(ed_sk)
+
+
+def x25519_pk_to_ed25519(x_pk: bytes) -> bytes:
+    """XEd25519: the Ed25519 point with y = (u-1)/(u+1) and sign bit 0 for an X25519 key u."""
+    _need("X25519 public key", x_pk, 32)
+    u = int.from_bytes(x_pk, "little") & ((1 << 255) - 1)
+    if (u + 1) % _P25519 == 0:
+        raise CryptoError("X25519 public key has no Ed25519 form")
+    y = (u - 1) * pow(u + 1, _P25519 - 2, _P25519) % _P25519
+    return y.to_bytes(32, "little")
+
+
+def scalar_reduce(wide: bytes) -> bytes:
+    """A 64-byte little-endian value mod L (32 bytes)."""
+    _need("wide scalar", wide, 64)
+    return sodium.crypto_core_ed25519_scalar_reduce(wide)
+
+
+def scalar_mul(a: bytes, b: bytes) -> bytes:
+    _need("scalar", a, 32)
+    _need("scalar", b, 32)
+    return sodium.crypto_core_ed25519_scalar_mul(a, b)
+
+
+def scalar_add(a: bytes, b: bytes) -> bytes:
+    _need("scalar", a, 32)
+    _need("scalar", b, 32)
+    return sodium.crypto_core_ed25519_scalar_add(a, b)
+
+
+def scalar_negate(a: bytes) -> bytes:
+    _need("scalar", a, 32)
+    return sodium.crypto_core_ed25519_scalar_negate(a)
+
+
+def ed25519_point_mul(scalar: bytes, point: bytes) -> bytes:
+    """scalar * point on Ed25519 without clamping (crypto_scalarmult_ed25519_noclamp)."""
+    _need("scalar", scalar, 32)
+    _need("Ed25519 point", point, 32)
+    try:
+        return sodium.crypto_scalarmult_ed25519_noclamp(scalar, point)
+    except nacl.exceptions.CryptoError as exc:
+        raise CryptoError("Ed25519 scalar multiplication failed (invalid point)") from exc
+
+
+def ed25519_base_mul(scalar: bytes) -> bytes:
+    """scalar * B without clamping."""
+    _need("scalar", scalar, 32)
+    return sodium.crypto_scalarmult_ed25519_base_noclamp(scalar)
+
+
+def deterministic_random(size: int, seed: bytes) -> bytes:
+    """libsodium's randombytes_buf_deterministic (ChaCha20 keyed by `seed`)."""
+    _need("random seed", seed, 32)
+    return sodium.randombytes_buf_deterministic(size, seed)
+
+
+def xchacha20_seal(key: bytes, nonce: bytes, plaintext: bytes) -> bytes:
+    """XChaCha20-Poly1305-IETF ciphertext||tag with a caller-chosen nonce and no AD."""
+    _need("XChaCha20 key", key, 32)
+    _need("XChaCha20 nonce", nonce, 24)
+    return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, None, nonce, key)
+
+
+def xchacha20_open(key: bytes, nonce: bytes, ciphertext: bytes) -> bytes:
+    _need("XChaCha20 key", key, 32)
+    _need("XChaCha20 nonce", nonce, 24)
+    if len(ciphertext) < 16:
+        raise CryptoError("XChaCha20 ciphertext too short")
+    try:
+        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, None, nonce, key)
+    except nacl.exceptions.CryptoError as exc:
+        raise CryptoError("XChaCha20-Poly1305 authentication failed") from exc
+
+
 # --- sealed boxes ----------------------------------------------------------------------------
 
 

@@ -18,10 +18,10 @@ class Net:
         self.devnet = devnet
 
     def nodes(self) -> list[dict[str, Any]]:
-        return [n for n in self.devnet.list() if n["kind"] == "storage"]
+        return [n for n in self.devnet.describe_nodes() if n["kind"] == "storage"]
 
     def node(self, node_id: str) -> dict[str, Any]:
-        return next(n for n in self.devnet.list() if n["id"] == node_id)
+        return next(n for n in self.devnet.describe_nodes() if n["id"] == node_id)
 
     def swarm_of(self, session_id: str) -> list[dict[str, Any]]:
         from tests.devnet.wire import rpc
@@ -36,7 +36,7 @@ class Net:
         return [n for n in self.nodes() if n["id"] not in inside]
 
     def heal(self) -> None:
-        ids = [n["id"] for n in self.devnet.list()]
+        ids = [n["id"] for n in self.devnet.describe_nodes()]
         self.devnet.up(ids)
         for node_id in ids:
             self.devnet.fault(node_id, "none")

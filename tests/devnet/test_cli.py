@@ -44,12 +44,13 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetProcess]:
 
 def test_network_file_is_the_contract(devnet: DevnetProcess) -> None:
     document = json.loads(devnet.network_file.read_text())
-    assert set(document) == {"name", "seeds", "devnet"}
+    assert set(document) == {"name", "seeds", "devnet", "file_server", "communities"}
     assert document["name"] == "devnet-" + hashlib.blake2b(b"cli-tests").hexdigest()[:8]
     assert document["devnet"] == {
         "control": str(devnet.dir / "control.json"),
         "nodes": 6,
         "swarm_size": 3,
+        "hardfork": [19, 4],
     }
     (seed,) = document["seeds"]
     assert set(seed) == {"url", "cert_pem"}
@@ -138,6 +139,13 @@ def test_second_devnet_on_the_same_dir_is_refused(devnet: DevnetProcess) -> None
         result.stderr.strip().splitlines()[0]
         == f"sessioncli: error: a devnet is already running in {devnet.dir}"
     )
+    assert result.stdout == ""
+
+
+def test_bad_hardfork_is_a_usage_error(tmp_path: Path) -> None:
+    result = _cli("up", "--dir", str(tmp_path / "net"), "--hardfork", "19")
+    assert result.returncode == 2
+    assert "--hardfork must be MAJOR.MINOR" in result.stderr
     assert result.stdout == ""
 
 

@@ -75,9 +75,9 @@ def test_down_refuses_connections_and_up_brings_messages_back(healthy: Net) -> N
 def test_down_and_up_take_several_nodes(healthy: Net) -> None:
     ids = [n["id"] for n in healthy.nodes()[:3]]
     healthy.devnet.down(ids)
-    assert {n["id"]: n["state"] for n in healthy.devnet.list() if n["id"] in ids} == dict.fromkeys(
-        ids, "down"
-    )
+    assert {
+        n["id"]: n["state"] for n in healthy.devnet.describe_nodes() if n["id"] in ids
+    } == dict.fromkeys(ids, "down")
     healthy.devnet.up(ids)
     assert all(rpc(healthy.node(i), "info", {})[0] == 200 for i in ids)
 

@@ -72,3 +72,43 @@ def test_the_check_catches_every_import_form(tmp_path: Path) -> None:
     assert "sessioncli.keystore" in found
     assert "sessioncli.state" in found
     assert not any(n.startswith(("sessioncli.errors", "sessioncli.devnet")) for n in found)
+
+
+def _module_name(path: Path) -> str:
+    parts = ["sessioncli", "devnet", *path.relative_to(DEVNET).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def devnet_import_graph() -> dict[str, set[str]]:
+    """Module → the devnet modules it imports (at the top or inside functions alike)."""
+    modules = {_module_name(f): f for f in DEVNET.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        # `from pkg import sub` names pkg.sub; a parent package's __init__ runs for everyone and
+        # is not an edge.
+        graph[name] = {
+            m
+            for m in imported_modules(path)
+            if m in modules and m != name and m != "sessioncli.devnet"
+        }
+    return graph
+
+
+def test_devnet_modules_import_each_other_without_cycles() -> None:
+    graph = devnet_import_graph()
+    assert "sessioncli.devnet.control" in graph
+    done: set[str] = set()
+
+    def visit(name: str, stack: list[str]) -> None:
+        if name in stack:
+            raise AssertionError(" -> ".join([*stack[stack.index(name) :], name]))
+        if name in done:
+            return
+        for nxt in sorted(graph[name]):
+            # A package's own __init__ importing its submodules is how packages work.
+            if not name.startswith(nxt + "."):
+                visit(nxt, [*stack, name])
+        done.add(name)
+
+    for module in sorted(graph):
+        visit(module, [])

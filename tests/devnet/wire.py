@@ -45,6 +45,39 @@ class Account:
     def auth(self, signed: str) -> dict[str, str]:
         return {"pubkey_ed25519": self.ed_pk.hex(), "signature": self.sign(signed)}
 
+    def sign_bytes(self, data: bytes) -> str:
+        return base64.b64encode(sodium.crypto_sign(data, self.ed_sk)[:64]).decode()
+
+
+@dataclass(frozen=True)
+class RawKeyAccount:
+    """An account whose 32 key bytes are an Ed25519 key itself (a 03 group, or any prefix):
+    the storage server verifies its signatures with those bytes, with no pubkey_ed25519."""
+
+    prefix: str
+    ed_pk: bytes
+    ed_sk: bytes
+    seed: bytes
+
+    @classmethod
+    def make(cls, label: str, prefix: str = "03") -> RawKeyAccount:
+        seed = hashlib.blake2b(label.encode(), digest_size=32).digest()
+        ed_pk, ed_sk = sodium.crypto_sign_seed_keypair(seed)
+        return cls(prefix, ed_pk, ed_sk, seed)
+
+    @property
+    def session_id(self) -> str:
+        return self.prefix + self.ed_pk.hex()
+
+    def sign(self, text: str) -> str:
+        return self.sign_bytes(text.encode())
+
+    def sign_bytes(self, data: bytes) -> str:
+        return base64.b64encode(sodium.crypto_sign(data, self.ed_sk)[:64]).decode()
+
+    def auth(self, signed: str) -> dict[str, str]:
+        return {"signature": self.sign(signed)}
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -55,6 +88,19 @@ def spec_hash(session_id: str, namespace: int, data: bytes) -> str:
     ns = str(namespace).encode() if namespace else b""
     digest = hashlib.blake2b(raw[:1] + raw[1:] + ns + data, digest_size=32).digest()
     return base64.b64encode(digest).decode().rstrip("=")
+
+
+def ns_text(namespace: int | str) -> str:
+    """A namespace as signed strings carry it (SPEC §4.3): empty for 0."""
+    return "" if namespace == 0 else str(namespace)
+
+
+def verify_node_signature(ed_hex: str, signature_b64: str, message: bytes) -> bool:
+    try:
+        sodium.crypto_sign_open(base64.b64decode(signature_b64) + message, bytes.fromhex(ed_hex))
+    except Exception:
+        return False
+    return True
 
 
 def post(node: dict[str, Any], path: str, body: bytes, timeout: float = 10.0) -> tuple[int, bytes]:

@@ -19,7 +19,10 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-RUNNABLE = {"sh", "crontab", "ini", "yaml"}
+RUNNABLE = {"sh", "crontab", "ini", "yaml", "python"}
+# Python blocks are run where the page is the API's reference; elsewhere they are sketches that
+# assume a test's context (e.g. docs/devnet.md's use of tmp_path).
+PYTHON_DOCS = {"api.md"}
 BOT_SEED = "00112233445566778899aabbccddeeff"
 
 
@@ -50,7 +53,7 @@ def _examples() -> list[Example]:
                 j = i + 1
                 while j < len(lines) and lines[j].strip() != "```":
                     j += 1
-                if m.group(1) in RUNNABLE:
+                if m.group(1) in RUNNABLE and (m.group(1) != "python" or doc.name in PYTHON_DOCS):
                     found.append(
                         Example(
                             doc.name,
@@ -102,6 +105,19 @@ class DocsWorld:
         self.ops_file = root / "ops-phone.identity"
         self.ops_id = self.cli(["--identity-file", str(self.ops_file), "-q", "keygen"]).strip()
         self.env["OPS_ID"] = self.ops_id
+        self.community_url = json.loads(Path(network_file).read_text())["communities"][0]
+        # "ops" reads the room from a phone of its own: its own list of joined communities.
+        self.ops_env = dict(
+            self.env,
+            SESSIONCLI_IDENTITY_FILE=str(self.ops_file),
+            XDG_CONFIG_HOME=str(root / "ops-config"),
+        )
+        self.cli(["community", "add", "watch", self.community_url], env=self.ops_env)
+
+    def room_posts(self) -> list[dict]:
+        """What "ops" reads in the devnet's community since it joined."""
+        out = self.cli(["receive", "--json", "--conversation", "watch"], env=self.ops_env)
+        return [json.loads(line) for line in out.splitlines()]
 
     def cli(self, args: list[str], env: dict[str, str] | None = None) -> str:
         res = subprocess.run(
@@ -227,13 +243,33 @@ def _run_ci_step(world: DocsWorld, code: str) -> None:
             value = value.replace("${{ secrets.SESSION_BOT_SEED }}", BOT_SEED)
             value = value.replace("${{ vars.OPS_SESSION_ID }}", world.ops_id)
             value = value.replace("${{ vars.SESSIONCLI_SOURCE }}", str(REPO))
+            value = value.replace("${{ vars.SESSION_COMMUNITY_URL }}", world.community_url)
             assert "${{" not in value, f"unknown CI expression in {line}"
             env[key.strip()] = value
         elif section == "run":
             script.append(line)
+    if "COMMUNITY_URL" in env:  # a post to the devnet's community: "ops" reads the room
+        world.sh(textwrap.dedent("\n".join(script)), env=env)
+        posts = world.room_posts()
+        assert [p["body"] for p in posts] == ["release 42 of example/app is out"], posts
+        assert posts[0]["from_name"] == "Release bot" and posts[0]["from"].startswith("15")
+        return
     before = len(world.ops_inbox())
     world.sh(textwrap.dedent("\n".join(script)), env=env)
     assert len(world.ops_inbox()) >= before + 1
+
+
+def _run_python(world: DocsWorld, code: str) -> None:
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        env=world.env,
+        cwd=world.home,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert res.returncode == 0, f"{code}\n--- stderr:\n{res.stderr}"
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
@@ -247,6 +283,8 @@ def test_example(world: DocsWorld, example: Example) -> None:
         _run_systemd(world, example.code)
     elif example.lang == "yaml":
         _run_ci_step(world, example.code)
+    elif example.lang == "python":
+        _run_python(world, example.code)
 
 
 def test_the_examples_reached_the_phone(world: DocsWorld) -> None:

@@ -91,12 +91,14 @@ class Runner:
         self.env = env
         self.secrets_at = secrets_at
         self.count = 0
+        self.outputs: list[str] = []
 
     def run(
         self, args: list[str], *, input: str | None = None, expect: int | tuple[int, ...] | None = 0
     ) -> Any:
         res = run_cli(["-vv", *args], self.home, input=input, env=self.env, timeout=120)
         self.count += 1
+        self.outputs += [res.stdout, res.stderr]
         assert not leaks(res.stdout), (args, leaks(res.stdout))
         assert not leaks(res.stderr), (args, leaks(res.stderr))
         assert "Traceback" not in res.stderr, (args, res.stderr)
@@ -179,6 +181,29 @@ def exercise(canary: Runner, peer: Runner, peer_id: str, *, full: bool) -> None:
     canary.run(["contacts", "remove", "peer"])
 
 
+def exercise_community(canary: Runner, peer: Runner, devnet: Any) -> None:
+    """Community commands; the canary's blinded secret scalar (k·a) must not leak either."""
+    from sessioncli.protocol import blinding
+
+    url = json.loads(Path(devnet.network_file).read_text())["communities"][0]
+    server_pk = bytes.fromhex(url.split("public_key=")[1])
+    canary.run(["community", "add", "room", url, "--json"])
+    peer.run(["community", "add", "room", url])
+    peer_blinded = json.loads(peer.run(["community", "show", "room", "--json"]).stdout)["our_id"]
+    canary.run(["send", "--json", "--name", "Canary", "room", "canary post"])
+    canary.run(["send", "--via", "room", peer_blinded, "canary dm"])
+    canary.run(["receive", "--json", "--include-own", "--conversation", "room"])
+    canary.run(["community", "list", "--json"])
+    canary.run(["community", "show", "room"])
+    canary.run(["community", "add", "room2", url + "x"], expect=2)
+    scalar = blinding.blind15_keys(CANARY.ed25519_secret, server_pk).secret
+    for text in canary.outputs:
+        assert scalar.hex() not in text.lower()
+        assert base64.b64encode(scalar).decode().rstrip("=") not in text
+    SECRET_BYTES["raw blinded scalar"] = scalar
+    SECRET_TEXTS["blinded scalar hex"] = scalar.hex()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["file-hex", "file-phrase", "env-hex", "env-phrase", "keyring"])
 def test_no_secret_in_any_output_or_file(devnet: Any, private_dirs: Path, mode: str) -> None:
@@ -192,6 +217,8 @@ def test_no_secret_in_any_output_or_file(devnet: Any, private_dirs: Path, mode: 
         assert (home / "keyring.json").exists()
     peer_id, peer = make_peer(private_dirs, devnet.network_file)
     exercise(canary, peer, peer_id, full=mode == "file-hex")
+    if mode == "file-hex":
+        exercise_community(canary, peer, devnet)
 
     # The network down: every node (seeds too) refuses; commands fail, still without secrets.
     everyone = [n["id"] for n in devnet.nodes()]
@@ -266,3 +293,126 @@ def test_the_detectors_see_a_leak(tmp_path: Path) -> None:
         assert file_leaks(tmp_path, set())
     (tmp_path / "f").write_text(json.dumps({"seed": CANARY_SEED_HEX}))
     assert file_leaks(tmp_path, set()) and not file_leaks(tmp_path, {tmp_path / "f"})
+
+
+def _forms(raw: bytes) -> list[bytes]:
+    """A secret as raw bytes, hex (both cases) and base64: every way it could be written."""
+    b64 = base64.b64encode(raw).rstrip(b"=")
+    return [raw, raw.hex().encode(), raw.hex().upper().encode(), b64]
+
+
+def test_group_secrets_stay_sealed(private_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The canary as a group admin (seed, keys) and as a member (memberAuthData): no secret leaves
+    the sealed state, which only the identity opens (issue 18 §3). Core-level: the CLI and the
+    network's signed group requests are not wired yet, so the swarm is the in-memory checker."""
+    from sessioncli.core import group_store, groups
+    from sessioncli.core.group_state import OpenGroup
+    from sessioncli.protocol import message
+    from tests.unit.groups_fakeswarm import FakeSwarm
+
+    swarm = FakeSwarm()
+    peer = Identity.from_seed(b"group-peer-seed!")
+    folder = private_dirs / "state" / "net" / CANARY.session_id
+    ctx = groups.GroupContext(CANARY, swarm, folder, "Canary")
+    made = groups.create(ctx, "canary-team", [peer.session_id])
+    # and a group where the canary is only a member (its memberAuthData is a secret too)
+    peer_ctx = groups.GroupContext(peer, swarm, private_dirs / "peer-state", "Peer")
+    with monkeypatch.context() as m:  # the peer has its own config folder (its group names)
+        m.setenv("SESSIONCLI_CONFIG_DIR", str(private_dirs / "peer-state" / "config"))
+        other = groups.create(peer_ctx, "peer-team", [CANARY.session_id])
+    dm = message.decode_dm(CANARY, swarm.inbox[CANARY.session_id][0])
+    invite = groups.control_of(dm.raw_content)
+    assert invite is not None
+    groups.record_invite(ctx, invite, dm.sender, dm.timestamp_ms)
+    joined = groups.accept(ctx, other.group_id, name="peer-team-2")
+
+    secrets: list[bytes] = []
+    for view in (made, joined):
+        sealed = group_store.load(folder, CANARY.ed25519_secret[:32], view.group_id)
+        assert sealed is not None
+        og = OpenGroup.open(CANARY, sealed)
+        secrets += og.keys.decryption_keys()
+        secrets += [s for s in (sealed.group_seed, sealed.auth_data) if s]
+        if og.group_sk is not None:
+            secrets.append(og.group_sk)
+        shown = json.dumps(view.to_json()) + repr(view) + repr(sealed) + repr(og)
+        assert not leaks(shown)
+        for raw in secrets:
+            for form in _forms(raw)[1:]:
+                assert form.decode() not in shown
+        path = group_store.state_path(folder, view.group_id)
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert len(secrets) >= 5  # 2 keys, the admin seed and secret key, the auth data
+    assert not file_leaks(private_dirs, {p for p in (private_dirs / "peer-state").rglob("*")})
+    for path in private_dirs.rglob("*"):
+        if path.is_file() and "peer-state" not in path.parts:
+            data = path.read_bytes()
+            for raw in secrets:
+                assert not any(form in data for form in _forms(raw)), path
+
+
+def _key_forms(raw: bytes) -> list[str]:
+    return [
+        raw.hex(),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    ]
+
+
+@pytest.mark.slow
+def test_attachment_and_profile_keys_stay_in_their_state_files(
+    devnet: Any, private_dirs: Path, tmp_path: Path
+) -> None:
+    """Attachment keys (64 B) and the profile key (32 B) live only in attachments.json/avatar.json."""
+    home = private_dirs / "files"
+    home.mkdir()
+    env, secrets_at = canary_env(home, "file-hex", devnet.network_file)
+    canary = Runner(home, env, secrets_at)
+    peer_id, peer = make_peer(private_dirs, devnet.network_file)
+    (tmp_path / "log.txt").write_bytes(b"attached log\n")
+    (tmp_path / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    outputs = [
+        canary.run(
+            [
+                "send",
+                "--json",
+                "--avatar",
+                str(tmp_path / "pic.png"),
+                peer_id,
+                "file",
+                "-a",
+                str(tmp_path / "log.txt"),
+            ]
+        ),
+        canary.run(["receive", "--json", "--include-own", "--attachments", str(tmp_path / "own")]),
+    ]
+    got = peer.run(["receive", "--json", "--attachments", str(tmp_path / "in")])
+    outputs.append(got)
+    msg_hash = json.loads(got.stdout.splitlines()[0])["hash"]
+    outputs.append(
+        peer.run(["attachments", "fetch", msg_hash, "--dir", str(tmp_path / "again"), "--json"])
+    )
+    kept = list(private_dirs.rglob("attachments.json"))  # the peer's and our own sync copy's
+    avatar = list(home.rglob("avatar.json"))
+    assert kept and avatar
+    keys = [
+        base64.b64decode(a["key"])
+        for f in kept
+        for e in json.loads(f.read_text()).values()
+        for a in e["attachments"]
+    ]
+    keys += [base64.b64decode(json.loads(avatar[0].read_text())["key"])]
+    assert all(len(k) in (32, 64) for k in keys)
+    forms = [f for k in keys for f in _key_forms(k)]
+    for res in outputs:
+        for form in forms:
+            assert form not in res.stdout and form not in res.stderr
+    allowed = {*kept, *avatar}
+    for root in (home, private_dirs / "peer", devnet.dir):
+        for path in root.rglob("*"):
+            if path.is_file() and path not in allowed:
+                data = path.read_bytes()
+                assert not any(k in data for k in keys), path
+                text = data.decode("latin-1")
+                assert not any(f in text for f in forms), path
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in [*kept, *avatar])

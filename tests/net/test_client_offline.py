@@ -39,7 +39,13 @@ class FakeTransport:
         self.answer = answer
 
     def post(
-        self, url: str, body: bytes, *, timeout: float, content_type: str = ""
+        self,
+        url: str,
+        body: bytes,
+        *,
+        timeout: float,
+        content_type: str = "",
+        max_bytes: Any = None,
     ) -> HttpResponse:
         self.calls.append(url)
         if self.answer is not None:
@@ -116,7 +122,7 @@ def test_502_next_node_drops_that_node(tmp_path: Path, wording: str):
         client._send(
             target,
             client_mod.rpc.build_info(),
-            client_mod._Deadline(5),
+            client_mod.Deadline(5),
             client_mod._Tracker(),
             path=path,
         )

@@ -98,7 +98,7 @@ def _bash(env: dict[str, str], *words: str, cwd: Path | None = None) -> list[str
         (["sessioncli", "--network", "m"], ["mainnet"]),
         (["sessioncli", "--network", "t"], ["testnet"]),
         (["sessioncli", "--profile", "d"], ["default"]),
-        (["sessioncli", "devnet", "ctl", "--dir", "x", "s"], ["stats", "seen"]),
+        (["sessioncli", "devnet", "ctl", "--dir", "x", "s"], ["stats", "seen", "sogs"]),
         (["sessioncli", "devnet", "ctl", "--dir", "x", "h"], ["hang"]),
     ],
 )

@@ -412,12 +412,13 @@ def test_kind_text_with_quote_attachments_reaction() -> None:
     json.dumps(out)
 
 
-def test_kind_text_reaction_only() -> None:
+def test_kind_reaction() -> None:
+    # A reaction is its own kind since issue 15 (it printed as `text` before).
     c = pb.Content()
     r = c.dataMessage.reaction
     r.id, r.author, r.emoji, r.action = TS - 9, BOB.session_id, "\U0001f44d", 1
     msg = decode_content(c)
-    assert msg.kind == "text" and msg.body is None
+    assert msg.kind == "reaction" and msg.body is None
     assert msg.reaction == m.Reaction(TS - 9, BOB.session_id, "\U0001f44d", "remove")
 
 

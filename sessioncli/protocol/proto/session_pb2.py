@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'sessioncli/protocol/proto/session.proto\x12\rSessionProtos\"`\n\x17WebSocketRequestMessage\x12\x0c\n\x04verb\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\n\n\x02id\x18\x04 \x01(\x04\x12\x0f\n\x07headers\x18\x05 \x03(\t\"f\n\x18WebSocketResponseMessage\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0e\n\x06status\x18\x02 \x01(\r\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0f\n\x07headers\x18\x05 \x03(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\"\xea\x01\n\x10WebSocketMessage\x12\x32\n\x04type\x18\x01 \x01(\x0e\x32$.SessionProtos.WebSocketMessage.Type\x12\x37\n\x07request\x18\x02 \x01(\x0b\x32&.SessionProtos.WebSocketRequestMessage\x12\x39\n\x08response\x18\x03 \x01(\x0b\x32\'.SessionProtos.WebSocketResponseMessage\".\n\x04Type\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07REQUEST\x10\x01\x12\x0c\n\x08RESPONSE\x10\x02\"\xe0\x01\n\x08\x45nvelope\x12*\n\x04type\x18\x01 \x02(\x0e\x32\x1c.SessionProtos.Envelope.Type\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x05 \x02(\x04\x12\x14\n\x0csourceDevice\x18\x07 \x01(\r\x12\x0f\n\x07\x63ontent\x18\x08 \x01(\x0c\x12\x17\n\x0fserverTimestamp\x18\n \x01(\x04\x12\x0e\n\x06proSig\x18\x0b \x01(\x0c\"5\n\x04Type\x12\x13\n\x0fSESSION_MESSAGE\x10\x06\x12\x18\n\x14\x43LOSED_GROUP_MESSAGE\x10\x07\"\xac\x04\n\x07\x43ontent\x12/\n\x0b\x64\x61taMessage\x18\x01 \x01(\x0b\x32\x1a.SessionProtos.DataMessage\x12\x35\n\x0ereceiptMessage\x18\x05 \x01(\x0b\x32\x1d.SessionProtos.ReceiptMessage\x12\x33\n\rtypingMessage\x18\x06 \x01(\x0b\x32\x1c.SessionProtos.TypingMessage\x12M\n\x1a\x64\x61taExtractionNotification\x18\x08 \x01(\x0b\x32).SessionProtos.DataExtractionNotification\x12\x33\n\runsendRequest\x18\t \x01(\x0b\x32\x1c.SessionProtos.UnsendRequest\x12\x45\n\x16messageRequestResponse\x18\n \x01(\x0b\x32%.SessionProtos.MessageRequestResponse\x12=\n\x0e\x65xpirationType\x18\x0c \x01(\x0e\x32%.SessionProtos.Content.ExpirationType\x12\x17\n\x0f\x65xpirationTimer\x18\r \x01(\r\x12\x14\n\x0csigTimestamp\x18\x0f \x01(\x04\"K\n\x0e\x45xpirationType\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x15\n\x11\x44\x45LETE_AFTER_READ\x10\x01\x12\x15\n\x11\x44\x45LETE_AFTER_SEND\x10\x02\"\\\n\x0bLokiProfile\x12\x13\n\x0b\x64isplayName\x18\x01 \x01(\t\x12\x16\n\x0eprofilePicture\x18\x02 \x01(\t\x12 \n\x18lastProfileUpdateSeconds\x18\x03 \x01(\x04\"\xe4\x01\n\x11\x41ttachmentPointer\x12\x15\n\rdeprecated_id\x18\x01 \x02(\x06\x12\x13\n\x0b\x63ontentType\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\x0c\x12\x0c\n\x04size\x18\x04 \x01(\r\x12\x0e\n\x06\x64igest\x18\x06 \x01(\x0c\x12\x10\n\x08\x66ileName\x18\x07 \x01(\t\x12\r\n\x05\x66lags\x18\x08 \x01(\r\x12\r\n\x05width\x18\t \x01(\r\x12\x0e\n\x06height\x18\n \x01(\r\x12\x0f\n\x07\x63\x61ption\x18\x0b \x01(\t\x12\x0b\n\x03url\x18\x65 \x01(\t\"\x1a\n\x05\x46lags\x12\x11\n\rVOICE_MESSAGE\x10\x01\"\xd3\x06\n\x0b\x44\x61taMessage\x12\x0c\n\x04\x62ody\x18\x01 \x01(\t\x12\x35\n\x0b\x61ttachments\x18\x02 \x03(\x0b\x32 .SessionProtos.AttachmentPointer\x12\r\n\x05\x66lags\x18\x04 \x01(\r\x12\x12\n\nprofileKey\x18\x06 \x01(\x0c\x12\x11\n\ttimestamp\x18\x07 \x01(\x04\x12/\n\x05quote\x18\x08 \x01(\x0b\x32 .SessionProtos.DataMessage.Quote\x12\x33\n\x07preview\x18\n \x03(\x0b\x32\".SessionProtos.DataMessage.Preview\x12\x35\n\x08reaction\x18\x0b \x01(\x0b\x32#.SessionProtos.DataMessage.Reaction\x12+\n\x07profile\x18\x65 \x01(\x0b\x32\x1a.SessionProtos.LokiProfile\x12K\n\x13\x63ommunityInvitation\x18\x66 \x01(\x0b\x32..SessionProtos.DataMessage.CommunityInvitation\x12\x12\n\nsyncTarget\x18i \x01(\t\x12&\n\x1e\x62locksCommunityMessageRequests\x18j \x01(\x08\x1a\x31\n\x05Quote\x12\n\n\x02id\x18\x01 \x02(\x04\x12\x0e\n\x06\x61uthor\x18\x02 \x02(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x1aV\n\x07Preview\x12\x0b\n\x03url\x18\x01 \x02(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12/\n\x05image\x18\x03 \x01(\x0b\x32 .SessionProtos.AttachmentPointer\x1a\x92\x01\n\x08Reaction\x12\n\n\x02id\x18\x01 \x02(\x04\x12\x0e\n\x06\x61uthor\x18\x02 \x02(\t\x12\r\n\x05\x65moji\x18\x03 \x01(\t\x12:\n\x06\x61\x63tion\x18\x04 \x02(\x0e\x32*.SessionProtos.DataMessage.Reaction.Action\"\x1f\n\x06\x41\x63tion\x12\t\n\x05REACT\x10\x00\x12\n\n\x06REMOVE\x10\x01\x1a\x30\n\x13\x43ommunityInvitation\x12\x0b\n\x03url\x18\x01 \x02(\t\x12\x0c\n\x04name\x18\x03 \x02(\t\"$\n\x05\x46lags\x12\x1b\n\x17\x45XPIRATION_TIMER_UPDATE\x10\x02\"m\n\x16MessageRequestResponse\x12\x12\n\nisApproved\x18\x01 \x02(\x08\x12\x12\n\nprofileKey\x18\x02 \x01(\x0c\x12+\n\x07profile\x18\x03 \x01(\x0b\x32\x1a.SessionProtos.LokiProfile\"u\n\x0eReceiptMessage\x12\x30\n\x04type\x18\x01 \x02(\x0e\x32\".SessionProtos.ReceiptMessage.Type\x12\x11\n\ttimestamp\x18\x02 \x03(\x04\"\x1e\n\x04Type\x12\x0c\n\x08\x44\x45LIVERY\x10\x00\x12\x08\n\x04READ\x10\x01\"{\n\rTypingMessage\x12\x11\n\ttimestamp\x18\x01 \x02(\x04\x12\x33\n\x06\x61\x63tion\x18\x02 \x02(\x0e\x32#.SessionProtos.TypingMessage.Action\"\"\n\x06\x41\x63tion\x12\x0b\n\x07STARTED\x10\x00\x12\x0b\n\x07STOPPED\x10\x01\"2\n\rUnsendRequest\x12\x11\n\ttimestamp\x18\x01 \x02(\x04\x12\x0e\n\x06\x61uthor\x18\x02 \x02(\t\"\x96\x01\n\x1a\x44\x61taExtractionNotification\x12<\n\x04type\x18\x01 \x02(\x0e\x32..SessionProtos.DataExtractionNotification.Type\x12\x11\n\ttimestamp\x18\x02 \x01(\x04\"\'\n\x04Type\x12\x0e\n\nSCREENSHOT\x10\x01\x12\x0f\n\x0bMEDIA_SAVED\x10\x02')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'sessioncli/protocol/proto/session.proto\x12\rSessionProtos\"`\n\x17WebSocketRequestMessage\x12\x0c\n\x04verb\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\n\n\x02id\x18\x04 \x01(\x04\x12\x0f\n\x07headers\x18\x05 \x03(\t\"f\n\x18WebSocketResponseMessage\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0e\n\x06status\x18\x02 \x01(\r\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0f\n\x07headers\x18\x05 \x03(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\"\xea\x01\n\x10WebSocketMessage\x12\x32\n\x04type\x18\x01 \x01(\x0e\x32$.SessionProtos.WebSocketMessage.Type\x12\x37\n\x07request\x18\x02 \x01(\x0b\x32&.SessionProtos.WebSocketRequestMessage\x12\x39\n\x08response\x18\x03 \x01(\x0b\x32\'.SessionProtos.WebSocketResponseMessage\".\n\x04Type\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07REQUEST\x10\x01\x12\x0c\n\x08RESPONSE\x10\x02\"\xe0\x01\n\x08\x45nvelope\x12*\n\x04type\x18\x01 \x02(\x0e\x32\x1c.SessionProtos.Envelope.Type\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x05 \x02(\x04\x12\x14\n\x0csourceDevice\x18\x07 \x01(\r\x12\x0f\n\x07\x63ontent\x18\x08 \x01(\x0c\x12\x17\n\x0fserverTimestamp\x18\n \x01(\x04\x12\x0e\n\x06proSig\x18\x0b \x01(\x0c\"5\n\x04Type\x12\x13\n\x0fSESSION_MESSAGE\x10\x06\x12\x18\n\x14\x43LOSED_GROUP_MESSAGE\x10\x07\"\xac\x04\n\x07\x43ontent\x12/\n\x0b\x64\x61taMessage\x18\x01 \x01(\x0b\x32\x1a.SessionProtos.DataMessage\x12\x35\n\x0ereceiptMessage\x18\x05 \x01(\x0b\x32\x1d.SessionProtos.ReceiptMessage\x12\x33\n\rtypingMessage\x18\x06 \x01(\x0b\x32\x1c.SessionProtos.TypingMessage\x12M\n\x1a\x64\x61taExtractionNotification\x18\x08 \x01(\x0b\x32).SessionProtos.DataExtractionNotification\x12\x33\n\runsendRequest\x18\t \x01(\x0b\x32\x1c.SessionProtos.UnsendRequest\x12\x45\n\x16messageRequestResponse\x18\n \x01(\x0b\x32%.SessionProtos.MessageRequestResponse\x12=\n\x0e\x65xpirationType\x18\x0c \x01(\x0e\x32%.SessionProtos.Content.ExpirationType\x12\x17\n\x0f\x65xpirationTimer\x18\r \x01(\r\x12\x14\n\x0csigTimestamp\x18\x0f \x01(\x04\"K\n\x0e\x45xpirationType\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x15\n\x11\x44\x45LETE_AFTER_READ\x10\x01\x12\x15\n\x11\x44\x45LETE_AFTER_SEND\x10\x02\"\\\n\x0bLokiProfile\x12\x13\n\x0b\x64isplayName\x18\x01 \x01(\t\x12\x16\n\x0eprofilePicture\x18\x02 \x01(\t\x12 \n\x18lastProfileUpdateSeconds\x18\x03 \x01(\x04\"\xe4\x01\n\x11\x41ttachmentPointer\x12\x15\n\rdeprecated_id\x18\x01 \x02(\x06\x12\x13\n\x0b\x63ontentType\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\x0c\x12\x0c\n\x04size\x18\x04 \x01(\r\x12\x0e\n\x06\x64igest\x18\x06 \x01(\x0c\x12\x10\n\x08\x66ileName\x18\x07 \x01(\t\x12\r\n\x05\x66lags\x18\x08 \x01(\r\x12\r\n\x05width\x18\t \x01(\r\x12\x0e\n\x06height\x18\n \x01(\r\x12\x0f\n\x07\x63\x61ption\x18\x0b \x01(\t\x12\x0b\n\x03url\x18\x65 \x01(\t\"\x1a\n\x05\x46lags\x12\x11\n\rVOICE_MESSAGE\x10\x01\"\x92\x07\n\x0b\x44\x61taMessage\x12\x0c\n\x04\x62ody\x18\x01 \x01(\t\x12\x35\n\x0b\x61ttachments\x18\x02 \x03(\x0b\x32 .SessionProtos.AttachmentPointer\x12\r\n\x05\x66lags\x18\x04 \x01(\r\x12\x12\n\nprofileKey\x18\x06 \x01(\x0c\x12\x11\n\ttimestamp\x18\x07 \x01(\x04\x12/\n\x05quote\x18\x08 \x01(\x0b\x32 .SessionProtos.DataMessage.Quote\x12\x33\n\x07preview\x18\n \x03(\x0b\x32\".SessionProtos.DataMessage.Preview\x12\x35\n\x08reaction\x18\x0b \x01(\x0b\x32#.SessionProtos.DataMessage.Reaction\x12+\n\x07profile\x18\x65 \x01(\x0b\x32\x1a.SessionProtos.LokiProfile\x12K\n\x13\x63ommunityInvitation\x18\x66 \x01(\x0b\x32..SessionProtos.DataMessage.CommunityInvitation\x12\x12\n\nsyncTarget\x18i \x01(\t\x12&\n\x1e\x62locksCommunityMessageRequests\x18j \x01(\x08\x12=\n\x12groupUpdateMessage\x18x \x01(\x0b\x32!.SessionProtos.GroupUpdateMessage\x1a\x31\n\x05Quote\x12\n\n\x02id\x18\x01 \x02(\x04\x12\x0e\n\x06\x61uthor\x18\x02 \x02(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x1aV\n\x07Preview\x12\x0b\n\x03url\x18\x01 \x02(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12/\n\x05image\x18\x03 \x01(\x0b\x32 .SessionProtos.AttachmentPointer\x1a\x92\x01\n\x08Reaction\x12\n\n\x02id\x18\x01 \x02(\x04\x12\x0e\n\x06\x61uthor\x18\x02 \x02(\t\x12\r\n\x05\x65moji\x18\x03 \x01(\t\x12:\n\x06\x61\x63tion\x18\x04 \x02(\x0e\x32*.SessionProtos.DataMessage.Reaction.Action\"\x1f\n\x06\x41\x63tion\x12\t\n\x05REACT\x10\x00\x12\n\n\x06REMOVE\x10\x01\x1a\x30\n\x13\x43ommunityInvitation\x12\x0b\n\x03url\x18\x01 \x02(\t\x12\x0c\n\x04name\x18\x03 \x02(\t\"$\n\x05\x46lags\x12\x1b\n\x17\x45XPIRATION_TIMER_UPDATE\x10\x02\"m\n\x16MessageRequestResponse\x12\x12\n\nisApproved\x18\x01 \x02(\x08\x12\x12\n\nprofileKey\x18\x02 \x01(\x0c\x12+\n\x07profile\x18\x03 \x01(\x0b\x32\x1a.SessionProtos.LokiProfile\"u\n\x0eReceiptMessage\x12\x30\n\x04type\x18\x01 \x02(\x0e\x32\".SessionProtos.ReceiptMessage.Type\x12\x11\n\ttimestamp\x18\x02 \x03(\x04\"\x1e\n\x04Type\x12\x0c\n\x08\x44\x45LIVERY\x10\x00\x12\x08\n\x04READ\x10\x01\"{\n\rTypingMessage\x12\x11\n\ttimestamp\x18\x01 \x02(\x04\x12\x33\n\x06\x61\x63tion\x18\x02 \x02(\x0e\x32#.SessionProtos.TypingMessage.Action\"\"\n\x06\x41\x63tion\x12\x0b\n\x07STARTED\x10\x00\x12\x0b\n\x07STOPPED\x10\x01\"2\n\rUnsendRequest\x12\x11\n\ttimestamp\x18\x01 \x02(\x04\x12\x0e\n\x06\x61uthor\x18\x02 \x02(\t\"\x96\x01\n\x1a\x44\x61taExtractionNotification\x12<\n\x04type\x18\x01 \x02(\x0e\x32..SessionProtos.DataExtractionNotification.Type\x12\x11\n\ttimestamp\x18\x02 \x01(\x04\"\'\n\x04Type\x12\x0e\n\nSCREENSHOT\x10\x01\x12\x0f\n\x0bMEDIA_SAVED\x10\x02\"\xee\x04\n\x12GroupUpdateMessage\x12>\n\rinviteMessage\x18\x01 \x01(\x0b\x32\'.SessionProtos.GroupUpdateInviteMessage\x12\x46\n\x11infoChangeMessage\x18\x02 \x01(\x0b\x32+.SessionProtos.GroupUpdateInfoChangeMessage\x12J\n\x13memberChangeMessage\x18\x03 \x01(\x0b\x32-.SessionProtos.GroupUpdateMemberChangeMessage\x12@\n\x0epromoteMessage\x18\x04 \x01(\x0b\x32(.SessionProtos.GroupUpdatePromoteMessage\x12\x46\n\x11memberLeftMessage\x18\x05 \x01(\x0b\x32+.SessionProtos.GroupUpdateMemberLeftMessage\x12G\n\x0einviteResponse\x18\x06 \x01(\x0b\x32/.SessionProtos.GroupUpdateInviteResponseMessage\x12Q\n\x13\x64\x65leteMemberContent\x18\x07 \x01(\x0b\x32\x34.SessionProtos.GroupUpdateDeleteMemberContentMessage\x12^\n\x1dmemberLeftNotificationMessage\x18\x08 \x01(\x0b\x32\x37.SessionProtos.GroupUpdateMemberLeftNotificationMessage\"p\n\x18GroupUpdateInviteMessage\x12\x16\n\x0egroupSessionId\x18\x01 \x02(\t\x12\x0c\n\x04name\x18\x02 \x02(\t\x12\x16\n\x0ememberAuthData\x18\x03 \x02(\x0c\x12\x16\n\x0e\x61\x64minSignature\x18\x04 \x02(\x0c\"D\n\x19GroupUpdatePromoteMessage\x12\x19\n\x11groupIdentitySeed\x18\x01 \x02(\x0c\x12\x0c\n\x04name\x18\x02 \x02(\t\"\xdf\x01\n\x1cGroupUpdateInfoChangeMessage\x12>\n\x04type\x18\x01 \x02(\x0e\x32\x30.SessionProtos.GroupUpdateInfoChangeMessage.Type\x12\x13\n\x0bupdatedName\x18\x02 \x01(\t\x12\x19\n\x11updatedExpiration\x18\x03 \x01(\r\x12\x16\n\x0e\x61\x64minSignature\x18\x04 \x02(\x0c\"7\n\x04Type\x12\x08\n\x04NAME\x10\x01\x12\n\n\x06\x41VATAR\x10\x02\x12\x19\n\x15\x44ISAPPEARING_MESSAGES\x10\x03\"\xd9\x01\n\x1eGroupUpdateMemberChangeMessage\x12@\n\x04type\x18\x01 \x02(\x0e\x32\x32.SessionProtos.GroupUpdateMemberChangeMessage.Type\x12\x18\n\x10memberSessionIds\x18\x02 \x03(\t\x12\x15\n\rhistoryShared\x18\x03 \x01(\x08\x12\x16\n\x0e\x61\x64minSignature\x18\x04 \x02(\x0c\",\n\x04Type\x12\t\n\x05\x41\x44\x44\x45\x44\x10\x01\x12\x0b\n\x07REMOVED\x10\x02\x12\x0c\n\x08PROMOTED\x10\x03\"\x1e\n\x1cGroupUpdateMemberLeftMessage\"*\n(GroupUpdateMemberLeftNotificationMessage\"6\n GroupUpdateInviteResponseMessage\x12\x12\n\nisApproved\x18\x01 \x02(\x08\"p\n%GroupUpdateDeleteMemberContentMessage\x12\x18\n\x10memberSessionIds\x18\x01 \x03(\t\x12\x15\n\rmessageHashes\x18\x02 \x03(\t\x12\x16\n\x0e\x61\x64minSignature\x18\x03 \x01(\x0c')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,33 +54,55 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ATTACHMENTPOINTER_FLAGS']._serialized_start=1580
   _globals['_ATTACHMENTPOINTER_FLAGS']._serialized_end=1606
   _globals['_DATAMESSAGE']._serialized_start=1609
-  _globals['_DATAMESSAGE']._serialized_end=2460
-  _globals['_DATAMESSAGE_QUOTE']._serialized_start=2086
-  _globals['_DATAMESSAGE_QUOTE']._serialized_end=2135
-  _globals['_DATAMESSAGE_PREVIEW']._serialized_start=2137
-  _globals['_DATAMESSAGE_PREVIEW']._serialized_end=2223
-  _globals['_DATAMESSAGE_REACTION']._serialized_start=2226
-  _globals['_DATAMESSAGE_REACTION']._serialized_end=2372
-  _globals['_DATAMESSAGE_REACTION_ACTION']._serialized_start=2341
-  _globals['_DATAMESSAGE_REACTION_ACTION']._serialized_end=2372
-  _globals['_DATAMESSAGE_COMMUNITYINVITATION']._serialized_start=2374
-  _globals['_DATAMESSAGE_COMMUNITYINVITATION']._serialized_end=2422
-  _globals['_DATAMESSAGE_FLAGS']._serialized_start=2424
-  _globals['_DATAMESSAGE_FLAGS']._serialized_end=2460
-  _globals['_MESSAGEREQUESTRESPONSE']._serialized_start=2462
-  _globals['_MESSAGEREQUESTRESPONSE']._serialized_end=2571
-  _globals['_RECEIPTMESSAGE']._serialized_start=2573
-  _globals['_RECEIPTMESSAGE']._serialized_end=2690
-  _globals['_RECEIPTMESSAGE_TYPE']._serialized_start=2660
-  _globals['_RECEIPTMESSAGE_TYPE']._serialized_end=2690
-  _globals['_TYPINGMESSAGE']._serialized_start=2692
-  _globals['_TYPINGMESSAGE']._serialized_end=2815
-  _globals['_TYPINGMESSAGE_ACTION']._serialized_start=2781
-  _globals['_TYPINGMESSAGE_ACTION']._serialized_end=2815
-  _globals['_UNSENDREQUEST']._serialized_start=2817
-  _globals['_UNSENDREQUEST']._serialized_end=2867
-  _globals['_DATAEXTRACTIONNOTIFICATION']._serialized_start=2870
-  _globals['_DATAEXTRACTIONNOTIFICATION']._serialized_end=3020
-  _globals['_DATAEXTRACTIONNOTIFICATION_TYPE']._serialized_start=2981
-  _globals['_DATAEXTRACTIONNOTIFICATION_TYPE']._serialized_end=3020
+  _globals['_DATAMESSAGE']._serialized_end=2523
+  _globals['_DATAMESSAGE_QUOTE']._serialized_start=2149
+  _globals['_DATAMESSAGE_QUOTE']._serialized_end=2198
+  _globals['_DATAMESSAGE_PREVIEW']._serialized_start=2200
+  _globals['_DATAMESSAGE_PREVIEW']._serialized_end=2286
+  _globals['_DATAMESSAGE_REACTION']._serialized_start=2289
+  _globals['_DATAMESSAGE_REACTION']._serialized_end=2435
+  _globals['_DATAMESSAGE_REACTION_ACTION']._serialized_start=2404
+  _globals['_DATAMESSAGE_REACTION_ACTION']._serialized_end=2435
+  _globals['_DATAMESSAGE_COMMUNITYINVITATION']._serialized_start=2437
+  _globals['_DATAMESSAGE_COMMUNITYINVITATION']._serialized_end=2485
+  _globals['_DATAMESSAGE_FLAGS']._serialized_start=2487
+  _globals['_DATAMESSAGE_FLAGS']._serialized_end=2523
+  _globals['_MESSAGEREQUESTRESPONSE']._serialized_start=2525
+  _globals['_MESSAGEREQUESTRESPONSE']._serialized_end=2634
+  _globals['_RECEIPTMESSAGE']._serialized_start=2636
+  _globals['_RECEIPTMESSAGE']._serialized_end=2753
+  _globals['_RECEIPTMESSAGE_TYPE']._serialized_start=2723
+  _globals['_RECEIPTMESSAGE_TYPE']._serialized_end=2753
+  _globals['_TYPINGMESSAGE']._serialized_start=2755
+  _globals['_TYPINGMESSAGE']._serialized_end=2878
+  _globals['_TYPINGMESSAGE_ACTION']._serialized_start=2844
+  _globals['_TYPINGMESSAGE_ACTION']._serialized_end=2878
+  _globals['_UNSENDREQUEST']._serialized_start=2880
+  _globals['_UNSENDREQUEST']._serialized_end=2930
+  _globals['_DATAEXTRACTIONNOTIFICATION']._serialized_start=2933
+  _globals['_DATAEXTRACTIONNOTIFICATION']._serialized_end=3083
+  _globals['_DATAEXTRACTIONNOTIFICATION_TYPE']._serialized_start=3044
+  _globals['_DATAEXTRACTIONNOTIFICATION_TYPE']._serialized_end=3083
+  _globals['_GROUPUPDATEMESSAGE']._serialized_start=3086
+  _globals['_GROUPUPDATEMESSAGE']._serialized_end=3708
+  _globals['_GROUPUPDATEINVITEMESSAGE']._serialized_start=3710
+  _globals['_GROUPUPDATEINVITEMESSAGE']._serialized_end=3822
+  _globals['_GROUPUPDATEPROMOTEMESSAGE']._serialized_start=3824
+  _globals['_GROUPUPDATEPROMOTEMESSAGE']._serialized_end=3892
+  _globals['_GROUPUPDATEINFOCHANGEMESSAGE']._serialized_start=3895
+  _globals['_GROUPUPDATEINFOCHANGEMESSAGE']._serialized_end=4118
+  _globals['_GROUPUPDATEINFOCHANGEMESSAGE_TYPE']._serialized_start=4063
+  _globals['_GROUPUPDATEINFOCHANGEMESSAGE_TYPE']._serialized_end=4118
+  _globals['_GROUPUPDATEMEMBERCHANGEMESSAGE']._serialized_start=4121
+  _globals['_GROUPUPDATEMEMBERCHANGEMESSAGE']._serialized_end=4338
+  _globals['_GROUPUPDATEMEMBERCHANGEMESSAGE_TYPE']._serialized_start=4294
+  _globals['_GROUPUPDATEMEMBERCHANGEMESSAGE_TYPE']._serialized_end=4338
+  _globals['_GROUPUPDATEMEMBERLEFTMESSAGE']._serialized_start=4340
+  _globals['_GROUPUPDATEMEMBERLEFTMESSAGE']._serialized_end=4370
+  _globals['_GROUPUPDATEMEMBERLEFTNOTIFICATIONMESSAGE']._serialized_start=4372
+  _globals['_GROUPUPDATEMEMBERLEFTNOTIFICATIONMESSAGE']._serialized_end=4414
+  _globals['_GROUPUPDATEINVITERESPONSEMESSAGE']._serialized_start=4416
+  _globals['_GROUPUPDATEINVITERESPONSEMESSAGE']._serialized_end=4470
+  _globals['_GROUPUPDATEDELETEMEMBERCONTENTMESSAGE']._serialized_start=4472
+  _globals['_GROUPUPDATEDELETEMEMBERCONTENTMESSAGE']._serialized_end=4584
 # @@protoc_insertion_point(module_scope)

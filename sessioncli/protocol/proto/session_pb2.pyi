@@ -5,8 +5,8 @@ The Session wire messages this client reads and writes: sessioncli's own schema.
 
 Written from shared/protocol/SPEC.md section 3; field numbers and types follow upstream
 session-desktop protos/SignalService.proto and libsession-util proto/SessionProtos.proto
-(package SessionProtos, wire-compatible with both). Only the parts a one-to-one client needs
-are declared; everything else (calls, groups v2, Session Pro) arrives as unknown fields, which
+(package SessionProtos, wire-compatible with both). Only the parts a one-to-one and groups-v2
+client needs are declared; everything else (calls, Session Pro) arrives as unknown fields, which
 the protobuf runtime keeps and ignores.
 
 `required` is kept wherever upstream has it, so a message that official clients would reject
@@ -494,6 +494,7 @@ class DataMessage(_message.Message):
     COMMUNITYINVITATION_FIELD_NUMBER: _builtins.int
     SYNCTARGET_FIELD_NUMBER: _builtins.int
     BLOCKSCOMMUNITYMESSAGEREQUESTS_FIELD_NUMBER: _builtins.int
+    GROUPUPDATEMESSAGE_FIELD_NUMBER: _builtins.int
     body: _builtins.str
     flags: _builtins.int
     profileKey: _builtins.bytes
@@ -513,6 +514,8 @@ class DataMessage(_message.Message):
     def profile(self) -> Global___LokiProfile: ...
     @_builtins.property
     def communityInvitation(self) -> Global___DataMessage.CommunityInvitation: ...
+    @_builtins.property
+    def groupUpdateMessage(self) -> Global___GroupUpdateMessage: ...
     def __init__(
         self,
         *,
@@ -528,10 +531,11 @@ class DataMessage(_message.Message):
         communityInvitation: Global___DataMessage.CommunityInvitation | None = ...,
         syncTarget: _builtins.str | None = ...,
         blocksCommunityMessageRequests: _builtins.bool | None = ...,
+        groupUpdateMessage: Global___GroupUpdateMessage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["blocksCommunityMessageRequests", b"blocksCommunityMessageRequests", "body", b"body", "communityInvitation", b"communityInvitation", "flags", b"flags", "profile", b"profile", "profileKey", b"profileKey", "quote", b"quote", "reaction", b"reaction", "syncTarget", b"syncTarget", "timestamp", b"timestamp"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["blocksCommunityMessageRequests", b"blocksCommunityMessageRequests", "body", b"body", "communityInvitation", b"communityInvitation", "flags", b"flags", "groupUpdateMessage", b"groupUpdateMessage", "profile", b"profile", "profileKey", b"profileKey", "quote", b"quote", "reaction", b"reaction", "syncTarget", b"syncTarget", "timestamp", b"timestamp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "blocksCommunityMessageRequests", b"blocksCommunityMessageRequests", "body", b"body", "communityInvitation", b"communityInvitation", "flags", b"flags", "preview", b"preview", "profile", b"profile", "profileKey", b"profileKey", "quote", b"quote", "reaction", b"reaction", "syncTarget", b"syncTarget", "timestamp", b"timestamp"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "blocksCommunityMessageRequests", b"blocksCommunityMessageRequests", "body", b"body", "communityInvitation", b"communityInvitation", "flags", b"flags", "groupUpdateMessage", b"groupUpdateMessage", "preview", b"preview", "profile", b"profile", "profileKey", b"profileKey", "quote", b"quote", "reaction", b"reaction", "syncTarget", b"syncTarget", "timestamp", b"timestamp"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -694,3 +698,273 @@ class DataExtractionNotification(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DataExtractionNotification: _TypeAlias = DataExtractionNotification  # noqa: Y015
+
+@_typing.final
+class GroupUpdateMessage(_message.Message):
+    """--- groups v2 control messages (GROUPS-V2.md section 5.1) ------------------------------------
+    Invite and promote travel as one-to-one messages; the others go to the group (namespace 11).
+    adminSignature is Ed25519 by the group key over the strings named in GROUPS-V2.md 5.1.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVITEMESSAGE_FIELD_NUMBER: _builtins.int
+    INFOCHANGEMESSAGE_FIELD_NUMBER: _builtins.int
+    MEMBERCHANGEMESSAGE_FIELD_NUMBER: _builtins.int
+    PROMOTEMESSAGE_FIELD_NUMBER: _builtins.int
+    MEMBERLEFTMESSAGE_FIELD_NUMBER: _builtins.int
+    INVITERESPONSE_FIELD_NUMBER: _builtins.int
+    DELETEMEMBERCONTENT_FIELD_NUMBER: _builtins.int
+    MEMBERLEFTNOTIFICATIONMESSAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def inviteMessage(self) -> Global___GroupUpdateInviteMessage: ...
+    @_builtins.property
+    def infoChangeMessage(self) -> Global___GroupUpdateInfoChangeMessage: ...
+    @_builtins.property
+    def memberChangeMessage(self) -> Global___GroupUpdateMemberChangeMessage: ...
+    @_builtins.property
+    def promoteMessage(self) -> Global___GroupUpdatePromoteMessage: ...
+    @_builtins.property
+    def memberLeftMessage(self) -> Global___GroupUpdateMemberLeftMessage: ...
+    @_builtins.property
+    def inviteResponse(self) -> Global___GroupUpdateInviteResponseMessage: ...
+    @_builtins.property
+    def deleteMemberContent(self) -> Global___GroupUpdateDeleteMemberContentMessage: ...
+    @_builtins.property
+    def memberLeftNotificationMessage(self) -> Global___GroupUpdateMemberLeftNotificationMessage: ...
+    def __init__(
+        self,
+        *,
+        inviteMessage: Global___GroupUpdateInviteMessage | None = ...,
+        infoChangeMessage: Global___GroupUpdateInfoChangeMessage | None = ...,
+        memberChangeMessage: Global___GroupUpdateMemberChangeMessage | None = ...,
+        promoteMessage: Global___GroupUpdatePromoteMessage | None = ...,
+        memberLeftMessage: Global___GroupUpdateMemberLeftMessage | None = ...,
+        inviteResponse: Global___GroupUpdateInviteResponseMessage | None = ...,
+        deleteMemberContent: Global___GroupUpdateDeleteMemberContentMessage | None = ...,
+        memberLeftNotificationMessage: Global___GroupUpdateMemberLeftNotificationMessage | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deleteMemberContent", b"deleteMemberContent", "infoChangeMessage", b"infoChangeMessage", "inviteMessage", b"inviteMessage", "inviteResponse", b"inviteResponse", "memberChangeMessage", b"memberChangeMessage", "memberLeftMessage", b"memberLeftMessage", "memberLeftNotificationMessage", b"memberLeftNotificationMessage", "promoteMessage", b"promoteMessage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleteMemberContent", b"deleteMemberContent", "infoChangeMessage", b"infoChangeMessage", "inviteMessage", b"inviteMessage", "inviteResponse", b"inviteResponse", "memberChangeMessage", b"memberChangeMessage", "memberLeftMessage", b"memberLeftMessage", "memberLeftNotificationMessage", b"memberLeftNotificationMessage", "promoteMessage", b"promoteMessage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupUpdateMessage: _TypeAlias = GroupUpdateMessage  # noqa: Y015
+
+@_typing.final
+class GroupUpdateInviteMessage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUPSESSIONID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    MEMBERAUTHDATA_FIELD_NUMBER: _builtins.int
+    ADMINSIGNATURE_FIELD_NUMBER: _builtins.int
+    groupSessionId: _builtins.str
+    """"03" + hex group Ed25519 key"""
+    name: _builtins.str
+    memberAuthData: _builtins.bytes
+    """100 bytes"""
+    adminSignature: _builtins.bytes
+    """over "INVITE" + invitee session id + sent timestamp"""
+    def __init__(
+        self,
+        *,
+        groupSessionId: _builtins.str | None = ...,
+        name: _builtins.str | None = ...,
+        memberAuthData: _builtins.bytes | None = ...,
+        adminSignature: _builtins.bytes | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adminSignature", b"adminSignature", "groupSessionId", b"groupSessionId", "memberAuthData", b"memberAuthData", "name", b"name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adminSignature", b"adminSignature", "groupSessionId", b"groupSessionId", "memberAuthData", b"memberAuthData", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupUpdateInviteMessage: _TypeAlias = GroupUpdateInviteMessage  # noqa: Y015
+
+@_typing.final
+class GroupUpdatePromoteMessage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUPIDENTITYSEED_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    groupIdentitySeed: _builtins.bytes
+    """the 32-byte group seed: a secret"""
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        groupIdentitySeed: _builtins.bytes | None = ...,
+        name: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["groupIdentitySeed", b"groupIdentitySeed", "name", b"name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["groupIdentitySeed", b"groupIdentitySeed", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupUpdatePromoteMessage: _TypeAlias = GroupUpdatePromoteMessage  # noqa: Y015
+
+@_typing.final
+class GroupUpdateInfoChangeMessage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Type:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _TypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[GroupUpdateInfoChangeMessage._Type.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        NAME: GroupUpdateInfoChangeMessage._Type.ValueType  # 1
+        AVATAR: GroupUpdateInfoChangeMessage._Type.ValueType  # 2
+        DISAPPEARING_MESSAGES: GroupUpdateInfoChangeMessage._Type.ValueType  # 3
+
+    class Type(_Type, metaclass=_TypeEnumTypeWrapper): ...
+    NAME: GroupUpdateInfoChangeMessage.Type.ValueType  # 1
+    AVATAR: GroupUpdateInfoChangeMessage.Type.ValueType  # 2
+    DISAPPEARING_MESSAGES: GroupUpdateInfoChangeMessage.Type.ValueType  # 3
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    UPDATEDNAME_FIELD_NUMBER: _builtins.int
+    UPDATEDEXPIRATION_FIELD_NUMBER: _builtins.int
+    ADMINSIGNATURE_FIELD_NUMBER: _builtins.int
+    type: Global___GroupUpdateInfoChangeMessage.Type.ValueType
+    updatedName: _builtins.str
+    updatedExpiration: _builtins.int
+    adminSignature: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        type: Global___GroupUpdateInfoChangeMessage.Type.ValueType | None = ...,
+        updatedName: _builtins.str | None = ...,
+        updatedExpiration: _builtins.int | None = ...,
+        adminSignature: _builtins.bytes | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adminSignature", b"adminSignature", "type", b"type", "updatedExpiration", b"updatedExpiration", "updatedName", b"updatedName"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adminSignature", b"adminSignature", "type", b"type", "updatedExpiration", b"updatedExpiration", "updatedName", b"updatedName"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupUpdateInfoChangeMessage: _TypeAlias = GroupUpdateInfoChangeMessage  # noqa: Y015
+
+@_typing.final
+class GroupUpdateMemberChangeMessage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Type:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _TypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[GroupUpdateMemberChangeMessage._Type.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        ADDED: GroupUpdateMemberChangeMessage._Type.ValueType  # 1
+        REMOVED: GroupUpdateMemberChangeMessage._Type.ValueType  # 2
+        PROMOTED: GroupUpdateMemberChangeMessage._Type.ValueType  # 3
+
+    class Type(_Type, metaclass=_TypeEnumTypeWrapper): ...
+    ADDED: GroupUpdateMemberChangeMessage.Type.ValueType  # 1
+    REMOVED: GroupUpdateMemberChangeMessage.Type.ValueType  # 2
+    PROMOTED: GroupUpdateMemberChangeMessage.Type.ValueType  # 3
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    MEMBERSESSIONIDS_FIELD_NUMBER: _builtins.int
+    HISTORYSHARED_FIELD_NUMBER: _builtins.int
+    ADMINSIGNATURE_FIELD_NUMBER: _builtins.int
+    type: Global___GroupUpdateMemberChangeMessage.Type.ValueType
+    historyShared: _builtins.bool
+    adminSignature: _builtins.bytes
+    @_builtins.property
+    def memberSessionIds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        type: Global___GroupUpdateMemberChangeMessage.Type.ValueType | None = ...,
+        memberSessionIds: _abc.Iterable[_builtins.str] | None = ...,
+        historyShared: _builtins.bool | None = ...,
+        adminSignature: _builtins.bytes | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adminSignature", b"adminSignature", "historyShared", b"historyShared", "type", b"type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adminSignature", b"adminSignature", "historyShared", b"historyShared", "memberSessionIds", b"memberSessionIds", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupUpdateMemberChangeMessage: _TypeAlias = GroupUpdateMemberChangeMessage  # noqa: Y015
+
+@_typing.final
+class GroupUpdateMemberLeftMessage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupUpdateMemberLeftMessage: _TypeAlias = GroupUpdateMemberLeftMessage  # noqa: Y015
+
+@_typing.final
+class GroupUpdateMemberLeftNotificationMessage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupUpdateMemberLeftNotificationMessage: _TypeAlias = GroupUpdateMemberLeftNotificationMessage  # noqa: Y015
+
+@_typing.final
+class GroupUpdateInviteResponseMessage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISAPPROVED_FIELD_NUMBER: _builtins.int
+    isApproved: _builtins.bool
+    def __init__(
+        self,
+        *,
+        isApproved: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["isApproved", b"isApproved"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["isApproved", b"isApproved"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupUpdateInviteResponseMessage: _TypeAlias = GroupUpdateInviteResponseMessage  # noqa: Y015
+
+@_typing.final
+class GroupUpdateDeleteMemberContentMessage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBERSESSIONIDS_FIELD_NUMBER: _builtins.int
+    MESSAGEHASHES_FIELD_NUMBER: _builtins.int
+    ADMINSIGNATURE_FIELD_NUMBER: _builtins.int
+    adminSignature: _builtins.bytes
+    @_builtins.property
+    def memberSessionIds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def messageHashes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        memberSessionIds: _abc.Iterable[_builtins.str] | None = ...,
+        messageHashes: _abc.Iterable[_builtins.str] | None = ...,
+        adminSignature: _builtins.bytes | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adminSignature", b"adminSignature"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adminSignature", b"adminSignature", "memberSessionIds", b"memberSessionIds", "messageHashes", b"messageHashes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupUpdateDeleteMemberContentMessage: _TypeAlias = GroupUpdateDeleteMemberContentMessage  # noqa: Y015

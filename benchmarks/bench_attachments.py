@@ -1,0 +1,91 @@
+"""Attachment figures against a devnet: sending a 5 MB file and receiving it (time, peak RSS).
+
+Run from a checkout: python benchmarks/bench_attachments.py [--repeat 3] [--size 5000000]
+Each figure is the median over --repeat runs of the installed command, next to a text-only send
+and receive measured in the same run; peak memory (max RSS) comes from wait4() on each process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_cli import run_wait4  # noqa: E402
+
+from tests.devnet_support import DevnetProcess  # noqa: E402
+
+
+def user_env(base: dict[str, str], root: Path, name: str, network: Path) -> dict[str, str]:
+    home = root / name
+    return {
+        **base,
+        "HOME": str(home),
+        "SESSIONCLI_CONFIG_DIR": str(home / "config"),
+        "SESSIONCLI_STATE_DIR": str(home / "state"),
+        "SESSIONCLI_CACHE_DIR": str(home / "cache"),
+        "SESSIONCLI_IDENTITY_FILE": str(home / "identity"),
+        "SESSIONCLI_NETWORK": str(network),
+    }
+
+
+def median_run(runs: list[tuple[float, int, bytes]]) -> tuple[float, int]:
+    return statistics.median(t for t, _, _ in runs), max(r for _, r, _ in runs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--size", type=int, default=5_000_000)
+    args = ap.parse_args()
+
+    py = sys.executable
+    tmp = Path(tempfile.mkdtemp(prefix="sessioncli-bench-att-"))
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO), "LANG": "C"}
+    payload = tmp / "payload.bin"
+    payload.write_bytes(os.urandom(args.size))
+    with DevnetProcess(tmp / "devnet", nodes=12, swarm_size=4, seed="bench-attachments") as dn:
+        alice = user_env(base, tmp, "alice", dn.network_file)
+        bob = user_env(base, tmp, "bob", dn.network_file)
+        cli = [py, "-m", "sessioncli"]
+        run_wait4([*cli, "keygen", "-q"], alice)
+        bob_id = run_wait4([*cli, "keygen", "-q"], bob)[2].decode().strip()
+        run_wait4([*cli, "send", bob_id, "warm-up"], alice)  # pool, paths, swarms cached
+        run_wait4([*cli, "receive"], bob)
+
+        text_send = [
+            run_wait4([*cli, "send", bob_id, "text only"], alice) for _ in range(args.repeat)
+        ]
+        text_recv = [run_wait4([*cli, "receive"], bob) for _ in range(args.repeat)]
+        file_send, file_recv = [], []
+        for i in range(args.repeat):
+            file_send.append(run_wait4([*cli, "send", bob_id, "file", "-a", str(payload)], alice))
+            out = tmp / f"in{i}"
+            file_recv.append(run_wait4([*cli, "receive", "--attachments", str(out)], bob))
+            if (out / payload.name).read_bytes() != payload.read_bytes():
+                raise SystemExit("the received file differs")
+
+    mb = args.size / 1e6
+    rows = [
+        ("send, text only", *median_run(text_send)),
+        (f"send, {mb:g} MB file", *median_run(file_send)),
+        ("receive, text only", *median_run(text_recv)),
+        (f"receive, {mb:g} MB file", *median_run(file_recv)),
+    ]
+    print(f"{'command':<24} {'time (s)':>9} {'peak RSS (MB)':>14}")
+    for name, t, rss in rows:
+        print(f"{name:<24} {t:>9.2f} {rss / 1024:>14.1f}")
+    for what, text, file in (("send", rows[0], rows[1]), ("receive", rows[2], rows[3])):
+        growth = (file[2] - text[2]) * 1024
+        print(f"{what}: RSS grows by {growth / args.size:.2f}x the file size over text only")
+
+
+if __name__ == "__main__":
+    main()

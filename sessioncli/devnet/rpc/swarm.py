@@ -1,0 +1,77 @@
+"""Swarm membership of an account (421) and replication of recursive requests to the other members.
+
+Mirrors `handle_wrong_swarm`, `distribute_command` and `reply_or_fail` of session-storage-server
+`oxenss/rpc/request_handler.cpp`; nodes talk HTTPS here (`/swarm_rpc/v1`), not OxenMQ."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import Future
+from typing import Any
+
+from sessioncli.devnet import crypto
+from sessioncli.devnet.node import Network, Node
+from sessioncli.devnet.peers import PeerTimeout, PeerUnreachable
+from sessioncli.devnet.rpc.framing import RpcError
+
+SWARM_RPC_PATH = "/swarm_rpc/v1"
+
+
+def check_swarm(node: Node, net: Network, pubkey: str) -> None:
+    swarm_id = net.swarm_of(pubkey)
+    if node.fault == "stale421":
+        raise RpcError(421, net.swarm_json(swarm_id, node.now_ms(), leave_out=node))
+    if node.spec.swarm_id != swarm_id:
+        raise RpcError(421, net.swarm_json(swarm_id, node.now_ms()))
+
+
+def fan_out(
+    node: Node, net: Network, pubkey: str, method: str, params: dict[str, Any], mine: dict[str, Any]
+) -> dict[str, Any]:
+    """Send the same request to every other swarm member over HTTPS; gather their signed results."""
+    body = json.dumps({"method": method, "params": params}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Devnet-Sender": node.spec.ed25519_hex,
+        "X-Devnet-Signature": crypto.b64(node.keys.sign(body)),
+    }
+    futures: dict[str, Future[dict[str, Any]]] = {}
+    for member in net.members(net.swarm_of(pubkey)):
+        if member is node:
+            continue
+        futures[member.spec.ed25519_hex] = net.executor.submit(
+            _forward_one, node, net, member, body, headers
+        )
+    swarm: dict[str, Any] = {node.spec.ed25519_hex: mine}
+    for ed_hex, future in futures.items():
+        swarm[ed_hex] = future.result()
+    reply = {"swarm": swarm, "t": node.now_ms(), "hf": net.hf}
+    if all(r.get("failed") for r in swarm.values()):
+        raise RpcError(500, reply)
+    return reply
+
+
+def _forward_one(
+    node: Node, net: Network, member: Node, body: bytes, headers: dict[str, str]
+) -> dict[str, Any]:
+    try:
+        reply = net.peers.post(
+            node.ip, member.ip, member.port, SWARM_RPC_PATH, body, net.replication_timeout, headers
+        )
+    except PeerTimeout:
+        return {"failed": True, "timeout": True}
+    except PeerUnreachable as exc:
+        return {"failed": True, "reason": f"unreachable: {exc}"}
+    if reply.status != 200:
+        return {
+            "failed": True,
+            "code": reply.status,
+            "reason": reply.body[:200].decode("utf-8", "replace"),
+        }
+    try:
+        result = json.loads(reply.body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {"failed": True, "bad_peer_response": True}
+    if not isinstance(result, dict):
+        return {"failed": True, "bad_peer_response": True}
+    return result
