@@ -24,7 +24,8 @@ _HOW_TO_PROVIDE = (
     "choose one:",
     "  desktop:  sessioncli keygen            (stores it in the OS keyring)",
     "  server:   sessioncli keygen --identity-file ~/.config/sessioncli/identity",
-    "            then set SESSIONCLI_IDENTITY_FILE in the crontab or systemd unit",
+    "            (read by default when there is no keyring identity; elsewhere: set",
+    "            identity_file in config.toml or SESSIONCLI_IDENTITY_FILE)",
     "  CI:       keep the seed in a CI secret, expose it as a file via SESSIONCLI_IDENTITY_FILE",
     "            (or as SESSIONCLI_IDENTITY)",
     "see: man sessioncli (IDENTITY STORAGE)",
@@ -226,22 +227,46 @@ def keyring_available() -> bool:
 # --- resolution -------------------------------------------------------------------------------
 
 
-def load_secret(profile: str, identity_file: str | None) -> StoredSecret:
-    """First found wins: identity file (flag or env) -> SESSIONCLI_IDENTITY -> OS keyring."""
+def default_identity_file(profile: str) -> Path | None:
+    """The conventional identity file (config folder/identity), for the default profile only."""
+    if profile != "default":
+        return None
+    from sessioncli import state
+
+    return state.config_dir() / "identity"
+
+
+def load_secret(
+    profile: str, identity_file: str | None, *, configured_file: str | None = None
+) -> StoredSecret:
+    """First found wins (docs/cli.md, IDENTITY STORAGE in the man page):
+
+    1. --identity-file / SESSIONCLI_IDENTITY_FILE, 2. SESSIONCLI_IDENTITY, 3. identity_file in
+    config.toml, 4. the OS keyring, 5. the default identity file when it exists. The default
+    file comes after the keyring so that creating it never silently replaces a desktop user's
+    keyring identity; it is held to the same 0600 rule as any identity file.
+    """
     if identity_file:
         return read_identity_file(identity_file)
     env_value = os.environ.get(ENV_IDENTITY)
     if env_value is not None and env_value.strip():
         return StoredSecret(parse_secret(env_value, origin=ENV_IDENTITY), "env", ENV_IDENTITY)
+    if configured_file:
+        return read_identity_file(configured_file)
+    fallback = default_identity_file(profile)
     try:
         found = keyring_read(profile)
     except SecretStoreUnavailable as exc:
+        if fallback is not None and fallback.exists():
+            return read_identity_file(str(fallback))
         raise IdentityMissing(
             f"no identity for profile {profile!r}: no identity file, no {ENV_IDENTITY}, "
             "and no usable OS keyring",
             hints=(exc.hints[0], *_HOW_TO_PROVIDE),
         ) from None
     if found is None:
+        if fallback is not None and fallback.exists():
+            return read_identity_file(str(fallback))
         raise IdentityMissing(
             f"no identity for profile {profile!r} (not in the keyring, no identity file, "
             f"no {ENV_IDENTITY})",

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -43,9 +44,51 @@ def cache_dir() -> Path:
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create a private (0700) folder and its parents if missing."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create a private (0700) folder and any missing parents 0700, whatever the umask.
+
+    mkdir's mode is filtered by the umask and `parents=True` makes parents with the umask's
+    default (0777 under umask 000, 0755 under 022: a state folder listing every Session ID used
+    on the host). So each folder we create is chmod-ed to 0700; our own top folders that an
+    older version made too open are tightened on first use.
+    """
+    if not path.is_dir():
+        missing: list[Path] = []
+        probe = path
+        while not probe.exists() and probe != probe.parent:
+            missing.append(probe)
+            probe = probe.parent
+        for folder in reversed(missing):
+            try:
+                folder.mkdir(mode=0o700)
+            except FileExistsError:
+                continue  # made by a parallel process: its own mkdir chose the mode
+            os.chmod(folder, 0o700)
+    _tighten_roots()
     return path
+
+
+_tightened = False
+
+
+def _tighten_roots() -> None:
+    """Once per process: our state and cache folders drop group/other access if they have it.
+
+    (The config folder is left as it is: a user may share it on purpose; we create it 0700.)"""
+    global _tightened
+    if _tightened:
+        return
+    _tightened = True
+    for root in (state_dir(), cache_dir()):
+        with contextlib.suppress(OSError):
+            st = root.stat()
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(root, 0o700)
+        with contextlib.suppress(OSError):  # the per-network folders directly below
+            for child in root.iterdir():
+                st = child.lstat()
+                mine = st.st_uid == os.getuid() and stat.S_ISDIR(st.st_mode)
+                if mine and st.st_mode & 0o077:
+                    os.chmod(child, 0o700)
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:

@@ -48,7 +48,7 @@ class DevnetProcess:
         *,
         nodes: int = 15,
         swarm_size: int = 5,
-        seed: str = "sessioncli-devnet",
+        seed: str | None = "sessioncli-devnet",  # None: the CLI's default (the folder's own)
         seeds: int = 1,
         timeout: float = 20.0,
         extra_args: tuple[str, ...] = (),
@@ -73,8 +73,7 @@ class DevnetProcess:
                 str(nodes),
                 "--swarm-size",
                 str(swarm_size),
-                "--seed",
-                seed,
+                *(["--seed", seed] if seed is not None else []),
                 "--seeds",
                 str(seeds),
                 *extra_args,

@@ -110,9 +110,15 @@ def main() -> None:
     # the CLI is neither imported nor built. Otherwise all of them, and the table is refreshed.
     modules = None if completing else _complete.modules_for(sys.argv[1:])
     typer_app = _load_modules(modules) if modules else load_app()
+    click_exc = _click_exceptions()
     try:
-        typer_app(prog_name="sessioncli")
-        code = 0
+        result = typer_app(prog_name="sessioncli", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except click_exc.ClickException as exc:
+        code = _usage_error(exc)
+    except _abort_type():
+        sys.stderr.write("sessioncli: interrupted\n")
+        code = 130
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     if not modules:  # so that the next run or Tab loads only what it needs
@@ -129,6 +135,49 @@ def main() -> None:
                 pass
         os._exit(code)
     raise SystemExit(code)
+
+
+def _click_exceptions() -> Any:
+    """The exceptions module of the click that typer runs on (recent typer vendors its own)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # an older typer on plain click
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
+
+
+def _abort_type() -> type[BaseException]:
+    """What this typer raises for an aborted prompt (its own class, or click's)."""
+    try:
+        from typer.exceptions import Abort
+
+        return Abort
+    except ImportError:  # an older typer on plain click
+        from click.exceptions import Abort as ClickAbort
+
+        return ClickAbort
+
+
+def _usage_error(exc: Any) -> int:
+    """Click's usage errors in the one error form every other error uses (`sessioncli: error:`)."""
+    import sys
+
+    from sessioncli.cli._output import escape
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `sessioncli`: the help is the answer
+        exc.show()
+        return int(exc.exit_code)
+    lines = [f"sessioncli: error: {escape(exc.format_message())}"]
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        lines.append(f"  usage: {ctx.get_usage().removeprefix('Usage: ')}")
+        lines.append(f"  try '{ctx.command_path} -h' for help")
+    try:
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    return int(exc.exit_code)
 
 
 __all__ = ["app", "load_app", "main"]

@@ -43,13 +43,15 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
             err("sessioncli: interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
-            # The reader went away (`| head -1`): stop quietly, as Unix tools do.
+            # The reader went away (`| head -1`): it has what it wanted, so this is the end and
+            # not an error (exit 0). What was not written was not committed (receive marks a
+            # message seen only after its line was flushed).
             try:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError):
                 pass
-            raise typer.Exit(int(ExitCode.ERROR)) from None
+            raise typer.Exit(int(ExitCode.OK)) from None
         except typer.Exit:
             raise
         except Exception as exc:

@@ -60,9 +60,46 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return head + moved + kept
 
 
+def _default_completion_shell(args: list[str]) -> list[str]:
+    """A bare `--show-completion` (no shell named) means the current shell."""
+    out = list(args)
+    for i, a in enumerate(out):
+        if a == "--":
+            break
+        if a == "--show-completion" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out.insert(i + 1, "auto")
+            break
+    return out
+
+
+def _plain_argument_names() -> None:
+    """Arguments in help as Unix tools write them: `RECIPIENT`, `[MESSAGE]`, no `<str>` after.
+
+    typer 0.29 writes a required argument as `{RECIPIENT}` in the usage line and adds a type
+    (`<str>`, `<list[str]>`) to each argument's help line; both read as syntax to type. Where a
+    typer lacks these hooks, its own rendering stays.
+    """
+    from typer import core
+
+    argument = getattr(core, "TyperArgument", None)
+    if argument is None or not hasattr(argument, "_usage_display_name"):
+        return
+
+    def usage_name(self: Any) -> str:
+        name = str(self.metavar or self.name).upper()
+        shown = name if self.required else f"[{name}]"
+        return shown + ("..." if self.nargs != 1 else "")
+
+    argument._usage_display_name = usage_name
+    argument.display_type_rich = lambda self, ctx: None
+
+
+_plain_argument_names()
+
+
 class _RootGroup(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(list(args)))
+        return super().parse_args(ctx, hoist_global_options(_default_completion_shell(args)))
 
 
 app = typer.Typer(
@@ -72,13 +109,27 @@ app = typer.Typer(
         "Headless, scriptable, onion-routed client for the Session private messenger.\n\n"
         "Data goes to stdout, messages to stderr; a successful quiet command prints nothing. "
         "Exit codes: 0 ok, 1 error, 2 usage, 3 partial send, 69 network unavailable, "
-        "75 temporary failure (retry later), 78 identity/configuration, 130 interrupted."
+        "74 cannot write to stdout, 75 temporary failure (retry later), 78 identity/configuration, "
+        "130 interrupted."
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    add_completion=False,  # our own --show-completion SHELL below; --install-completion: docs
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _completion_shells() -> None:
+    """Register typer's bash/zsh/fish completion (add_completion=False skips it, with its flags)."""
+    try:
+        from typer._completion_classes import completion_init
+    except ImportError:  # an older typer registers them on import
+        return
+    completion_init()
+
+
+_completion_shells()
 
 
 @dataclass
@@ -101,10 +152,62 @@ def get_globals(ctx: typer.Context) -> Globals:
     return Globals()
 
 
+_SHELLS = ("bash", "zsh", "fish")
+
+
+def _show_completion(value: str | None) -> None:
+    """Print the completion script for the shell asked for (typer's own flag ignored the name)."""
+    if value is None:
+        return
+    shell = value
+    if shell == "auto":
+        import os
+
+        shell = os.path.basename(os.environ.get("SHELL", "")) or "bash"
+    if shell not in _SHELLS:
+        raise typer.BadParameter(
+            f"unknown shell {value!r}: use {', '.join(_SHELLS)}", param_hint="'--show-completion'"
+        )
+    from typer._completion_shared import get_completion_script
+
+    typer.echo(
+        get_completion_script(
+            prog_name="sessioncli", complete_var="_SESSIONCLI_COMPLETE", shell=shell
+        ),
+        nl=False,
+    )
+    raise typer.Exit()
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"sessioncli {__version__}")
         raise typer.Exit()
+
+
+def complete_network(incomplete: str) -> list[str]:
+    """mainnet, testnet, then folders and .json files under what was typed. Never raises."""
+    try:
+        import glob
+        import os
+
+        found = [n for n in ("mainnet", "testnet") if n.startswith(incomplete)]
+        for path in sorted(glob.glob(os.path.expanduser(incomplete) + "*"))[:50]:
+            if os.path.isdir(path):
+                found.append(path + "/")
+            elif path.endswith(".json"):
+                found.append(path)
+        return found
+    except Exception:  # completion must never print a traceback at the user's prompt
+        return []
+
+
+def complete_profile(incomplete: str) -> list[str]:
+    """Profiles that have state or a config: `default` and any `SESSIONCLI_PROFILE` in use."""
+    import os
+
+    names = {"default", os.environ.get("SESSIONCLI_PROFILE") or "default"}
+    return sorted(n for n in names if n.startswith(incomplete))
 
 
 @app.callback()
@@ -115,7 +218,9 @@ def main_options(
         typer.Option(
             "--profile",
             envvar="SESSIONCLI_PROFILE",
-            help="Identity profile (one keyring entry and state folder per profile).",
+            metavar="NAME",
+            help="Which identity: one keyring entry per profile (state follows the Session ID).",
+            autocompletion=complete_profile,
         ),
     ] = "default",
     network: Annotated[
@@ -123,7 +228,9 @@ def main_options(
         typer.Option(
             "--network",
             envvar="SESSIONCLI_NETWORK",
+            metavar="NETWORK",
             help="mainnet, testnet, or the path of a network file (as `devnet up` writes).",
+            autocompletion=complete_network,
             show_default="mainnet",
         ),
     ] = None,
@@ -132,6 +239,7 @@ def main_options(
         typer.Option(
             "--identity-file",
             envvar="SESSIONCLI_IDENTITY_FILE",
+            metavar="PATH",
             help="Read (or with keygen, write) the identity from this file instead of the keyring.",
         ),
     ] = None,
@@ -140,6 +248,7 @@ def main_options(
         typer.Option(
             "--proxy",
             envvar="SESSIONCLI_PROXY",
+            metavar="URL",
             help="Proxy for connections to seeds and guards, e.g. socks5h://127.0.0.1:9050; none: direct.",
         ),
     ] = None,
@@ -147,11 +256,29 @@ def main_options(
         bool, typer.Option("-q", "--quiet", help="No informational output on stderr.")
     ] = False,
     verbose: Annotated[
-        int, typer.Option("-v", "--verbose", count=True, help="More detail on stderr (repeatable).")
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            show_default=False,
+            help="More detail on stderr (repeatable).",
+        ),
     ] = 0,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+    show_completion: Annotated[
+        str | None,
+        typer.Option(
+            "--show-completion",
+            metavar="[SHELL]",
+            callback=_show_completion,
+            is_eager=True,
+            expose_value=False,
+            help="Print the completion script for SHELL (bash, zsh or fish; default: $SHELL).",
+        ),
     ] = None,
 ) -> None:
     if profile != "default" and not _valid_profile(profile):
@@ -177,7 +304,11 @@ def _valid_profile(name: str) -> bool:
 TimeoutOpt = Annotated[
     float | None,
     typer.Option(
-        "--timeout", min=0.1, help="Give up after SECONDS (exit 69 or 75).", show_default="30"
+        "--timeout",
+        min=0.1,
+        metavar="SECONDS",
+        help="Give up after SECONDS (exit 69 or 75).",
+        show_default="30",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]

@@ -36,7 +36,7 @@ def _approval(ctx: typer.Context) -> dict[str, Any]:
         ident, _ = identity.load(g.profile, g.identity_file)
         cfg = settings.load_config()
         net = settings.pick(g.network, "SESSIONCLI_NETWORK", cfg.network)
-        folder = conversations.identity_state_dir(settings.network_key(net), ident.session_id)
+        folder = conversations.network_identity_dir(net, ident.session_id)
         return dict(conversations.ConversationStore(folder).all())
     except SessionCliError:
         return {}
@@ -125,11 +125,21 @@ def remove_cmd(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> 
 @cli_errors
 def rename_cmd(
     ctx: typer.Context,
-    old: Annotated[str, typer.Argument(metavar="OLD", autocompletion=complete_contact_name)],
-    new: Annotated[str, typer.Argument(metavar="NEW")],
+    old: Annotated[
+        str,
+        typer.Argument(
+            metavar="OLD", help="The contact's current name.", autocompletion=complete_contact_name
+        ),
+    ],
+    new: Annotated[
+        str,
+        typer.Argument(
+            metavar="NEW", help="Its new name (1-64 characters, no spaces, commas or controls)."
+        ),
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Rename a contact."""
+    """Rename a contact (names are matched case-insensitively; the Session ID stays)."""
     from sessioncli.core import contacts
 
     c = contacts.rename(old, new)
@@ -137,17 +147,36 @@ def rename_cmd(
         emit_json(_as_json(c, _approval(ctx)))
 
 
+def _get_or_suggest(name: str) -> Any:
+    """The contact (names match case-insensitively), or exit 2 with a "did you mean"."""
+    import difflib
+
+    from sessioncli.core import contacts
+    from sessioncli.errors import UsageError
+
+    try:
+        return contacts.get(name)
+    except UsageError as exc:
+        known = {c.name.casefold(): c.name for c in contacts.list_contacts()}
+        close = difflib.get_close_matches(name.casefold(), list(known), n=1)
+        if not close:
+            raise
+        raise UsageError(exc.message, hints=(f"did you mean {known[close[0]]!r}?",)) from None
+
+
 @contacts_app.command("show")
 @cli_errors
 def show_cmd(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
     """Show one contact."""
-    from sessioncli.core import contacts
 
-    item = _as_json(contacts.get(name), _approval(ctx))
+    item = _as_json(_get_or_suggest(name), _approval(ctx))
     if json_out:
         emit_json(item)
         return
-    emit_rows(["FIELD", "VALUE"], [[k, "-" if v is None else v] for k, v in item.items()])
+    emit_rows(
+        ["FIELD", "VALUE"],
+        [[k, _state_word(v) if v is None or isinstance(v, bool) else v] for k, v in item.items()],
+    )
 
 
 # --- message requests (issue 15) ------------------------------------------------------------

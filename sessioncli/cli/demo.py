@@ -19,7 +19,9 @@ def _short(key: str) -> str:
 @app.command()
 @cli_errors
 def demo(
-    nodes: Annotated[int, typer.Option("--nodes", min=6, max=60, help="Storage nodes.")] = 15,
+    nodes: Annotated[
+        int, typer.Option("--nodes", min=6, max=60, metavar="N", help="Storage nodes.")
+    ] = 15,
     json_out: JsonOpt = False,
 ) -> None:
     """Start a local network, make two throwaway identities, send one message over a 3-hop path, receive it."""
@@ -44,7 +46,7 @@ def demo(
         emit_line(f"  swarm     bob's messages live on {len(r.bob_swarm)} nodes: {members}")
         emit_line(
             f"  sent      alice -> bob over a guard, two relays and a swarm member: hash "
-            f"{r.sent_hash}, stored on {r.stored_on} nodes, {r.send_ms:.0f} ms"
+            f"{r.sent_hash}, stored on {len(r.stored_on)} nodes, {r.send_ms:.0f} ms"
         )
         emit_line(
             f"  received  bob polled his swarm over an onion path in {r.receive_ms:.0f} ms: "

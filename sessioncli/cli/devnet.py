@@ -22,7 +22,9 @@ app.add_typer(devnet_app, name="devnet")
 DirOption = Annotated[
     Path,
     typer.Option(
-        "--dir", help="Folder of the devnet: certificates, ports, messages, network.json."
+        "--dir",
+        metavar="DIR",
+        help="Folder of the devnet: certificates, ports, messages, network.json.",
     ),
 ]
 
@@ -31,18 +33,29 @@ DirOption = Annotated[
 @cli_errors
 def up(
     directory: DirOption,
-    nodes: Annotated[int, typer.Option("--nodes", min=1, max=2000, help="Storage nodes.")] = 15,
+    nodes: Annotated[
+        int, typer.Option("--nodes", min=1, max=2000, metavar="N", help="Storage nodes.")
+    ] = 15,
     swarm_size: Annotated[
-        int, typer.Option("--swarm-size", min=1, help="Storage nodes per swarm.")
+        int, typer.Option("--swarm-size", min=1, metavar="N", help="Storage nodes per swarm.")
     ] = 5,
     seed: Annotated[
-        str, typer.Option("--seed", help="Derives node keys, addresses and swarm ids.")
-    ] = "sessioncli-devnet",
-    seeds: Annotated[int, typer.Option("--seeds", min=1, max=16, help="Seed nodes.")] = 1,
+        str | None,
+        typer.Option(
+            "--seed",
+            metavar="TEXT",
+            help="Derives node keys, addresses, swarm ids and the network's name.",
+            show_default="the folder's own: kept from its last run, else made from its path",
+        ),
+    ] = None,
+    seeds: Annotated[
+        int, typer.Option("--seeds", min=1, max=16, metavar="N", help="Seed nodes.")
+    ] = 1,
     sogs_rate_limit: Annotated[
         str,
         typer.Option(
             "--sogs-rate-limit",
+            metavar="COUNT/SECONDS",
             help="Posts the SOGS takes per user per room: COUNT/SECONDS or off.",
         ),
     ] = "5/16",
@@ -55,7 +68,11 @@ def up(
     ] = True,
     hardfork: Annotated[
         str,
-        typer.Option("--hardfork", help="Network version the nodes report (hf), MAJOR.MINOR."),
+        typer.Option(
+            "--hardfork",
+            metavar="MAJOR.MINOR",
+            help="Network version the nodes report (hf), MAJOR.MINOR.",
+        ),
     ] = "19.4",
 ) -> None:
     """Run a devnet in the foreground until SIGINT/SIGTERM; one line on stdout once it is ready.
@@ -84,7 +101,7 @@ def up(
         directory,
         nodes=nodes,
         swarm_size=swarm_size,
-        seed=seed,
+        seed=seed or default_seed(directory),
         seeds=seeds,
         sogs=sogs,
         hardfork=(int(major), int(minor)),
@@ -98,6 +115,43 @@ def up(
         devnet.stop()
 
 
+def default_seed(directory: Path) -> str:
+    """A seed of the folder's own, so two devnets get distinct names (and so distinct state).
+
+    A folder that ran before keeps the seed it ran with (it is in its ports.json), so its keys,
+    certificates and stored messages stay valid; a new folder's seed comes from its absolute
+    path. `--seed` still chooses one (tests pin theirs).
+    """
+    import json
+
+    try:
+        saved = json.loads((directory / "ports.json").read_text("utf-8")).get("seed")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    if isinstance(saved, str) and saved:
+        return saved
+    return f"sessioncli-devnet:{directory.absolute()}"
+
+
+DEVNET_VERBS = (
+    "list",
+    "down",
+    "up",
+    "hang",
+    "clock",
+    "fault",
+    "stats",
+    "seen",
+    "fileserver",
+    "sogs",
+    "ons",
+)
+
+
+def _complete_verb(incomplete: str) -> list[str]:
+    return [v for v in DEVNET_VERBS if v.startswith(incomplete)]
+
+
 @devnet_app.command(
     "ctl",
     context_settings={"ignore_unknown_options": True},
@@ -108,14 +162,18 @@ def ctl(
     verb: Annotated[
         str,
         typer.Argument(
+            metavar="VERB",
             help="list | down NODE... | up NODE... | hang NODE... | "
             "clock NODE SECONDS | fault NODE MODE | stats | seen NODE | "
             "fileserver down|up|hang|fault MODE|tamper ID|status | "
             "sogs down|up|hang|fault MODE|clock SECONDS|seen|status | "
-            "ons add NAME SESSION_ID | ons list"
+            "ons add NAME SESSION_ID | ons list",
+            autocompletion=_complete_verb,
         ),
     ],
-    args: Annotated[list[str] | None, typer.Argument(help="Node ids and values.")] = None,
+    args: Annotated[
+        list[str] | None, typer.Argument(metavar="ARGS", help="Node ids and values.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Steer a running devnet: take nodes down, make them hang or misbehave, read counters.

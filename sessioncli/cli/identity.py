@@ -50,6 +50,10 @@ def keygen(
     if show_phrase:
         if restore:
             raise UsageError("--show-phrase and --restore cannot be combined")
+        if json_out:
+            raise UsageError(
+                "--show-phrase and --json cannot be combined: phrases never go into JSON"
+            )
         phrase = identity.export_phrase(g.profile, g.identity_file)
         if not g.quiet:
             err("sessioncli: warning: anyone who sees this phrase can impersonate you")

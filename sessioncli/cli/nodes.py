@@ -30,6 +30,13 @@ def short_key(key: str) -> str:
     return f"{key[:8]}…{key[-4:]}"
 
 
+def key_cell(key: str) -> str:
+    """Shortened for a person on a terminal; whole in a pipe (a script needs the real key)."""
+    from sessioncli.cli._output import stdout_isatty
+
+    return short_key(key) if stdout_isatty() else key
+
+
 @app.command()
 @cli_errors
 def nodes(
@@ -44,7 +51,10 @@ def nodes(
     timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show the service-node pool (address, Ed25519 key, swarm), or a Session ID's swarm."""
+    """Show the service-node pool (address, Ed25519 key, swarm), or a Session ID's swarm.
+
+    In JSON, swarm_id is a 64-bit integer that some readers (jq 1.6, JavaScript) round; the hex
+    swarm is the exact one. Keys are whole in a pipe, shortened only on a terminal."""
     g = get_globals(ctx)
     from sessioncli.core import context
     from sessioncli.core import network as network_core
@@ -57,7 +67,15 @@ def nodes(
         except InvalidSessionId as exc:
             raise UsageError(f"--swarm: {exc}") from None
     opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
+    import time
+
+    started = time.monotonic()
     found = network_core.list_nodes(opts, refresh=refresh, swarm_of=swarm)
+    if g.verbose:
+        from sessioncli.cli import _verbose
+
+        what = "swarm members" if swarm else ("nodes fetched" if refresh else "nodes")
+        _verbose.took(what, len(found), (time.monotonic() - started) * 1000)
     if json_out:
         emit_json([node_json(n) for n in found])
         return
@@ -66,7 +84,7 @@ def nodes(
         [
             [
                 n.address,
-                short_key(n.pubkey_ed25519),
+                key_cell(n.pubkey_ed25519),
                 "" if n.swarm_id is None else f"{n.swarm_id:x}",
             ]
             for n in found

@@ -9,7 +9,7 @@ import typer
 from sessioncli.cli._errors import cli_errors
 from sessioncli.cli._output import emit_json, emit_rows
 from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
-from sessioncli.cli.nodes import node_json, short_key
+from sessioncli.cli.nodes import key_cell, node_json
 
 
 @app.command()
@@ -32,7 +32,15 @@ def path(
     from sessioncli.errors import TemporaryFailure
 
     opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
+    import time
+
+    started = time.monotonic()
     views = network_core.show_paths(opts, rebuild=rebuild, test=test)
+    if g.verbose:
+        from sessioncli.cli import _verbose
+
+        what = "paths tested" if test else ("paths built" if rebuild else "paths")
+        _verbose.took(what, len(views), (time.monotonic() - started) * 1000)
     if json_out:
         out: list[dict[str, Any]] = []
         for i, v in enumerate(views):
@@ -44,7 +52,8 @@ def path(
                 ],
             }
             if v.test is not None:
-                item["test"] = {"ok": v.test.ok, "rtt_ms": v.test.rtt_ms, "error": v.test.error}
+                rtt = None if v.test.rtt_ms is None else round(v.test.rtt_ms)  # integer ms
+                item["test"] = {"ok": v.test.ok, "rtt_ms": rtt, "error": v.test.error}
             out.append(item)
         emit_json(out)
     else:
@@ -52,7 +61,7 @@ def path(
         for i, v in enumerate(views):
             for j, n in enumerate(v.hops):
                 row: list[object] = [i, j + 1, "guard" if j == 0 else "relay", n.address]
-                row.append(short_key(n.pubkey_ed25519))
+                row.append(key_cell(n.pubkey_ed25519))
                 if v.test is not None:
                     result = f"{v.test.rtt_ms:.0f} ms" if v.test.ok else f"failed: {v.test.error}"
                     row.append(result if j == 0 else "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Annotated
 
 import typer
@@ -34,6 +35,24 @@ def read_stdin_message() -> str:
     elif text.endswith("\n"):
         text = text[:-1]
     return text
+
+
+def check_argv_text(value: str, what: str) -> str:
+    """Text from argv: bytes that are not UTF-8 arrive as lone surrogates; refuse them (exit 2)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"{what} is not valid UTF-8 text (character {exc.start})") from None
+    return value
+
+
+def check_display_name(name: str) -> str:
+    """A display name we send: valid UTF-8 without control characters (they would reach, and
+    could rewrite, the other side's terminal)."""
+    check_argv_text(name, "the display name")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
+        raise UsageError(f"invalid display name {name!a}: it holds control characters")
+    return name
 
 
 def read_stdin_file(limit: int) -> bytes:
@@ -74,7 +93,7 @@ def send(
         typer.Option(
             "--ttl",
             metavar="DURATION",
-            help="How long the network keeps it, e.g. 1h, 2d (10s to 14d).",
+            help="How long the network keeps it, e.g. 90m, 1h30m, 2d (10s to 14d).",
             show_default="14d",
         ),
     ] = None,
@@ -159,7 +178,7 @@ def send(
             raise UsageError("stdin cannot carry both the identity and the message")
         body = read_stdin_message()
     else:
-        body = message
+        body = check_argv_text(message, "MESSAGE")
     from sessioncli.core import attachments as attachments_core
 
     stdin_file = read_stdin_file(attachments_core.MAX_FILE_BYTES) if "-" in attach else None
@@ -169,6 +188,8 @@ def send(
     display_name = name or settings.pick(
         None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
     )
+    if display_name is not None:
+        check_display_name(display_name)
     expiration = disappear_core.parse(disappear, disappear_after) if disappear else None
     disappear_core.check_no_ttl(expiration, ttl)
     ttl_ms = disappear_core.store_ttl_ms(expiration, settings.resolve_ttl_ms(ttl, resolved.config))
@@ -184,6 +205,7 @@ def send(
         return
     identity = context.load_identity(opts)
     net = context.open_network(resolved)
+    started = time.monotonic()
     try:
         folder = context.state_folder(resolved, identity.session_id)
         pointers, picture = attachments_core.upload_for_send(net, files, avatar_file, folder)
@@ -201,6 +223,11 @@ def send(
                 disappear=expiration,
             ),
         )
+        if g.verbose:
+            from sessioncli.cli import _verbose
+
+            _verbose.sent(results, (time.monotonic() - started) * 1000)
+            _verbose.paths(net)
     finally:
         net.close()
 

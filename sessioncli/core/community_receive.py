@@ -100,7 +100,7 @@ class ServerSource:
                 b.owners.append((box, None))
         return b
 
-    def poll(self, emit: Callable[[Record], None], *, limit: int | None = None) -> int:
+    def poll(self, emit: Callable[[Record], bool | None], *, limit: int | None = None) -> int:
         from sessioncli.core.community_server import check_reply
         from sessioncli.protocol import sogs
 
@@ -143,7 +143,11 @@ class ServerSource:
     # --- rooms --------------------------------------------------------------------------------
 
     def _room(
-        self, room: Community, items: list[Any], emit: Callable[[Record], None], left: int | None
+        self,
+        room: Community,
+        items: list[Any],
+        emit: Callable[[Record], bool | None],
+        left: int | None,
     ) -> int:
         from sessioncli.protocol import sogs
 
@@ -161,8 +165,7 @@ class ServerSource:
             if left is not None and emitted >= left:
                 break
             record = self._room_record(room, m)
-            if record is not None:
-                emit(record)
+            if record is not None and emit(record) is not False:  # False: hidden by a filter
                 emitted += 1
                 self.stats.emitted += 1
             self.cursors.set("rooms", room.url, m.seqno, commit=self.ctx.commit)
@@ -208,7 +211,7 @@ class ServerSource:
     # --- blinded DMs --------------------------------------------------------------------------
 
     def _boxes(
-        self, boxes: dict[str, list[Any]], emit: Callable[[Record], None], left: int | None
+        self, boxes: dict[str, list[Any]], emit: Callable[[Record], bool | None], left: int | None
     ) -> int:
         """Inbox and outbox together, in the server's id order (one conversation, both ways)."""
         from sessioncli.protocol import sogs
@@ -227,8 +230,7 @@ class ServerSource:
             if left is not None and emitted >= left:
                 break
             record = self._dm_record(box, m)
-            if record is not None:
-                emit(record)
+            if record is not None and emit(record) is not False:  # False: hidden by a filter
                 emitted += 1
                 self.stats.emitted += 1
             self.cursors.set(box, self.server, m.id, commit=self.ctx.commit)

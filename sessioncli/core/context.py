@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sessioncli.core import settings
-from sessioncli.core.conversations import identity_state_dir
+from sessioncli.core.conversations import network_identity_dir
 
 if TYPE_CHECKING:
     from sessioncli.net.client import NetworkClient
@@ -61,4 +61,4 @@ def load_identity(opts: Options) -> Identity:
 
 
 def state_folder(resolved: Resolved, session_id: str) -> Path:
-    return identity_state_dir(settings.network_key(resolved.network), session_id)
+    return network_identity_dir(resolved.network, session_id)

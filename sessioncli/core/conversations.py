@@ -27,6 +27,34 @@ def identity_state_dir(network_key: str, session_id: str) -> Path:
     return state.state_dir() / network_key / session_id
 
 
+def network_identity_dir(network: str | None, session_id: str) -> Path:
+    """The identity's state folder on `network` (a --network value), moving old state over.
+
+    State used to be keyed by a network file's name alone; the first use under the new key
+    renames the old folder (receive cursors, seen hashes, approvals), so nothing is received
+    twice. Where two networks shared an old name, the first one used takes that state.
+    """
+    from sessioncli.core import settings
+
+    key = settings.network_key(network)
+    legacy = settings.legacy_network_key(network)
+    if legacy is not None and legacy != key:
+        move_legacy_state(state.state_dir(), legacy, key)
+    return identity_state_dir(key, session_id)
+
+
+def move_legacy_state(root: Path, legacy: str, key: str) -> None:
+    old, new = root / legacy, root / key
+    if new.exists() or not old.is_dir():
+        return
+    with state.file_lock(root / ".migrate.lock", what="the state folder"):
+        if new.exists() or not old.is_dir():
+            return  # another process moved it while we waited
+        import os
+
+        os.rename(old, new)  # open files and held locks inside it move along (same inodes)
+
+
 class ConversationStore:
     """conversations.json under the identity's state folder; every change is locked and atomic."""
 

@@ -24,7 +24,7 @@ class DemoReport:
     paths: list[list[dict[str, str]]] = field(default_factory=list)
     bob_swarm: list[dict[str, str]] = field(default_factory=list)
     sent_hash: str = ""
-    stored_on: int = 0
+    stored_on: list[str] = field(default_factory=list)  # as in send --json: who acknowledged
     send_ms: float = 0.0
     receive_ms: float = 0.0
     received_body: str = ""
@@ -33,7 +33,12 @@ class DemoReport:
     ok: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """Milliseconds as integers, as everywhere in the JSON output."""
+        out = dict(self.__dict__)
+        for key, value in out.items():
+            if key.endswith("_ms") and isinstance(value, float):
+                out[key] = round(value)
+        return out
 
 
 def _node(n: Any) -> dict[str, str]:
@@ -82,7 +87,7 @@ def run_demo(*, nodes: int = 15, swarm_size: int = 5, text: str = DEMO_TEXT) -> 
                 if not result.ok:
                     raise SessionCliError(f"demo send failed: {result.error}")
                 report.sent_hash = result.hash or ""
-                report.stored_on = len(result.stored_on)
+                report.stored_on = list(result.stored_on)
                 report.paths = [[_node(n) for n in p] for p in net.paths()]
                 report.bob_swarm = [_node(n) for n in net.swarm(bob.session_id)]
                 got: list[Received] = []

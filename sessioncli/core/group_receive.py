@@ -117,7 +117,7 @@ class GroupReceiver:
             **kw,
         )
 
-    def poll(self, emit: Callable[[Record], None], *, limit: int | None = None) -> int:
+    def poll(self, emit: Callable[[Record], bool | None], *, limit: int | None = None) -> int:
         from sessioncli.core import groups
 
         group = groups._open(self.gctx, self.name)
@@ -134,9 +134,9 @@ class GroupReceiver:
         emitted = 0
         for rec in pending:
             if rec.hash not in self.state.seen and (limit is None or emitted < limit):
-                emit(rec)
+                shown = emit(rec)
                 self._remember(rec.hash)
-                emitted += 1
+                emitted += shown is not False  # a record a filter hid is not counted
         if not synced.kicked:
             emitted += self._posts(group, emit, None if limit is None else limit - emitted)
         if self.commit_enabled:
@@ -152,7 +152,9 @@ class GroupReceiver:
         extra = {"group_name": v.group_name, "members": [m.to_json() for m in v.members]}
         return self._record(kind, h, self.group_id, int(time.time() * 1000), extra=extra)
 
-    def _posts(self, group: OpenGroup, emit: Callable[[Record], None], limit: int | None) -> int:
+    def _posts(
+        self, group: OpenGroup, emit: Callable[[Record], bool | None], limit: int | None
+    ) -> int:
         from sessioncli.core import groups
         from sessioncli.protocol.groups.swarm_auth import NS_MESSAGES
 
@@ -173,10 +175,11 @@ class GroupReceiver:
                 self.stats.own_skipped += 1
                 self._remember(item.hash)
                 continue
-            emit(rec)  # writes and flushes
+            shown = emit(rec)  # writes and flushes; False: a filter hid it (not counted)
             self._remember(item.hash)
-            emitted += 1
-            self.stats.emitted += 1
+            if shown is not False:
+                emitted += 1
+                self.stats.emitted += 1
         return emitted
 
     def _decode(self, group: OpenGroup, item: StoredItem) -> GroupRecord | None:

@@ -22,8 +22,19 @@ class IdentityInfo:
         return {"session_id": self.session_id, "profile": self.profile, "stored_in": self.stored_in}
 
 
+def configured_identity_file() -> str | None:
+    """identity_file from config.toml (a broken config file is exit 78, as everywhere)."""
+    from sessioncli.core import settings
+
+    return settings.load_config().identity_file
+
+
 def load(profile: str, identity_file: str | None) -> tuple[Identity, IdentityInfo]:
-    secret = keystore.load_secret(profile, identity_file)
+    secret = keystore.load_secret(
+        profile,
+        identity_file,
+        configured_file=None if identity_file else configured_identity_file(),
+    )
     ident = Identity.from_seed(secret.seed)
     return ident, IdentityInfo(ident.session_id, profile, secret.source, secret.location)
 
@@ -38,6 +49,7 @@ def parse_phrase(phrase: str) -> bytes:
 def store(profile: str, identity_file: str | None, seed: bytes, *, force: bool) -> IdentityInfo:
     """Store a seed in the identity file (when given) or the keyring; refuse to replace unasked."""
     ident = Identity.from_seed(seed)
+    identity_file = identity_file or configured_identity_file()
     if identity_file:
         path = keystore.write_identity_file(identity_file, seed, force=force)
         return IdentityInfo(ident.session_id, profile, "file", str(path))
@@ -57,5 +69,9 @@ def create(profile: str, identity_file: str | None, *, force: bool) -> IdentityI
 
 
 def export_phrase(profile: str, identity_file: str | None) -> str:
-    secret = keystore.load_secret(profile, identity_file)
+    secret = keystore.load_secret(
+        profile,
+        identity_file,
+        configured_file=None if identity_file else configured_identity_file(),
+    )
     return mnemonic.encode(secret.seed)

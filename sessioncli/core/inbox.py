@@ -66,7 +66,7 @@ class PollResult:
 
 
 def poll_all(
-    sources: list[ReceiveSource], emit: Callable[[Record], None], *, limit: int | None = None
+    sources: list[ReceiveSource], emit: Callable[[Record], bool | None], *, limit: int | None = None
 ) -> PollResult:
     """Poll every source once; a source that fails is reported, the others still run."""
     result = PollResult()

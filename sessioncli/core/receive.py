@@ -173,7 +173,7 @@ class Receiver:
         self.stats = PollStats()
         self.screen = screen  # blocked senders, unsent messages (core/screen.py)
 
-    def poll(self, emit: Callable[[Received], None], *, limit: int | None = None) -> int:
+    def poll(self, emit: Callable[[Received], bool | None], *, limit: int | None = None) -> int:
         """Fetch everything new from one swarm member; returns how many messages were emitted."""
         from sessioncli.protocol.message import MessageDecodeError, decode_dm
 
@@ -228,11 +228,14 @@ class Receiver:
                     outgoing=outgoing,
                     contact=self.contact_name(decoded.sender),
                 )
-                emit(received)  # writes and flushes; raises BrokenPipeError if the reader left
+                # emit writes and flushes (BrokenPipeError if the reader left); False: a filter
+                # hid it, so it is consumed but does not count against `limit`.
+                shown = emit(received)
                 self._remember(item.hash, item.expiration_ms)
                 self._advance(node, item.hash)
-                emitted += 1
-                self.stats.emitted += 1
+                if shown is not False:
+                    emitted += 1
+                    self.stats.emitted += 1
                 if not outgoing:
                     self._note_conversation(decoded)
             self._commit()

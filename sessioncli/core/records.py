@@ -50,10 +50,13 @@ class ReceiveSource(Protocol):
 
     `poll` fetches everything new, calls `emit` for each record in order (emit writes and
     flushes; it may raise BrokenPipeError), marks each record received right after `emit`
-    returns, and returns how many records it emitted.
+    returns, and returns how many records it emitted. `emit` returns False for a record a
+    filter hid: it is marked received all the same, but counts neither in the return value nor
+    against `limit` (`receive --max N` counts shown records). An exception from `emit` leaves
+    that record unmarked.
     """
 
-    def poll(self, emit: Callable[[Record], None], *, limit: int | None = None) -> int: ...
+    def poll(self, emit: Callable[[Record], bool | None], *, limit: int | None = None) -> int: ...
 
     def close(self) -> None: ...
 

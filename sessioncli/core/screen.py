@@ -82,16 +82,19 @@ class Screen:
         self,
         emit: Callable[[Record], None],
         shows: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> Callable[[Record], None]:
+    ) -> Callable[[Record], bool]:
         """`emit` the records `shows` lets through, and remember every one (a hidden record is
-        consumed too, and can still be replied to; only a printed one counts as read)."""
+        consumed too, and can still be replied to; only a printed one counts as read).
+        Returns whether it was shown: a source counts hidden ones neither in its total nor
+        against `limit` (core/records.py)."""
 
-        def wrapped(record: Record) -> None:
+        def wrapped(record: Record) -> bool:
             rec = record.to_json()
             printed = shows is None or shows(rec)
             if printed:
                 emit(record)
             self.shown(rec, printed=printed)
+            return printed
 
         return wrapped
 

@@ -17,7 +17,8 @@ MIN_TTL_MS = 10 * 1000  # storage server minimum
 MAX_TTL_MS = 14 * 24 * 3600 * 1000  # storage server maximum for the public inbox (namespace 0)
 
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+|\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Config:
     ttl: str | None = None
     proxy: str | None = None
     timeout: float | None = None
+    identity_file: str | None = None  # after the flag and the environment, before the keyring
     avatar: str | None = None  # path of the profile picture sent with messages
     # [sendmail] table: aliases (address or local part -> recipient words), max_chars
     sendmail_aliases: dict[str, str] = field(default_factory=dict)
@@ -43,13 +45,16 @@ def config_path() -> Path:
 
 
 def parse_duration_ms(text: str, *, what: str = "duration") -> int:
-    """'90s', '30m', '1h', '14d', '2w', '500ms' or bare seconds -> milliseconds."""
+    """'90s', '30m', '1h30m', '14d', '2w', '500ms' or bare seconds -> milliseconds."""
     value = text.strip().lower()
-    m = _DURATION.fullmatch(value)
-    if not m:
-        raise UsageError(f"invalid {what} {text!r}: use a number with s, m, h, d or w (e.g. 1h)")
-    number = float(m.group(1))
-    return int(number * _UNITS[m.group(2) or "s"])
+    if not _DURATION.fullmatch(value):
+        raise UsageError(
+            f"invalid {what} {text!r}: use numbers with units ms, s, m, h, d or w "
+            "(e.g. 90s, 1h, 1h30m, 2d)"
+        )
+    if value.replace(".", "", 1).isdigit():
+        return int(float(value) * 1000)
+    return int(sum(float(n) * _UNITS[u] for n, u in _PART.findall(value)))
 
 
 def parse_ttl_ms(text: str) -> int:
@@ -171,11 +176,24 @@ def resolve_ttl_ms(flag: str | None, config: Config) -> int:
 
 
 def network_key(network: str | None) -> str:
-    """A folder-safe name of the network for per-network state: mainnet, testnet, or the file's name."""
+    """The folder name of a network's state: mainnet, testnet, or a network file's name + digest.
+
+    See `sessioncli.net.networks.network_key`: a file's key names what identifies the network
+    (its seeds and their certificates), so two devnets called alike never share state.
+    """
     if not network or network == "mainnet":
         return "mainnet"
     if network == "testnet":
         return "testnet"
+    from sessioncli.net.networks import resolve_network
+
+    return resolve_network(network).key
+
+
+def legacy_network_key(network: str | None) -> str | None:
+    """The folder name state used before networks were keyed by their seeds: the file's name."""
+    if not network or network in ("mainnet", "testnet"):
+        return None
     import json
 
     try:
@@ -183,11 +201,8 @@ def network_key(network: str | None) -> str:
     except RuntimeError:  # "~user/..." for a user that does not exist
         path = Path(network)
     try:
-        data = json.loads(path.read_text("utf-8"))
-        name = str(data["name"])
-    except FileNotFoundError:
-        raise ConfigError(f"network file {path} does not exist") from None
+        name = str(json.loads(path.read_text("utf-8"))["name"])
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        raise ConfigError(f"network file {path} is not a valid network file") from None
+        return None
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64]
     return safe or "custom"

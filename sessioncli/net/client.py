@@ -231,7 +231,7 @@ class NetworkClient:
         self.timeout = timeout
         proxy = proxy or os.environ.get("SESSIONCLI_PROXY") or None
         self._transport = Transport(proxy=proxy, pins=self.config.pins)
-        self._cache = NetCache(cache_root or state.cache_dir(), self.name)
+        self._cache = NetCache(cache_root or state.cache_dir(), self.config.key)
         self._clock = NetworkClock(clock)
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()

@@ -29,6 +29,7 @@ MAINNET_SPKI = {
 }
 TESTNET_SEEDS = ("http://seed2.getsession.org:38157",)
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+BUILT_IN = ("mainnet", "testnet")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,29 @@ class NetworkConfig:
     def pins(self) -> dict[str, str]:
         return {s.url: s.fingerprint for s in self.seeds if s.fingerprint}
 
+    @property
+    def key(self) -> str:
+        """The folder name for this network's caches and state: see `network_key`."""
+        return network_key(self)
+
+
+def network_key(config: NetworkConfig) -> str:
+    """What identifies a network on disk (cache and state folders), not just what it is called.
+
+    Two network files may carry the same name (two devnets started with one `--seed`), so a
+    file's key is its name plus a digest of its seeds: the pinned certificate of each https seed
+    (a seed that moves to another port is still the same seed; a devnet makes a fresh key pair
+    per folder), the URL of a seed without one. The built-in networks keep their names as keys,
+    so a mainnet user's state never moves.
+    """
+    if config.name in BUILT_IN:
+        return config.name
+    import hashlib
+
+    parts = sorted(s.fingerprint or s.url for s in config.seeds)
+    digest = hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:12]
+    return f"{config.name[:51]}-{digest}"
+
 
 def mainnet() -> NetworkConfig:
     seeds = []
@@ -131,7 +155,13 @@ def load_network_file(path: Path) -> NetworkConfig:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"network file {path} does not exist") from None
+        hints: tuple[str, ...] = ()
+        if (path.parent / "ports.json").exists():  # a devnet folder: its devnet is not running
+            hints = (
+                "a stopped devnet removes its network.json; to rehearse an outage (exit 69), "
+                "keep it running and use: sessioncli devnet ctl --dir DIR down NODE...",
+            )
+        raise ConfigError(f"network file {path} does not exist", hints=hints) from None
     except OSError as exc:
         raise ConfigError(f"cannot read network file {path}: {exc.strerror}") from None
     try:

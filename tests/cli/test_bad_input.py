@@ -85,6 +85,22 @@ CASES: list[tuple[str, list[str], bytes | None, int, str]] = [
     ("unknown subcommand", ["frobnicate"], None, 2, "No such command"),
     ("bad profile", ["--profile", "a/b", "whoami"], None, 2, "--profile"),
     ("show unknown contact", ["contacts", "show", "nobody"], None, 2, "unknown contact"),
+    # issue 12 item 4: bytes that are not UTF-8 in argv ("caf\xe9"), as on stdin
+    ("invalid utf-8 argv", ["send", VALID, "caf\udce9"], None, 2, "not valid UTF-8"),
+    # item 1: display names we send carry no control characters
+    ("control display name", ["send", "--name", "a\nb", VALID, "hi"], None, 2, "display name"),
+    ("escape display name", ["send", "--name", "a\x1b[2J", VALID, "hi"], None, 2, "control"),
+    # item 5: contact names that could not work
+    ("comma contact", ["contacts", "add", "a,b", VALID], None, 2, "commas"),
+    ("control contact", ["contacts", "add", "a\x07b", VALID], None, 2, "control"),
+    ("c1 contact", ["contacts", "add", "a\x9bb", VALID], None, 2, "control"),
+    ("non-utf-8 contact", ["contacts", "add", "caf\udce9", VALID], None, 2, "UTF-8"),
+    ("at contact", ["contacts", "add", "@ops", VALID], None, 2, "'@'"),
+    ("dash contact", ["contacts", "add", "--", "-ops", VALID], None, 2, "'-'"),
+    # item 13: usage errors in the one error form
+    ("missing argument", ["send"], None, 2, "sessioncli: error: Missing argument"),
+    # item 18: the error names what --ttl accepts, and what it names is accepted
+    ("ttl words", ["send", "--ttl", "1h30x", VALID, "hi"], None, 2, "1h30m"),
 ]
 
 

@@ -255,3 +255,69 @@ def test_stored_phrase_errors_name_positions_not_words(monkeypatch: pytest.Monke
         for w in set(broken.split()):
             assert f"'{w}'" not in res.stderr
         assert "word" in res.stderr
+
+
+# issue 12 item 11: identity_file in config.toml, the default identity file after the keyring
+
+
+def _seed_file(path: Path, seed_hex: str, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(seed_hex + "\n")
+    path.chmod(mode)
+
+
+def test_default_identity_file_is_read_when_no_keyring_holds_one(private_dirs: Path) -> None:
+    default = private_dirs / "config" / "identity"  # SESSIONCLI_CONFIG_DIR/identity
+    _seed_file(default, VECTOR_PHRASE)
+    res = run_cli(["whoami", "--json"], private_dirs)  # no D-Bus here: the keyring is unusable
+    assert res.returncode == 0, res.stderr
+    assert VECTOR_ID in res.stdout and '"stored_in":"file"' in res.stdout
+    default.chmod(0o644)  # the 0600 rule holds for the default file too
+    res = run_cli(["whoami"], private_dirs)
+    assert res.returncode == 78 and "chmod 600" in res.stderr
+    # another profile never reads the default profile's file
+    default.chmod(0o600)
+    assert run_cli(["--profile", "work", "whoami"], private_dirs).returncode == 78
+
+
+def test_keyring_identity_wins_over_the_default_file(private_dirs: Path) -> None:
+    env = cli_env(
+        private_dirs,
+        PYTHON_KEYRING_BACKEND="tests.memkeyring.FileKeyring",
+        SESSIONCLI_TEST_KEYRING_FILE=str(private_dirs / "kr.json"),
+    )
+    # a keyring that works but holds nothing: the file is used
+    _seed_file(private_dirs / "config" / "identity", VECTOR_PHRASE)
+    assert run_cli(["whoami"], private_dirs, env=env).stdout.strip() == VECTOR_ID
+    made = run_cli(["keygen"], private_dirs, env=env)
+    assert made.returncode == 0, made.stderr
+    who = run_cli(["whoami"], private_dirs, env=env)
+    assert who.stdout.strip() == made.stdout.strip() != VECTOR_ID  # never changes silently
+
+
+def test_identity_file_in_config_toml(private_dirs: Path) -> None:
+    ident = private_dirs / "srv-identity"
+    _seed_file(ident, VECTOR_PHRASE)
+    config = private_dirs / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'identity_file = "{ident}"\n')
+    assert run_cli(["whoami"], private_dirs).stdout.strip() == VECTOR_ID
+    # the flag and the environment still win
+    other = private_dirs / "other"
+    _seed_file(other, CANARY_SEED_HEX)
+    by_flag = run_cli(["--identity-file", str(other), "whoami"], private_dirs)
+    assert by_flag.stdout.strip() != VECTOR_ID and by_flag.returncode == 0
+    # keygen with the setting writes there (and refuses to overwrite)
+    again = run_cli(["keygen"], private_dirs)
+    assert again.returncode == 2 and "already exists" in again.stderr, again.stderr
+
+
+def test_show_phrase_never_goes_into_json(private_dirs: Path) -> None:
+    ident = private_dirs / "id"
+    _seed_file(ident, CANARY_SEED_HEX)
+    res = run_cli(
+        ["--identity-file", str(ident), "keygen", "--show-phrase", "--json"], private_dirs
+    )
+    assert res.returncode == 2
+    assert res.stdout == "" and canary_phrase() not in res.stderr
+    assert "--json" in res.stderr

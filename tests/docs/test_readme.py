@@ -81,11 +81,11 @@ class DocsWorld:
         shim = self.bin / "sessioncli"
         shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m sessioncli "$@"\n')
         shim.chmod(0o755)
-        # The CI example installs the package from PyPI; here the checkout is already importable.
+        # The CI example installs the package from its repository; here the checkout is importable.
         pip = self.bin / "pip"
         pip.write_text(
             "#!/bin/sh\n"
-            '[ "$1 $2" = "install session-messenger-cli" ] && exit 0\n'
+            f'[ "$1 $2" = {shlex.quote("install " + str(REPO))} ] && exit 0\n'
             f'exec {shlex.quote(sys.executable)} -m pip "$@"\n'
         )
         pip.chmod(0o755)
@@ -172,6 +172,8 @@ def _run_crontab(world: DocsWorld, code: str) -> None:
         var = re.match(r"^([A-Z_][A-Z0-9_]*)=(.*)$", line)
         if var:
             env[var.group(1)] = var.group(2).replace("/home/alerts", str(world.home))
+            if var.group(1) == "PATH":  # the test's `sessioncli` stands where pipx would put it
+                env["PATH"] = f"{world.bin}:{env['PATH']}"
             continue
         fields = line.split(None, 5)
         assert len(fields) == 6, f"not a cron job line: {line}"
@@ -201,17 +203,21 @@ def _run_systemd(world: DocsWorld, code: str) -> None:
     if not ident.exists():
         world.cli(["keygen", "-q", "--identity-file", str(ident)], env=env)
     me = world.cli(["whoami"], env=dict(env)).strip()
+    named = re.search(r"%h/([\w.-]+\.ndjson)", code)
+    log = world.home / (named.group(1) if named else "session-inbox.ndjson")
+    before = (log.read_text() if log.exists() else "").count("hello bot")
     proc = subprocess.Popen(shlex.split(exec_start), env=env, stderr=subprocess.PIPE, text=True)
     try:
         ops_env = dict(world.env, SESSIONCLI_IDENTITY_FILE=str(world.ops_file))
         world.cli(["send", me, "hello bot"], env=ops_env)
-        log = world.home / "session-inbox.ndjson"
+
+        def count() -> int:
+            return (log.read_text() if log.exists() else "").count("hello bot")
+
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "hello bot" not in (
-            log.read_text() if log.exists() else ""
-        ):
+        while time.monotonic() < deadline and count() <= before:
             time.sleep(0.2)
-        assert "hello bot" in log.read_text()
+        assert count() > before, log
     finally:
         proc.send_signal(signal.SIGTERM)  # what `systemctl stop` does
         code_ = proc.wait(timeout=30)
@@ -236,6 +242,7 @@ def _run_ci_step(world: DocsWorld, code: str) -> None:
             value = value.strip()
             value = value.replace("${{ secrets.SESSION_BOT_SEED }}", BOT_SEED)
             value = value.replace("${{ vars.OPS_SESSION_ID }}", world.ops_id)
+            value = value.replace("${{ vars.SESSIONCLI_SOURCE }}", str(REPO))
             value = value.replace("${{ vars.SESSION_COMMUNITY_URL }}", world.community_url)
             assert "${{" not in value, f"unknown CI expression in {line}"
             env[key.strip()] = value

@@ -147,6 +147,10 @@ def exercise(canary: Runner, peer: Runner, peer_id: str, *, full: bool) -> None:
     canary.run(["send", "05abc", "x"], expect=2)
     canary.run(["send", "--ttl", "30d", peer_id, "x"], expect=2)
     canary.run(["path", "--test"])
+    # receive --exec: the handler's environment and stdin carry the message, never our seed
+    peer.run(["send", CANARY.session_id, "for the handler"])
+    handled = canary.run(["receive", "--exec", "env; cat"]).stdout
+    assert "for the handler" in handled and "SESSIONCLI_HASH=" in handled
     if not full:
         return
     canary.run(["send", "--json", "--name", "Canary", "--ttl", "1h", peer_id, "json send"])

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from sessioncli.errors import NetworkUnavailable, SessionCliError, TemporaryFailure
+from sessioncli.net import networks
 from sessioncli.net.client import NetworkClient
 from sessioncli.net.transport import HttpResponse, TransportError
 
 NAME = "offline-test"
+# caches live under what identifies the network (its seeds), not its name alone
+CACHE_KEY = networks.NetworkConfig(NAME, (networks.Seed("http://127.0.0.1:9"),)).key
 SID = "05" + "ab" * 32
 
 
@@ -64,7 +67,7 @@ def _network(tmp_path: Path) -> Path:
 def _client(
     tmp_path: Path, *, nodes: int = 30, fetched_at_ms: int | None = None, **kw: Any
 ) -> tuple[NetworkClient, FakeTransport]:
-    cache = tmp_path / "cache" / NAME
+    cache = tmp_path / "cache" / CACHE_KEY
     cache.mkdir(parents=True, exist_ok=True)
     if nodes:
         at = int(time.time() * 1000) if fetched_at_ms is None else fetched_at_ms
@@ -85,7 +88,7 @@ def test_old_pool_does_not_recurse_and_fails_cleanly(tmp_path: Path):
         client.swarm(SID)
     assert fake.calls  # it did try the network
     # the failed refresh is remembered: the next run does not try again at once
-    saved = json.loads((tmp_path / "cache" / NAME / "pool.json").read_text())
+    saved = json.loads((tmp_path / "cache" / CACHE_KEY / "pool.json").read_text())
     assert saved["fetched_at_ms"] == 1 and saved["refresh_failed_at_ms"] > 1
     assert len(saved["nodes"]) == 30
 
@@ -163,7 +166,7 @@ def test_swarm_cache_keeps_the_most_recently_used(tmp_path: Path, monkeypatch: p
     for sid in sids[5:]:
         client._set_swarm(sid, members)
     assert set(client._swarms) == {sids[0], *sids[4:]}
-    saved = json.loads((tmp_path / "cache" / NAME / "swarms.json").read_text())
+    saved = json.loads((tmp_path / "cache" / CACHE_KEY / "swarms.json").read_text())
     assert len(saved) == 5 and set(sids[5:]) <= set(saved)
     fresh, _ = _client(tmp_path, nodes=0)
     fresh._load()

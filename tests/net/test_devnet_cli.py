@@ -12,6 +12,7 @@ import pytest
 
 from sessioncli.errors import NetworkUnavailable
 from sessioncli.net.client import NetworkClient
+from sessioncli.net.networks import resolve_network
 from sessioncli.protocol.ids import Identity
 from tests.conftest import run_cli
 from tests.net.socks5 import Socks5Server
@@ -158,7 +159,8 @@ def test_parallel_threads_share_one_client(devnet, tmp_path: Path):
         assert not errors and len(results) == 8
         assert len(c.paths()) == 2  # built once, shared
     # a damaged cache costs time, not correctness
-    cache = tmp_path / "c" / json.loads(devnet.network_file.read_text())["name"]
+    cache = tmp_path / "c" / resolve_network(str(devnet.network_file)).key
+    assert cache.is_dir()
     for f in cache.glob("*.json"):
         f.write_text("{garbage")
     with NetworkClient(str(devnet.network_file), cache_root=tmp_path / "c") as c:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sessioncli.net.client import NetworkClient
+from sessioncli.net.networks import resolve_network
 from sessioncli.protocol.ids import Identity
 from tests.net.conftest import endpoint_total, node_ids, onion_counts
 
@@ -44,7 +45,7 @@ def test_cold_then_warm(devnet, tmp_path: Path):
         assert set(out.stored_on) <= swarm
         page = c.retrieve(ALICE, cursors={})
         assert [m.data for m in page.messages] == [base64.b64encode(b"first").decode()]
-    cache = tmp_path / "cache" / json.loads(devnet.network_file.read_text())["name"]
+    cache = tmp_path / "cache" / resolve_network(str(devnet.network_file)).key
     assert {"pool.json", "paths.json", "swarms.json"} <= {p.name for p in cache.iterdir()}
 
     # warm: a new client (a new process would do the same) costs exactly one onion request
@@ -194,9 +195,7 @@ def test_persistent_406_is_a_clock_error(devnet, tmp_path: Path):
 def test_old_pool_is_refreshed_from_three_nodes(devnet, tmp_path: Path):
     with _client(devnet, tmp_path) as c:
         _store(c)
-    pool_file = (
-        tmp_path / "cache" / json.loads(devnet.network_file.read_text())["name"] / "pool.json"
-    )
+    pool_file = tmp_path / "cache" / resolve_network(str(devnet.network_file)).key / "pool.json"
     pool = json.loads(pool_file.read_text())
     pool["fetched_at_ms"] = 1  # older than 6 h
     pool_file.write_text(json.dumps(pool))
@@ -214,8 +213,7 @@ def test_old_pool_is_refreshed_from_three_nodes(devnet, tmp_path: Path):
 
 def _skew_saved_clock(devnet, tmp_path: Path, cache: Path, seconds: int) -> None:
     """What clock.json holds after running with a clock `seconds` behind, since corrected."""
-    name = json.loads(devnet.network_file.read_text())["name"]
-    clock_file = cache / name / "clock.json"
+    clock_file = cache / resolve_network(str(devnet.network_file)).key / "clock.json"
     now = int(time.time() * 1000)
     nodes = [n["pubkey_ed25519"] for n in devnet.nodes() if n["kind"] == "storage"]
     clock_file.write_text(json.dumps({"offsets": {n: [seconds * 1000, now] for n in nodes}}))

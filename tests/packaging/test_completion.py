@@ -65,7 +65,7 @@ def _shim(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _bash(env: dict[str, str], *words: str) -> list[str]:
+def _bash(env: dict[str, str], *words: str, cwd: Path | None = None) -> list[str]:
     script = (
         'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); '
         '_sessioncli_completion sessioncli; printf "%s\\n" "${COMPREPLY[@]}"'
@@ -77,6 +77,7 @@ def _bash(env: dict[str, str], *words: str) -> list[str]:
         text=True,
         timeout=60,
         check=True,
+        cwd=cwd,
     )
     return [line for line in proc.stdout.splitlines() if line]
 
@@ -93,10 +94,17 @@ def _bash(env: dict[str, str], *words: str) -> list[str]:
         (["sessioncli", "contacts", "show", "b"], ["bob"]),
         (["sessioncli", "contacts", "remove", "alb"], ["albert"]),
         (["sessioncli", "contacts", "rename", "ali"], ["alice"]),
+        # issue 12 item 19
+        (["sessioncli", "--network", "m"], ["mainnet"]),
+        (["sessioncli", "--network", "t"], ["testnet"]),
+        (["sessioncli", "--profile", "d"], ["default"]),
+        (["sessioncli", "devnet", "ctl", "--dir", "x", "s"], ["stats", "seen", "sogs"]),
+        (["sessioncli", "devnet", "ctl", "--dir", "x", "h"], ["hang"]),
     ],
 )
 def test_bash(contacts: Path, tmp_path: Path, words: list[str], expected: list[str]) -> None:
-    assert sorted(_bash(_shim(tmp_path), *words)) == sorted(expected)
+    # from a folder holding only the shim's bin/: --network also completes paths under the cwd
+    assert sorted(_bash(_shim(tmp_path), *words, cwd=tmp_path)) == sorted(expected)
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
@@ -118,3 +126,44 @@ def test_zsh_script_works_from_fpath() -> None:
     text = (REPO / "completions" / "_sessioncli").read_text()
     assert text.startswith("#compdef sessioncli\n")
     assert "loadautofunc" in text
+
+
+def test_network_completion_offers_network_files(tmp_path: Path) -> None:
+    dn = tmp_path / "dn"
+    dn.mkdir()
+    (dn / "network.json").write_text("{}")
+    (dn / "notes.txt").write_text("")
+    env = _shim(tmp_path)
+    assert _bash(env, "sessioncli", "--network", str(tmp_path / "d")) == [f"{dn}/"]
+    assert _bash(env, "sessioncli", "--network", f"{dn}/") == [f"{dn}/network.json"]
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("zsh", "#compdef sessioncli"),
+        ("fish", "complete --command sessioncli"),
+        ("bash", "complete -o"),
+    ],
+)
+def test_show_completion_prints_the_named_shell(
+    private_dirs: Path, shell: str, marker: str
+) -> None:
+    from tests.conftest import run_cli
+
+    res = run_cli(["--show-completion", shell], private_dirs)
+    assert res.returncode == 0, res.stderr
+    assert marker in res.stdout
+    foreign = {"zsh": ["COMPREPLY"], "fish": ["COMPREPLY", "compdef"], "bash": ["compdef"]}
+    assert not any(word in res.stdout for word in foreign[shell])
+    assert run_cli(["--show-completion", "tcsh"], private_dirs).returncode == 2
+
+
+def test_help_has_no_typer_type_marks(private_dirs: Path) -> None:
+    from tests.conftest import run_cli
+
+    for args in (["send", "-h"], ["contacts", "rename", "-h"], ["devnet", "ctl", "-h"], ["-h"]):
+        out = run_cli(args, private_dirs).stdout
+        assert "<str>" not in out and "range>" not in out and "{" not in out.splitlines()[0], out
+    rename = run_cli(["contacts", "rename", "-h"], private_dirs).stdout
+    assert "current name" in rename
