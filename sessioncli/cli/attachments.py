@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from sessioncli.cli._errors import cli_errors, err
-from sessioncli.cli._output import emit_json, emit_line
+from sessioncli.cli._output import emit_json, emit_line, escape
 from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
 
 attachments_app = typer.Typer(
@@ -56,9 +56,10 @@ def fetch(
         net.close()
     for r in results:
         if r.error:
-            err(f"sessioncli: error: {r.attachment.file_name or 'attachment'!r}: {r.error}")
+            name = escape(r.attachment.file_name or "attachment")  # the sender chose it
+            err(f"sessioncli: error: {name}: {escape(r.error)}")
         elif not json_out:
-            emit_line(r.path or "")
+            emit_line(escape(r.path or ""))
     if json_out:
         emit_json([r.to_json() for r in results])
     failed = [r for r in results if r.error]
