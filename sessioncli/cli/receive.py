@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -38,6 +39,22 @@ def _render(received: Any, json_out: bool, tty: bool) -> None:
             data["body"] if data["body"] is not None else "",
         ]
         emit_line("\t".join(tsv_escape(f) for f in fields))
+
+
+def _fault_hook() -> Any:
+    """SESSIONCLI_FAULT=crash-after-fetch (crash-safety tests): die like kill -9 right after a
+    fetch that brought messages, before anything is printed or committed."""
+    if os.environ.get("SESSIONCLI_FAULT") != "crash-after-fetch":
+        return None
+    return lambda: os._exit(137)
+
+
+def _report_poll(stats: Any) -> None:
+    down = stats.unreachable
+    err(
+        f"sessioncli: poll {stats.polls or 1}: {stats.requests} request(s) so far"
+        + (f"; {len(down)} member(s) did not answer" if down else "")
+    )
 
 
 @app.command()
@@ -98,20 +115,36 @@ def receive(
             include_own=include_own,
             commit=not peek,
             contact_name=contacts.name_for,
+            after_fetch=_fault_hook(),
         )
+        health = receive_core.FollowHealth()
         try:
             total = 0
             last_new = time.monotonic()
             while True:
                 remaining = None if max_count is None else max_count - total
+                show = lambda r: _render(r, json_out, tty)  # noqa: E731
                 try:
-                    got = receiver.poll(lambda r: _render(r, json_out, tty), limit=remaining)
+                    if follow:
+                        got = receiver.poll_follow(show, limit=remaining)
+                    else:
+                        got = receiver.poll(show, limit=remaining)
                 except (NetworkUnavailable, TemporaryFailure) as exc:
                     if not follow:
                         raise
-                    if g.verbose:
+                    if health.failed():
+                        err(
+                            f"sessioncli: warning: {health.in_a_row} polls in a row failed;"
+                            f" not receiving: {exc.message}"
+                        )
+                    elif g.verbose:
                         err(f"sessioncli: poll failed, retrying: {exc.message}")
                     got = 0
+                else:
+                    if health.answered():
+                        err("sessioncli: polls succeed again; receiving")
+                    if g.verbose and follow:
+                        _report_poll(receiver.stats)
                 total += got
                 if got:
                     last_new = time.monotonic()
@@ -128,6 +161,8 @@ def receive(
             net.close()
             signal.signal(signal.SIGTERM, previous)
     s = receiver.stats
+    if g.verbose and not follow:
+        _report_poll(s)
     if g.verbose and (s.dropped or s.duplicates):
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.drop_reasons.items()))
         err(
