@@ -8,19 +8,15 @@ in `<cache_root>/<network name>/` (see net/cache.py). Each call takes `timeout=`
 
 from __future__ import annotations
 
-import base64
 import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from sessioncli import state
 from sessioncli.errors import ProtocolError, SessionCliError, UsageError
-from sessioncli.exitcodes import ExitCode
-from sessioncli.net import guards
+from sessioncli.net import guards, polling, storing
 from sessioncli.net.bootstrap import PoolKeeper
 from sessioncli.net.cache import CLOCK, NetCache
 from sessioncli.net.clock import LocalClock, NetworkClock
@@ -37,7 +33,8 @@ from sessioncli.net.results import (
     StoreOutcome,
     SwarmPoll,
 )
-from sessioncli.net.swarmcall import Recipe, SwarmCall, SwarmLookup
+from sessioncli.net.storing import verified_holders
+from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall, SwarmLookup
 from sessioncli.net.swarms import SwarmCache
 from sessioncli.net.transport import PostTransport, Transport, WatchedTransport
 from sessioncli.protocol import onion, rpc
@@ -54,18 +51,11 @@ __all__ = [
     "RetrievedMessage",
     "StoreOutcome",
     "SwarmPoll",
+    "verified_holders",
 ]
 
-CLOCK_MOVED_MS = 1000
 NOW_TIMEOUT = 10.0  # asking the network for its time takes at most this much of a call
 MAX_SERVER_ATTEMPTS = 6  # paths tried for one server request (its server may be the trouble)
-# Redundant stores: while fewer than min(REDUNDANCY, swarm size) members hold a message, the
-# same (idempotent: same hash) store goes to another member, at most EXTRA_STORES times and
-# within EXTRA_STORE_SECONDS of its own, so one sick member does not cost every send its timeout.
-REDUNDANCY = 2
-EXTRA_STORES = 2
-EXTRA_STORE_SECONDS = 4.0
-MEMBER_ATTEMPTS = 4  # paths one member is tried on by a swarm-wide poll
 
 
 class NetworkClient:
@@ -137,6 +127,9 @@ class NetworkClient:
             rng=self._rng,
         )
         self._lookup = SwarmLookup(get=self._swarm, put=self._set_swarm)
+        self._parts = Parts(
+            self._ex, self._lookup, self._pool, self._swarms, self._clock, self._rng
+        )
 
     # --- wiring helpers --------------------------------------------------------------------
 
@@ -279,87 +272,9 @@ class NetworkClient:
         """
         deadline = self._deadline(timeout)
         self._load()
-        plan = _StorePlan(_sid(session_id), namespace, ttl_ms, self._clock.offset_ms())
+        plan = storing.StorePlan(_sid(session_id), namespace, ttl_ms, self._clock.offset_ms())
         plan.add(timestamp_ms, data_b64)
-        recipe = self._store_recipe(plan, reencode, deadline)
-        call = SwarmCall(self._ex, self._lookup, plan.sid, recipe, deadline)
-        first = call.run()
-        return self._store_more(plan, call, first, deadline)
-
-    def _store_recipe(
-        self, plan: _StorePlan, reencode: Callable[[int], str] | None, deadline: Deadline
-    ) -> Recipe[StoreOutcome]:
-        def after_refusal(node: Node) -> bool:
-            if reencode is None or len(plan.versions) > 1:
-                return False
-            swarm = self._swarms.get(plan.sid) or [node]
-            self._ex.settle_network_time(deadline, exclude={n.pubkey_ed25519 for n in swarm})
-            if abs(self._clock.offset_ms() - plan.made_with) <= CLOCK_MOVED_MS:
-                return False
-            ts = self._clock.now_ms()
-            plan.add(ts, reencode(ts))
-            return True
-
-        def accept(node: Node, reply: onion.SnodeReply) -> StoreOutcome | None:
-            members = {n.pubkey_ed25519 for n in self._swarms.get(plan.sid) or []}
-            result = rpc.parse_store(reply.body)
-            ts, _data, expected = plan.versions[-1]
-            holders = verified_holders(result, node.pubkey_ed25519, expected, members)
-            if not holders:
-                return None
-            expiries = [n.expiry_ms for n in result.nodes if n.expiry_ms]
-            expiry = max(expiries) if expiries else ts + plan.ttl_ms
-            return StoreOutcome(expected, holders, expiry, ts)
-
-        return Recipe(
-            what="store",
-            make=lambda _node: plan.request(),
-            accept=accept,
-            order=lambda nodes: self._pool.ranked(nodes, self._rng),
-            after_clock_refusal=after_refusal,
-        )
-
-    def _store_more(
-        self,
-        plan: _StorePlan,
-        call: SwarmCall[StoreOutcome],
-        first: StoreOutcome,
-        deadline: Deadline,
-    ) -> StoreOutcome:
-        """The redundancy rule (see store): extra stores of exactly the stored version (never
-        re-encoded: the hash must stay), each one request, through paths that have not failed
-        in this send (the first call's evidence goes along)."""
-        want = min(REDUNDANCY, len(call.members))
-        holders = list(first.stored_on)
-        recipe = Recipe(
-            what="store",
-            make=lambda _node: plan.request(),
-            accept=self._store_recipe(plan, None, deadline).accept,
-            order=lambda nodes: nodes,
-            after_clock_refusal=lambda _node: False,
-        )
-        budget = deadline.sub(EXTRA_STORE_SECONDS)
-        queue = [
-            m
-            for m in self._pool.ranked(call.members, self._rng)
-            if m.pubkey_ed25519 not in holders and m.pubkey_ed25519 not in call.tried
-        ]
-        queue.sort(key=lambda n: call.failures[n.pubkey_ed25519])
-        extra = 0
-        for member in queue:
-            if len(holders) >= want or extra >= EXTRA_STORES or budget.expired():
-                break
-            extra += 1
-            one = SwarmCall(
-                self._ex, self._lookup, plan.sid, recipe, budget, only=[member], max_attempts=1
-            )
-            one.blame = call.blame
-            try:
-                out = one.run()
-            except SessionCliError:
-                continue
-            holders += [h for h in out.stored_on if h not in holders]
-        return StoreOutcome(first.hash, holders, first.expiry_ms, first.timestamp_ms, 1 + extra)
+        return storing.store(self._parts, plan, reencode, deadline)
 
     def retrieve(
         self,
@@ -381,7 +296,9 @@ class NetworkClient:
             ]
             return sorted(nodes, key=lambda n: n.pubkey_ed25519 not in cursors)
 
-        recipe = self._retrieve_recipe(identity, cursors, namespace, max_count, order)
+        recipe = polling.retrieve_recipe(
+            self._parts, identity, cursors, namespace, max_count, order
+        )
         return SwarmCall(self._ex, self._lookup, identity.session_id, recipe, deadline).run()
 
     def poll_swarm(
@@ -394,95 +311,18 @@ class NetworkClient:
         only: Collection[str] | None = None,
         timeout: Timeout = None,
     ) -> SwarmPoll:
-        """One page from every reachable member of our swarm (those in `only`, if given), in
-        parallel, each from its own cursor. Members that fail are listed in `failed`; when none
-        answers, the call fails (69/75 by the CallLog rule). A member that answers 421 has the
-        swarm cache replaced, and members new to the swarm are polled in the same call."""
+        """One page from every reachable member of our swarm (see net/polling.py)."""
         deadline = self._deadline(timeout)
         self._load()
-        before = self.requests
-        members = self._swarm(identity.session_id, deadline, False)
-        if only is not None:
-            members = [m for m in members if m.pubkey_ed25519 in only]
-        recipe = self._retrieve_recipe(identity, cursors, namespace, max_count, lambda ns: ns)
-        pages, errors, moved = self._poll_members(identity, recipe, members, deadline)
-        if moved and only is None:
-            asked = {m.pubkey_ed25519 for m in members}
-            new = [
-                m
-                for m in self._swarm(identity.session_id, deadline, False)
-                if m.pubkey_ed25519 not in asked
-            ]
-            more_pages, more_errors, _ = self._poll_members(identity, recipe, new, deadline)
-            pages += more_pages
-            errors.update(more_errors)
-        failed = {ed: f.why for ed, f in errors.items()}
-        if not pages:
-            raise _first_error(errors, self._ex, f"retrieve for {identity.session_id[:10]}…")
-        return SwarmPoll(pages, failed, self.requests - before)
-
-    def _poll_members(
-        self,
-        identity: Identity,
-        recipe: Recipe[RetrieveOutcome],
-        members: list[Node],
-        deadline: Deadline,
-    ) -> tuple[list[RetrieveOutcome], dict[str, _Failed], bool]:
-        if not members:
-            return [], {}, False
-        try:
-            self._paths.ensure(deadline)  # once, before the threads want paths
-        except SessionCliError:
-            pass  # each member's call reports it
-        calls = [
-            SwarmCall(
-                self._ex,
-                self._lookup,
-                identity.session_id,
-                recipe,
-                deadline,
-                only=[m],
-                max_attempts=MEMBER_ATTEMPTS,
-            )
-            for m in members
-        ]
-        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-            futures = [pool.submit(c.run) for c in calls]
-        pages: list[RetrieveOutcome] = []
-        errors: dict[str, _Failed] = {}
-        for call, future in zip(calls, futures, strict=True):
-            try:
-                pages.append(future.result())
-            except SessionCliError as exc:
-                errors[call.members[0].pubkey_ed25519] = _Failed(exc, call.log.last)
-        return pages, errors, any(c.moved for c in calls)
-
-    def _retrieve_recipe(
-        self,
-        identity: Identity,
-        cursors: Mapping[str, str],
-        namespace: int,
-        max_count: int | None,
-        order: Callable[[list[Node]], list[Node]],
-    ) -> Recipe[RetrieveOutcome]:
-        def make(node: Node) -> rpc.RpcRequest:
-            return rpc.build_retrieve(
-                identity,
-                timestamp_ms=self._clock.now_for(node.pubkey_ed25519),
-                namespace=namespace,
-                last_hash=cursors.get(node.pubkey_ed25519),
-                max_count=max_count,
-            )
-
-        def accept(node: Node, reply: onion.SnodeReply) -> RetrieveOutcome:
-            result = rpc.parse_retrieve(reply.body)
-            msgs = [
-                RetrievedMessage(m.hash, m.timestamp_ms, m.expiration_ms, m.data)
-                for m in result.messages
-            ]
-            return RetrieveOutcome(node=node, messages=msgs, more=result.more)
-
-        return Recipe(what="retrieve", make=make, accept=accept, order=order)
+        return polling.poll_swarm(
+            self._parts,
+            deadline,
+            identity,
+            cursors=cursors,
+            namespace=namespace,
+            max_count=max_count,
+            only=only,
+        )
 
     def delete(
         self, identity: Identity, hashes: Sequence[str], *, timeout: Timeout = None
@@ -555,76 +395,6 @@ class NetworkClient:
 
     def _set_swarm(self, sid: str, nodes: list[Node]) -> None:
         self._swarms.put(sid, nodes, self._clock.local_ms())
-
-
-class _StorePlan:
-    """The versions of one message being stored: the original, then at most one re-encoded
-    (timestamp, data, expected hash), and the network offset the original was made with."""
-
-    def __init__(self, sid: str, namespace: int, ttl_ms: int, made_with: int) -> None:
-        self.sid, self.namespace, self.ttl_ms, self.made_with = sid, namespace, ttl_ms, made_with
-        self.versions: list[tuple[int, str, str]] = []
-        self._requests: list[rpc.RpcRequest] = []
-
-    def add(self, timestamp_ms: int, data_b64: str) -> None:
-        try:
-            raw = base64.b64decode(data_b64, validate=True)
-        except ValueError:
-            raise UsageError("message data is not base64") from None
-        expected = rpc.message_hash(self.sid, self.namespace, raw)
-        self.versions.append((timestamp_ms, data_b64, expected))
-        self._requests.append(
-            rpc.build_store(
-                self.sid,
-                data_b64,
-                ttl_ms=self.ttl_ms,
-                timestamp_ms=timestamp_ms,
-                namespace=self.namespace,
-            )
-        )
-
-    def request(self) -> rpc.RpcRequest:
-        return self._requests[-1]
-
-
-def verified_holders(
-    result: rpc.StoreResult, target: str, expected: str, members: Collection[str]
-) -> list[str]:
-    """Who holds the message by a store answer: the target when it says the expected hash (its
-    answer came under the onion key only it shares with us), and another member only with its
-    own valid signature over that hash (SPEC §4.4: a node signs the base64 hash string), so a
-    junk node cannot claim that others stored it; nodes outside the swarm do not count."""
-    holders: list[str] = []
-    if not result.nodes and result.hash == expected:
-        return [target]
-    for n in result.nodes:
-        if n.failed or n.hash != expected or n.node_ed25519 in holders:
-            continue
-        if n.node_ed25519 == target or (n.signature_ok and n.node_ed25519 in members):
-            holders.append(n.node_ed25519)
-    return holders
-
-
-@dataclass(frozen=True)
-class _Failed:
-    """A member's call that failed: its error, and the last thing that went wrong in it."""
-
-    error: SessionCliError
-    why: str
-
-
-def _first_error(errors: Mapping[str, _Failed], ex: Executor, what: str) -> SessionCliError:
-    """One error for a poll no member answered: a refusal (clock, bad request) as it is, else
-    the network rule (CallLog) over what the members' calls saw."""
-    network = (ExitCode.UNAVAILABLE, ExitCode.TEMPFAIL)
-    for failed in errors.values():
-        if failed.error.exit_code not in network:
-            return failed.error
-    log = CallLog(last="the swarm has no member to ask")
-    for failed in errors.values():
-        answered = failed.error.exit_code == ExitCode.TEMPFAIL
-        log.fail(f"none of {len(errors)} member(s) answered; last: {failed.why}", answered=answered)
-    return ex.error(log, what)
 
 
 def _sid(text: str) -> str:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from sessioncli.errors import ProtocolError, SessionCliError
+from sessioncli.net.clock import NetworkClock
 from sessioncli.net.executor import MAX_ATTEMPTS, Executor
 from sessioncli.net.policy import Blame, CallLog, Deadline, PathTrouble
+from sessioncli.net.pool import NodePool
 from sessioncli.net.results import ClockError
+from sessioncli.net.swarms import SwarmCache
 from sessioncli.protocol import onion, rpc
 from sessioncli.protocol.rpc import Node
 
@@ -45,6 +49,18 @@ class SwarmLookup:
 
     get: Callable[[str, Deadline, bool], list[Node]]  # (sid, deadline, refresh)
     put: Callable[[str, list[Node]], None]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the call recipes (storing, polling) work with; wired once by the client."""
+
+    ex: Executor
+    lookup: SwarmLookup
+    pool: NodePool
+    swarms: SwarmCache
+    clock: NetworkClock
+    rng: random.Random
 
 
 class SwarmCall(Generic[T]):
