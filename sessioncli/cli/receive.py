@@ -92,6 +92,7 @@ def receive(
     g = get_globals(ctx)
     from sessioncli.core import contacts, context
     from sessioncli.core import receive as receive_core
+    from sessioncli.net.policy import Deadline
 
     opts = context.Options(
         g.profile, g.network, g.identity_file, g.proxy, None if follow else timeout
@@ -116,6 +117,7 @@ def receive(
             commit=not peek,
             contact_name=contacts.name_for,
             after_fetch=_fault_hook(),
+            deadline=None if follow else Deadline(resolved.timeout),  # --timeout: the whole run
         )
         health = receive_core.FollowHealth()
         try:

@@ -24,6 +24,7 @@ from sessioncli.errors import SessionCliError, TemporaryFailure
 
 if TYPE_CHECKING:
     from sessioncli.net.client import NetworkClient, RetrievedMessage, RetrieveOutcome
+    from sessioncli.net.policy import Deadline
     from sessioncli.protocol.ids import Identity
     from sessioncli.protocol.message import DecodedMessage
 
@@ -210,6 +211,7 @@ class Receiver:
         commit: bool = True,
         contact_name: Callable[[str], str | None] | None = None,
         after_fetch: Callable[[], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.identity = identity
         self.net = net
@@ -220,6 +222,7 @@ class Receiver:
         self.commit_enabled = commit
         self.contact_name = contact_name or (lambda _sid: None)
         self.after_fetch = after_fetch
+        self.deadline = deadline  # one for the whole command (without --follow), else per poll
         self.stats = PollStats()
         self.rotation = Rotation()
 
@@ -235,7 +238,9 @@ class Receiver:
         emitted = 0
         ask = None if only is None else list(only)
         for _ in range(MAX_PAGES_PER_POLL):
-            result = self.net.poll_swarm(self.identity, cursors=dict(self.state.cursors), only=ask)
+            result = self.net.poll_swarm(
+                self.identity, cursors=dict(self.state.cursors), only=ask, timeout=self.deadline
+            )
             self.stats.pages += len(result.pages)
             self.stats.requests += result.requests
             self.stats.unreachable = dict(result.failed)

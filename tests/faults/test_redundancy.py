@@ -1,9 +1,12 @@
-"""Nothing reported sent is lost (issue 11): redundant stores and receives from every member."""
+"""Nothing reported sent is lost (issue 11): redundant stores, receives from every member, and the
+deadline and blind-follow rules that go with them (issue 12 items 6 and 14)."""
 
 from __future__ import annotations
 
 import json
 import random
+import signal
+import subprocess
 
 import pytest
 
@@ -85,3 +88,58 @@ def test_all_but_one_member_down_during_receive(healthy: Net, users) -> None:
     assert "request(s)" in res.stderr  # -v shows what polling every member cost
     healthy.heal()
     assert bob.receive() == []
+
+
+def test_every_node_hung_gives_the_same_code_within_the_deadline(healthy: Net, users) -> None:
+    """Issue 12 item 6: with every storage node hung, --timeout bounds the whole command and the
+    code is chosen from what the client saw (nothing answered: 69), whatever the timeout."""
+    alice, bob = users("alice"), users("bob")
+    alice.send([bob.session_id], "warm")  # alice and bob: warm caches, known network time
+    assert [m["body"] for m in bob.receive()] == ["warm"]
+    healthy.hang(healthy.storage)
+    for seconds in ("2", "5"):
+        res = alice.run(["send", T, seconds, bob.session_id, f"into the void {seconds}"])
+        assert_clean(res, {69}, float(seconds) + STARTUP_MARGIN, f"send --timeout {seconds}")
+    res = bob.run(["receive", T, "3"])
+    assert_clean(res, {69}, 3 + STARTUP_MARGIN, "receive --timeout 3")
+
+
+def _stderr_until(proc: subprocess.Popen[str], needle: str, lines: list[str]) -> bool:
+    """Read stderr lines (kept in `lines`) until one contains `needle`; False at EOF."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        lines.append(line)
+        if needle in line:
+            return True
+    return False
+
+
+def test_follow_warns_once_when_blind_and_once_when_it_sees_again(healthy: Net, users) -> None:
+    """Issue 12 item 14: a --follow receive whose polls keep failing warns on stderr after 3 in a
+    row (once, not on every poll), and once when polls succeed again; it keeps running."""
+    alice, bob = users("alice"), users("bob")
+    assert bob.receive() == []
+    members = healthy.ids(alice.swarm_of(bob.session_id))
+    proc = bob.popen(
+        ["receive", "--follow", "--json", "--interval", "0.3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    lines: list[str] = []
+    try:
+        healthy.down(members)
+        assert _stderr_until(proc, "polls in a row failed", lines), lines
+        healthy.heal()
+        assert _stderr_until(proc, "polls succeed again", lines), lines
+        (sent,) = alice.send([bob.session_id], "seen again")
+        assert proc.stdout is not None
+        got = json.loads(proc.stdout.readline())
+        assert got["hash"] == sent["hash"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, rest = proc.communicate(timeout=60)
+    lines += rest.splitlines(keepends=True)
+    assert proc.returncode == 0, lines
+    assert sum("polls in a row failed" in ln for ln in lines) == 1, lines
+    assert sum("polls succeed again" in ln for ln in lines) == 1, lines
+    assert all(ln.startswith("sessioncli: ") for ln in lines if ln.strip()), lines
