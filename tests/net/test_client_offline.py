@@ -175,3 +175,16 @@ def test_swarm_cache_keeps_the_most_recently_used(tmp_path: Path):
     again = SwarmCache(cache, limit=5)
     again.load()
     assert len(again.sids()) == 5
+
+
+# --- issue 12 item 9: the guard error names the pool it tried from ------------------------------
+
+
+def test_no_guard_answered_names_the_real_pool_size(tmp_path: Path):
+    client, fake = _client(tmp_path, timeout=5.0)
+    with pytest.raises(NetworkUnavailable) as info:
+        client.paths()
+    assert "no guard node answered" in info.value.message
+    (hint,) = info.value.hints
+    assert "of the 30 nodes in the pool" in hint and "pool of 0" not in hint
+    assert any(url.endswith("/storage_rpc/v1") for url in fake.calls)

@@ -1,0 +1,133 @@
+"""What polling every swarm member costs `receive`, against polling one member (an older checkout).
+
+Run from a checkout: python benchmarks/bench_receive.py --one-member-tree DIR [--messages 200]
+DIR is a checkout whose `receive` polls one member (e.g. `git archive 199db22 | tar -x -C DIR`).
+One 15-node devnet (swarms of 5); bob's inbox is filled through the library; then each tree, with
+its own fresh state folder but the same identity and warm network caches, runs:
+  drain   `receive --json` of all waiting messages (wall time, messages printed)
+  empty   `receive` with nothing new, median of 5 (wall time)
+and the devnet's counters give the onion requests each took (each onion request is seen by the
+guard, two relays and the target: the per-node total / 4) and direct requests (guard probes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.devnet_support import DevnetProcess  # noqa: E402
+
+
+def env_for(tree: Path, home: Path, network: Path, identity: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONCLI_")}
+    env.update(
+        PYTHONPATH=str(tree),
+        SESSIONCLI_CONFIG_DIR=str(home / "config"),
+        SESSIONCLI_STATE_DIR=str(home / "state"),
+        SESSIONCLI_CACHE_DIR=str(home / "cache"),
+        SESSIONCLI_NETWORK=str(network),
+        SESSIONCLI_IDENTITY_FILE=str(identity),
+    )
+    return env
+
+
+def counters(dn: DevnetProcess) -> tuple[int, int]:
+    stats = dn.ctl("stats")
+    onion = sum(v.get("requests", {}).get("/onion_req/v2", 0) for v in stats.values())
+    direct = sum(v.get("requests", {}).get("/storage_rpc/v1", 0) for v in stats.values())
+    return onion, direct
+
+
+def measured(
+    dn: DevnetProcess, argv: list[str], env: dict[str, str]
+) -> tuple[float, int, int, str]:
+    before = counters(dn)
+    t0 = time.perf_counter()
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    wall = time.perf_counter() - t0
+    after = counters(dn)
+    return wall, (after[0] - before[0]) // 4, after[1] - before[1], out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--one-member-tree", type=Path, required=True)
+    ap.add_argument("--messages", type=int, default=200)
+    args = ap.parse_args()
+    py = sys.executable
+    with tempfile.TemporaryDirectory(prefix="bench-receive-") as tmp_s:
+        tmp = Path(tmp_s)
+        with DevnetProcess(tmp / "devnet", nodes=15, swarm_size=5, seed="bench-receive") as dn:
+            ident = tmp / "bob.identity"
+            keygen = env_for(REPO, tmp / "keygen", dn.network_file, ident)
+            subprocess.run([py, "-m", "sessioncli", "keygen", "-q"], env=keygen, check=True)
+            bob = subprocess.run(
+                [py, "-m", "sessioncli", "whoami"], env=keygen, capture_output=True, text=True
+            ).stdout.strip()
+            fill(dn, tmp, bob, args.messages)
+            rows = []
+            trees = [("one member (before)", args.one_member_tree), ("every member (now)", REPO)]
+            for label, tree in trees:
+                env = env_for(tree.resolve(), tmp / label.split()[0], dn.network_file, ident)
+                cli = [py, "-m", "sessioncli"]
+                subprocess.run(
+                    [*cli, "nodes", "--swarm", bob], env=env, check=True, capture_output=True
+                )  # warm pool, paths, swarm
+                wall, onion, direct, out = measured(dn, [*cli, "receive", "--json"], env)
+                printed = len([x for x in out.splitlines() if x.strip()])
+                empties = [measured(dn, [*cli, "receive"], env) for _ in range(5)]
+                rows.append(
+                    (
+                        label,
+                        wall,
+                        onion,
+                        direct,
+                        printed,
+                        statistics.median(e[0] for e in empties),
+                        statistics.median(e[1] for e in empties),
+                    )
+                )
+    print(f"{args.messages} messages waiting; 15 nodes, swarms of 5; {os.cpu_count()} cores")
+    print()
+    print(
+        "| receive polls | drain: time | onion requests | printed | empty receive: time "
+        "| onion requests |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, wall, onion, _direct, printed, e_wall, e_onion in rows:
+        print(
+            f"| {label} | {wall:.2f} s | {onion} | {printed} | {e_wall * 1000:.0f} ms | {e_onion} |"
+        )
+
+
+def fill(dn: DevnetProcess, tmp: Path, bob: str, count: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sessioncli.net.client import NetworkClient
+    from sessioncli.protocol import message
+    from sessioncli.protocol.ids import Identity
+
+    alice = Identity.from_seed(b"\x01" * 16)
+    filler = NetworkClient(str(dn.network_file), cache_root=tmp / "fill-cache")
+
+    def one(i: int) -> None:
+        ts = filler.now_ms()
+        data = message.encode_dm(alice, bob, message.build_text_content(f"m{i}", ts), ts)
+        filler.store(bob, data, ttl_ms=3_600_000, timestamp_ms=ts)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(count)))
+    filler.close()
+
+
+if __name__ == "__main__":
+    main()
