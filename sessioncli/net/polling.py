@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sessioncli.errors import SessionCliError
 from sessioncli.exitcodes import ExitCode
 from sessioncli.net.executor import Executor
-from sessioncli.net.policy import CallLog, Deadline
+from sessioncli.net.policy import Blame, CallLog, Deadline
 from sessioncli.net.results import RetrievedMessage, RetrieveOutcome, SwarmPoll
 from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall
 from sessioncli.protocol import onion, rpc
@@ -68,6 +68,7 @@ def _poll_members(
         parts.ex.paths.ensure(deadline)  # once, before the threads want paths
     except SessionCliError:
         pass  # each member's call reports it
+    shun = frozenset(m.pubkey_ed25519 for m in members)  # members make poor relays here
     calls = [
         SwarmCall(
             parts.ex,
@@ -77,6 +78,7 @@ def _poll_members(
             deadline,
             only=[m],
             max_attempts=MEMBER_ATTEMPTS,
+            blame=Blame(shun=shun),  # one each: the calls run in parallel
         )
         for m in members
     ]

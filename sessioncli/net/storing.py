@@ -98,9 +98,15 @@ def store_more(
             break
         extra += 1
         one = SwarmCall(
-            parts.ex, parts.lookup, plan.sid, recipe, budget, only=[member], max_attempts=1
+            parts.ex,
+            parts.lookup,
+            plan.sid,
+            recipe,
+            budget,
+            only=[member],
+            max_attempts=1,
+            blame=call.blame,
         )
-        one.blame = call.blame
         try:
             out = one.run()
         except SessionCliError:
