@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sessioncli.errors import SessionCliError
+from sessioncli.errors import SessionCliError, TemporaryFailure
 from sessioncli.exitcodes import ExitCode
 from sessioncli.net.executor import Executor
 from sessioncli.net.policy import Blame, CallLog, Deadline
@@ -17,6 +19,7 @@ from sessioncli.protocol.ids import Identity
 from sessioncli.protocol.rpc import Node
 
 MEMBER_ATTEMPTS = 4  # paths one member is tried on by a swarm-wide poll
+STRAGGLER_GRACE = 3.0  # seconds the other members get once one has answered (see _run_all)
 
 
 def poll_swarm(
@@ -82,16 +85,56 @@ def _poll_members(
         )
         for m in members
     ]
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(c.run) for c in calls]
+    outcomes = _run_all(calls, deadline)
     pages: list[RetrieveOutcome] = []
     errors: dict[str, _Failed] = {}
-    for call, future in zip(calls, futures, strict=True):
-        try:
-            pages.append(future.result())
-        except SessionCliError as exc:
-            errors[call.members[0].pubkey_ed25519] = _Failed(exc, call.log.last)
+    for call, outcome in zip(calls, outcomes, strict=True):
+        ed = call.members[0].pubkey_ed25519
+        if isinstance(outcome, RetrieveOutcome):
+            pages.append(outcome)
+        elif isinstance(outcome, _Failed):
+            errors[ed] = outcome
+        else:
+            why = f"{call.members[0].address} still had no answer when the others had"
+            errors[ed] = _Failed(TemporaryFailure(why), why)
     return pages, errors, any(c.moved for c in calls)
+
+
+def _run_all(
+    calls: list[SwarmCall[RetrieveOutcome]], deadline: Deadline
+) -> list[RetrieveOutcome | _Failed | None]:
+    """Run the calls in daemon threads; after the first page arrives, wait for the others only
+    STRAGGLER_GRACE seconds plus twice what the first took: a hung member must not hold every
+    receive for its whole timeout (its cursor stays, and it is asked again next time). A call
+    still running then is abandoned (None), as guard probes are."""
+    done: queue.Queue[tuple[int, RetrieveOutcome | _Failed | BaseException]] = queue.Queue()
+
+    def run(i: int, call: SwarmCall[RetrieveOutcome]) -> None:
+        try:
+            done.put((i, call.run()))
+        except SessionCliError as exc:
+            done.put((i, _Failed(exc, call.log.last)))
+        except BaseException as exc:  # a bug: re-raised in the calling thread
+            done.put((i, exc))
+
+    for i, call in enumerate(calls):
+        threading.Thread(target=run, args=(i, call), daemon=True).start()
+    out: list[RetrieveOutcome | _Failed | None] = [None] * len(calls)
+    started, cutoff = time.monotonic(), None
+    for _ in calls:
+        wait = deadline.remaining() + 1.0  # each call ends by the deadline on its own
+        if cutoff is not None:
+            wait = min(wait, cutoff - time.monotonic())
+        try:
+            i, result = done.get(timeout=max(0.0, wait))
+        except queue.Empty:
+            break
+        if isinstance(result, BaseException):
+            raise result
+        out[i] = result
+        if cutoff is None and isinstance(result, RetrieveOutcome):
+            cutoff = time.monotonic() + STRAGGLER_GRACE + 2 * (time.monotonic() - started)
+    return out
 
 
 def retrieve_recipe(

@@ -1,9 +1,11 @@
-"""What polling every swarm member costs `receive`, against polling one member (an older checkout).
+"""This checkout's network figures against an older one: warm send, and what polling every member costs.
 
-Run from a checkout: python benchmarks/bench_receive.py --one-member-tree DIR [--messages 200]
-DIR is a checkout whose `receive` polls one member (e.g. `git archive 199db22 | tar -x -C DIR`).
-One 15-node devnet (swarms of 5); bob's inbox is filled through the library; then each tree, with
-its own fresh state folder but the same identity and warm network caches, runs:
+Run from a checkout: python benchmarks/bench_net.py --one-member-tree DIR [--messages 200]
+DIR is an older checkout, whose `receive` polls one member (e.g. `git archive 199db22 | tar -x -C
+DIR`). One 15-node devnet (swarms of 5). Warm send: alice sends to bob from each tree in turn
+(ABAB..., so that a busy machine slows both alike), `--sends` times each, medians of `send` and
+`send --no-sync`. Then bob's inbox is filled through the library, and each tree, with its own
+fresh state folder but the same identity and warm network caches, runs:
   drain   `receive --json` of all waiting messages (wall time, messages printed)
   empty   `receive` with nothing new, median of 5 (wall time)
 and the devnet's counters give the onion requests each took (each onion request is seen by the
@@ -62,6 +64,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--one-member-tree", type=Path, required=True)
     ap.add_argument("--messages", type=int, default=200)
+    ap.add_argument("--sends", type=int, default=9)
     args = ap.parse_args()
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="bench-receive-") as tmp_s:
@@ -73,9 +76,10 @@ def main() -> None:
             bob = subprocess.run(
                 [py, "-m", "sessioncli", "whoami"], env=keygen, capture_output=True, text=True
             ).stdout.strip()
+            trees = [("one member (before)", args.one_member_tree), ("every member (now)", REPO)]
+            sends = warm_sends(dn, tmp, trees, bob, args.sends)
             fill(dn, tmp, bob, args.messages)
             rows = []
-            trees = [("one member (before)", args.one_member_tree), ("every member (now)", REPO)]
             for label, tree in trees:
                 env = env_for(tree.resolve(), tmp / label.split()[0], dn.network_file, ident)
                 cli = [py, "-m", "sessioncli"]
@@ -96,6 +100,13 @@ def main() -> None:
                         statistics.median(e[1] for e in empties),
                     )
                 )
+    print(f"warm send, median of {args.sends} (interleaved); 15 nodes, {os.cpu_count()} cores")
+    print()
+    print("| tree | send | send --no-sync |")
+    print("| --- | ---: | ---: |")
+    for label, (full, nosync) in sends.items():
+        print(f"| {label} | {full * 1000:.0f} ms | {nosync * 1000:.0f} ms |")
+    print()
     print(f"{args.messages} messages waiting; 15 nodes, swarms of 5; {os.cpu_count()} cores")
     print()
     print(
@@ -107,6 +118,40 @@ def main() -> None:
         print(
             f"| {label} | {wall:.2f} s | {onion} | {printed} | {e_wall * 1000:.0f} ms | {e_onion} |"
         )
+
+
+def warm_sends(
+    dn: DevnetProcess, tmp: Path, trees: list[tuple[str, Path]], bob: str, count: int
+) -> dict[str, tuple[float, float]]:
+    """Median wall time of `send` and `send --no-sync` from alice to bob, per tree, ABAB."""
+    py = sys.executable
+    envs = {}
+    for label, tree in trees:
+        home = tmp / ("alice-" + label.split()[0])
+        ident = home / "alice.identity"
+        home.mkdir(parents=True)
+        envs[label] = env_for(tree.resolve(), home, dn.network_file, ident)
+        subprocess.run(
+            [py, "-m", "sessioncli", "keygen", "-q"],
+            env=envs[label],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [py, "-m", "sessioncli", "send", bob, "warm-up"], env=envs[label], check=True
+        )  # warm pool, paths, swarms, clock
+    times: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label, _ in trees}
+    for i in range(count):
+        for label, _ in trees:
+            for extra, bucket in (([], 0), (["--no-sync"], 1)):
+                t0 = time.perf_counter()
+                subprocess.run(
+                    [py, "-m", "sessioncli", "send", *extra, bob, f"s{i}"],
+                    env=envs[label],
+                    check=True,
+                )
+                times[label][bucket].append(time.perf_counter() - t0)
+    return {k: (statistics.median(a), statistics.median(b)) for k, (a, b) in times.items()}
 
 
 def fill(dn: DevnetProcess, tmp: Path, bob: str, count: int) -> None:
