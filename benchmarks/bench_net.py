@@ -8,8 +8,8 @@ DIR`). One 15-node devnet (swarms of 5). Warm send: alice sends to bob from each
 fresh state folder but the same identity and warm network caches, runs:
   drain   `receive --json` of all waiting messages (wall time, messages printed)
   empty   `receive` with nothing new, median of 5 (wall time)
-and the devnet's counters give the onion requests each took (each onion request is seen by the
-guard, two relays and the target: the per-node total / 4) and direct requests (guard probes).
+and the devnet's counters give the retrieve requests the nodes ran for each, and the onion hops
+(/onion_req/v2 requests seen by guards, relays and targets) it took.
 """
 
 from __future__ import annotations
@@ -42,11 +42,19 @@ def env_for(tree: Path, home: Path, network: Path, identity: Path) -> dict[str, 
     return env
 
 
+def _run(argv: list[str], env: dict[str, str], **kw: object) -> subprocess.CompletedProcess[str]:
+    """Run in the tree the environment names: `python -m` puts the working folder first on
+    sys.path, so the tree must be the working folder too, not only PYTHONPATH."""
+    kw.setdefault("text", True)
+    return subprocess.run(argv, env=env, cwd=env["PYTHONPATH"], **kw)  # type: ignore[call-overload, no-any-return]
+
+
 def counters(dn: DevnetProcess) -> tuple[int, int]:
+    """(retrieve RPCs the nodes ran, /onion_req/v2 requests the nodes saw: guard, relays, target)."""
     stats = dn.ctl("stats")
+    retrieves = sum(v.get("methods", {}).get("retrieve", 0) for v in stats.values())
     onion = sum(v.get("requests", {}).get("/onion_req/v2", 0) for v in stats.values())
-    direct = sum(v.get("requests", {}).get("/storage_rpc/v1", 0) for v in stats.values())
-    return onion, direct
+    return retrieves, onion
 
 
 def measured(
@@ -54,10 +62,10 @@ def measured(
 ) -> tuple[float, int, int, str]:
     before = counters(dn)
     t0 = time.perf_counter()
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    out = _run(argv, env=env, capture_output=True, text=True, check=True).stdout
     wall = time.perf_counter() - t0
     after = counters(dn)
-    return wall, (after[0] - before[0]) // 4, after[1] - before[1], out
+    return wall, after[0] - before[0], after[1] - before[1], out
 
 
 def main() -> None:
@@ -72,8 +80,8 @@ def main() -> None:
         with DevnetProcess(tmp / "devnet", nodes=15, swarm_size=5, seed="bench-receive") as dn:
             ident = tmp / "bob.identity"
             keygen = env_for(REPO, tmp / "keygen", dn.network_file, ident)
-            subprocess.run([py, "-m", "sessioncli", "keygen", "-q"], env=keygen, check=True)
-            bob = subprocess.run(
+            _run([py, "-m", "sessioncli", "keygen", "-q"], env=keygen, check=True)
+            bob = _run(
                 [py, "-m", "sessioncli", "whoami"], env=keygen, capture_output=True, text=True
             ).stdout.strip()
             trees = [("one member (before)", args.one_member_tree), ("every member (now)", REPO)]
@@ -83,7 +91,7 @@ def main() -> None:
             for label, tree in trees:
                 env = env_for(tree.resolve(), tmp / label.split()[0], dn.network_file, ident)
                 cli = [py, "-m", "sessioncli"]
-                subprocess.run(
+                _run(
                     [*cli, "nodes", "--swarm", bob], env=env, check=True, capture_output=True
                 )  # warm pool, paths, swarm
                 wall, onion, direct, out = measured(dn, [*cli, "receive", "--json"], env)
@@ -110,13 +118,14 @@ def main() -> None:
     print(f"{args.messages} messages waiting; 15 nodes, swarms of 5; {os.cpu_count()} cores")
     print()
     print(
-        "| receive polls | drain: time | onion requests | printed | empty receive: time "
-        "| onion requests |"
+        "| receive polls | drain: time | retrieve requests | onion hops | printed "
+        "| empty receive: time | retrieve requests |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for label, wall, onion, _direct, printed, e_wall, e_onion in rows:
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, wall, retrieves, hops, printed, e_wall, e_retrieves in rows:
         print(
-            f"| {label} | {wall:.2f} s | {onion} | {printed} | {e_wall * 1000:.0f} ms | {e_onion} |"
+            f"| {label} | {wall:.2f} s | {retrieves} | {hops} | {printed} "
+            f"| {e_wall * 1000:.0f} ms | {e_retrieves} |"
         )
 
 
@@ -131,21 +140,23 @@ def warm_sends(
         ident = home / "alice.identity"
         home.mkdir(parents=True)
         envs[label] = env_for(tree.resolve(), home, dn.network_file, ident)
-        subprocess.run(
+        _run(
             [py, "-m", "sessioncli", "keygen", "-q"],
             env=envs[label],
             check=True,
             capture_output=True,
         )
-        subprocess.run(
+        _run(
             [py, "-m", "sessioncli", "send", bob, "warm-up"], env=envs[label], check=True
         )  # warm pool, paths, swarms, clock
+    if count == 0:
+        return {}
     times: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label, _ in trees}
     for i in range(count):
         for label, _ in trees:
             for extra, bucket in (([], 0), (["--no-sync"], 1)):
                 t0 = time.perf_counter()
-                subprocess.run(
+                _run(
                     [py, "-m", "sessioncli", "send", *extra, bob, f"s{i}"],
                     env=envs[label],
                     check=True,
