@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -51,6 +52,39 @@ def _render(received: Any, json_out: bool, tty: bool) -> None:
             data["body"] if data["body"] is not None else "",
         ]
         emit_line("\t".join(tsv_escape(f) for f in fields))
+
+
+def _fault_hook() -> Any:
+    """SESSIONCLI_FAULT=crash-after-fetch (crash-safety tests): die like kill -9 right after a
+    fetch that brought messages, before anything is printed or committed."""
+    if os.environ.get("SESSIONCLI_FAULT") != "crash-after-fetch":
+        return None
+    return lambda: os._exit(137)
+
+
+def _invite_hook(identity: Any, net: Any, folder: Any) -> Any:
+    from sessioncli.core import group_invites, requests
+    from sessioncli.core.group_net import NetGroupSwarm
+    from sessioncli.core.groups import GroupContext
+
+    gctx = GroupContext(identity, NetGroupSwarm(net), folder)
+    return group_invites.receive_hook(gctx, requests.is_approved(folder))
+
+
+def _report_sources(sources: list[Any]) -> None:
+    """-v: the DM poll's cost (the sources that keep per-member poll figures)."""
+    for source in sources:
+        stats = getattr(source, "stats", None)
+        if stats is not None and hasattr(stats, "unreachable"):
+            _report_poll(stats)
+
+
+def _report_poll(stats: Any) -> None:
+    down = stats.unreachable
+    err(
+        f"sessioncli: poll {stats.polls or 1}: {stats.requests} request(s) so far"
+        + (f"; {len(down)} member(s) did not answer" if down else "")
+    )
 
 
 @app.command()
@@ -110,6 +144,7 @@ def receive(
     g = get_globals(ctx)
     from sessioncli.core import contacts, context, inbox, screen
     from sessioncli.core import receive as receive_core
+    from sessioncli.net.policy import Deadline
 
     opts = context.Options(
         g.profile, g.network, g.identity_file, g.proxy, None if follow else timeout
@@ -138,6 +173,8 @@ def receive(
             commit=not peek,
             contact_name=contacts.name_for,
             screen=scr,
+            after_fetch=_fault_hook(),
+            deadline=None if follow else Deadline(resolved.timeout),  # --timeout: the whole run
         )
         from pathlib import Path
 
@@ -150,6 +187,8 @@ def receive(
             on_error=(lambda line: err(f"sessioncli: {line}")) if g.verbose else None,
         )
         sources, conversation_shows = _conversation_sources(rctx, conversation or [])
+        health = receive_core.FollowHealth()
+        invites = _invite_hook(identity, net, folder)
 
         def shows(rec: dict[str, Any]) -> bool:
             return conversation_shows(rec) and (request_shows is None or request_shows(rec))
@@ -157,12 +196,19 @@ def receive(
         def render(r: Any) -> None:
             _render(with_files(r), json_out, tty)
 
+        observed = scr.observe(render, shows)
+
+        def emit(r: Any) -> None:
+            shown = invites(r)  # an invite DM becomes a group_invite record (or is dropped)
+            if shown is not None:
+                observed(shown)
+
         try:
             total = 0
             last_new = time.monotonic()
             while True:
                 remaining = None if max_count is None else max_count - total
-                polled = inbox.poll_all(sources, scr.observe(render, shows), limit=remaining)
+                polled = inbox.poll_all(sources, emit, limit=remaining, follow=follow)
                 if not peek:
                     scr.flush()
                 if read_receipts:
@@ -173,6 +219,15 @@ def receive(
                         raise exc
                     if g.verbose:
                         err(f"sessioncli: poll failed, retrying: {exc.message}")
+                if follow and polled.failures and health.failed():
+                    err(
+                        f"sessioncli: warning: {health.in_a_row} polls in a row failed;"
+                        f" not receiving: {polled.failures[0].message}"
+                    )
+                elif follow and not polled.failures and health.answered():
+                    err("sessioncli: polls succeed again; receiving")
+                if g.verbose and follow:
+                    _report_sources(sources)
                 total += got
                 if got:
                     last_new = time.monotonic()
@@ -188,9 +243,11 @@ def receive(
             inbox.close_all(sources)
             net.close()
             signal.signal(signal.SIGTERM, previous)
+    if g.verbose and not follow:
+        _report_sources(sources)
     if g.verbose and scr.hidden_counts:
         err("sessioncli: not shown: " + ", ".join(f"{k} {v}" for k, v in scr.hidden_counts.items()))
-    for s in (getattr(source, "stats", None) for source in sources):
+    for s in [*(getattr(source, "stats", None) for source in sources), invites.stats]:
         if s is None or not (g.verbose and (s.dropped or s.duplicates)):
             continue
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.drop_reasons.items()))

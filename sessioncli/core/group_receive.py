@@ -75,6 +75,7 @@ class GroupReceiver:
         include_own: bool = False,
         commit: bool = True,
         contact_name: Callable[[str], str | None] | None = None,
+        after_fetch: Callable[[], None] | None = None,
     ) -> None:
         from sessioncli.core import group_store
 
@@ -88,6 +89,7 @@ class GroupReceiver:
         self.contact_name = contact_name or (lambda _sid: None)
         self.stats = PollStats()
         self.reopen = False
+        self.after_fetch = after_fetch  # crash-safety test hook, as for DMs (core/receive.py)
 
     def _drop(self, reason: str, msg_hash: str, *, final: bool = True) -> None:
         self.stats.dropped += 1
@@ -157,6 +159,8 @@ class GroupReceiver:
         from sessioncli.protocol.groups.swarm_auth import NS_MESSAGES
 
         items = self.gctx.swarm.retrieve_group(group.auth(), NS_MESSAGES)
+        if self.after_fetch is not None and any(i.hash not in self.state.seen for i in items):
+            self.after_fetch()
         emitted = 0
         for item in sorted(items, key=lambda i: (i.timestamp_ms, i.hash)):
             if limit is not None and emitted >= limit:
@@ -252,6 +256,7 @@ def open_sources(ctx: ReceiveContext) -> list[ReceiveSource]:
             include_own=ctx.include_own,
             commit=ctx.commit,
             contact_name=ctx.contact_name,
+            after_fetch=ctx.after_fetch,
         )
         for e in group_store.list_entries()
         if e.group_id in joined
