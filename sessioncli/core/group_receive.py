@@ -125,6 +125,9 @@ class GroupReceiver:
         group = groups._open(self.gctx, self.name)
         synced = group.sync(self.gctx.swarm)
         groups._save(self.gctx, group)
+        for reason, n in synced.rejected.items():  # forged Keys/Info/Members: never applied
+            self.stats.dropped += n
+            self.stats.drop_reasons[reason] = self.stats.drop_reasons.get(reason, 0) + n
         pending: list[GroupRecord] = []
         if synced.kicked:
             pending.append(self._config_record("group_removed", group, "kicked"))

@@ -62,6 +62,11 @@ class SyncResult:
     members_changed: bool = False
     kicked: bool = False
     destroyed: bool = False
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> items dropped (for -v)
+
+    def reject(self, reason: str, n: int = 1) -> None:
+        if n:
+            self.rejected[reason] = self.rejected.get(reason, 0) + n
 
 
 @dataclass
@@ -173,12 +178,13 @@ class OpenGroup:
                     item.hash, item.data, item.timestamp_ms
                 )
             except KeysError:
-                continue  # unsigned or malformed: ignored, as libsession ignores it
+                result.reject("group_keys_unsigned")  # ignored, as libsession ignores it
         keys = self.keys.decryption_keys()
         before_info, before_members = self.info.message.seqno, self.members.message.seqno
         if keys and configs:
-            self.info.merge([(i.hash, i.data) for i in fetched[ns.NS_INFO]], keys)
-            self.members.merge([(i.hash, i.data) for i in fetched[ns.NS_MEMBERS]], keys)
+            for config, n in ((self.info, ns.NS_INFO), (self.members, ns.NS_MEMBERS)):
+                good = config.merge([(i.hash, i.data) for i in fetched[n]], keys)
+                result.reject("group_config_unsigned", len(fetched[n]) - len(good))
         result.info_changed = self.info.message.seqno != before_info
         result.members_changed = self.members.message.seqno != before_members
         result.destroyed = read_info(self.info.data).destroyed

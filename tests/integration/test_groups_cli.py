@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,3 +139,79 @@ def test_bad_input_is_one_line(people: dict[str, User]) -> None:
     assert "admin" in one_error(bob, ["group", "add", "team", people["dave"].session_id], 2)
     assert "admin" in one_error(bob, ["group", "remove", "team", alice.session_id], 2)
     assert "invite" in one_error(bob, ["group", "accept", "03" + "ab" * 32], 2)
+
+
+HOSTILE = "evil\x1b[31m\u202egro\nup"
+MALLORY_SEED = "6d616c6c6f72792d7365656421212121"
+
+
+def test_forged_input_never_shows_and_hostile_names_are_escaped(
+    people: dict[str, User], devnet: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mallory (in-process: forging needs the group's keys) makes a group with a hostile name,
+    invites dave, and stores forged items; dave, through the CLI, sees only the real ones."""
+    from sessioncli.core import group_store, groups, names
+    from sessioncli.core.group_net import NetGroupSwarm
+    from sessioncli.net.client import NetworkClient
+    from sessioncli.protocol import crypto
+    from sessioncli.protocol.groups import control
+    from sessioncli.protocol.groups.message import encode_group_post
+    from sessioncli.protocol.ids import Identity
+    from sessioncli.protocol.message import build_text_content
+
+    dave = people["dave"]
+    mallory = Identity.from_seed(bytes.fromhex(MALLORY_SEED))
+    monkeypatch.setenv("SESSIONCLI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SESSIONCLI_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(names, "check_name", lambda name, kind: name)  # mallory's own side
+    with NetworkClient(str(devnet.network_file), cache_root=tmp_path / "cache") as net:
+        swarm = NetGroupSwarm(net)
+        ctx = groups.GroupContext(mallory, swarm, tmp_path / "state" / "m", "Mallory")
+        made = groups.create(ctx, HOSTILE, [dave.session_id])
+        group = groups._open(ctx, made.group_id)
+        auth, key = group.auth(), group.keys.encryption_key()
+
+        def store(namespace: int, data: bytes) -> None:
+            ts = swarm.now_ms()
+            swarm.store_group(auth, namespace, data, ttl_ms=3_600_000, timestamp_ms=ts)
+
+        def post(text: str, *, signed_for: bytes = group.group_pk) -> bytes:
+            ts = swarm.now_ms()
+            content = build_text_content(text, ts, display_name="Mallory")
+            return encode_group_post(mallory.ed25519_secret, signed_for, key, content, ts)
+
+        store(11, crypto.random_bytes(200))  # does not decrypt with the group's keys
+        other_pk = crypto.ed25519_keypair_from_seed(bytes(32))[0]
+        store(11, post("made for another group", signed_for=other_pk))  # replayed: sig fails
+        for ns in (12, 13, 14):
+            store(ns, crypto.random_bytes(300))  # Keys/Info/Members not signed by the group
+        store(11, post("the real one"))
+        # an invite to another group with a broken admin signature
+        other_sk = crypto.ed25519_keypair_from_seed(bytes([7]) * 32)[1]
+        ts = swarm.now_ms()
+        bad = control.invite(other_sk, "forged", bytes(100), dave.session_id, ts)
+        bad.inviteMessage.adminSignature = bytes(64)
+        swarm.send_dm(mallory, dave.session_id, control.to_content(bad, ts), timestamp_ms=ts)
+    assert group_store.entry_for(made.group_id)
+
+    res = dave.run(["-v", "receive", "--json"])
+    assert res.returncode == 0, res.stderr
+    got = [json.loads(x) for x in res.stdout.splitlines()]
+    assert [r["group_id"] for r in got if r["kind"] == "group_invite"] == [made.group_id]
+    assert got[0]["group_name"] == HOSTILE  # JSON carries it exactly (escaped by JSON itself)
+    assert "\x1b" not in res.stdout and "\n" not in res.stdout.strip().replace("\n{", "{")
+    assert "group_invite_bad_signature 1" in res.stderr
+    ok(dave, ["group", "accept", made.group_id])
+    res = dave.run(["-v", "receive", "--json"])
+    assert res.returncode == 0, res.stderr
+    assert [r["body"] for r in texts([json.loads(x) for x in res.stdout.splitlines()])] == [
+        "the real one"
+    ]
+    for reason in ("group_undecryptable 1", "group_bad_signature 1", "group_keys_unsigned 1"):
+        assert reason in res.stderr, res.stderr
+    assert "group_config_unsigned 2" in res.stderr, res.stderr
+    listed = ok(dave, ["group", "list"])  # our local name for it: made from theirs, cleaned
+    assert "\x1b" not in listed and "\u202e" not in listed and listed.startswith("evil-")
+    shown = ok(dave, ["group", "show", made.group_id, "--offline"])  # their name, escaped
+    assert "\x1b" not in shown and "\u202e" not in shown
+    assert "group_name\tevil\\x1b[31m\\u202egro\\x0aup\n" in shown, shown
