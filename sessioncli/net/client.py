@@ -410,6 +410,22 @@ class NetworkClient:
             self._parts, group_id, make, deadline, what=what, recursive=recursive
         )
 
+    def group_poll(
+        self,
+        group_id: str,
+        make: groupcall.MakeRetrieve,
+        *,
+        namespaces: Sequence[int],
+        cursors: Mapping[str, str],
+        timeout: Timeout = None,
+    ) -> groupcall.GroupPoll:
+        """One batch of `namespaces` from every member of a group's swarm; see net/groupcall.py."""
+        deadline = self._deadline(timeout)
+        self._load()
+        return groupcall.group_poll(
+            self._parts, group_id, make, deadline, namespaces=namespaces, cursors=cursors
+        )
+
     # --- swarms ----------------------------------------------------------------------------
 
     def _swarm(self, sid: str, deadline: Deadline, refresh: bool) -> list[Node]:

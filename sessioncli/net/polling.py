@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sessioncli.errors import SessionCliError, TemporaryFailure
 from sessioncli.exitcodes import ExitCode
@@ -18,8 +19,10 @@ from sessioncli.protocol import onion, rpc
 from sessioncli.protocol.ids import Identity
 from sessioncli.protocol.rpc import Node
 
+T = TypeVar("T")
+
 MEMBER_ATTEMPTS = 4  # paths one member is tried on by a swarm-wide poll
-STRAGGLER_GRACE = 3.0  # seconds the other members get once one has answered (see _run_all)
+STRAGGLER_GRACE = 3.0  # seconds the other members get once one has answered (see run_all)
 
 
 def poll_swarm(
@@ -54,7 +57,7 @@ def poll_swarm(
         errors.update(more_errors)
     failed = {ed: f.why for ed, f in errors.items()}
     if not pages:
-        raise _first_error(errors, parts.ex, f"retrieve for {identity.session_id[:10]}…")
+        raise first_error(errors, parts.ex, f"retrieve for {identity.session_id[:10]}…")
     return SwarmPoll(pages, failed, parts.ex.transport.requests - before)
 
 
@@ -64,7 +67,7 @@ def _poll_members(
     recipe: Recipe[RetrieveOutcome],
     members: list[Node],
     deadline: Deadline,
-) -> tuple[list[RetrieveOutcome], dict[str, _Failed], bool]:
+) -> tuple[list[RetrieveOutcome], dict[str, Failed], bool]:
     if not members:
         return [], {}, False
     try:
@@ -85,41 +88,39 @@ def _poll_members(
         )
         for m in members
     ]
-    outcomes = _run_all(calls, deadline)
+    outcomes = run_all(calls, deadline)
     pages: list[RetrieveOutcome] = []
-    errors: dict[str, _Failed] = {}
+    errors: dict[str, Failed] = {}
     for call, outcome in zip(calls, outcomes, strict=True):
         ed = call.members[0].pubkey_ed25519
         if isinstance(outcome, RetrieveOutcome):
             pages.append(outcome)
-        elif isinstance(outcome, _Failed):
+        elif isinstance(outcome, Failed):
             errors[ed] = outcome
         else:
             why = f"{call.members[0].address} still had no answer when the others had"
-            errors[ed] = _Failed(TemporaryFailure(why), why)
+            errors[ed] = Failed(TemporaryFailure(why), why)
     return pages, errors, any(c.moved for c in calls)
 
 
-def _run_all(
-    calls: list[SwarmCall[RetrieveOutcome]], deadline: Deadline
-) -> list[RetrieveOutcome | _Failed | None]:
+def run_all(calls: list[SwarmCall[T]], deadline: Deadline) -> list[T | Failed | None]:
     """Run the calls in daemon threads; after the first page arrives, wait for the others only
     STRAGGLER_GRACE seconds plus twice what the first took: a hung member must not hold every
     receive for its whole timeout (its cursor stays, and it is asked again next time). A call
     still running then is abandoned (None), as guard probes are."""
-    done: queue.Queue[tuple[int, RetrieveOutcome | _Failed | BaseException]] = queue.Queue()
+    done: queue.Queue[tuple[int, T | Failed | BaseException]] = queue.Queue()
 
-    def run(i: int, call: SwarmCall[RetrieveOutcome]) -> None:
+    def run(i: int, call: SwarmCall[T]) -> None:
         try:
             done.put((i, call.run()))
         except SessionCliError as exc:
-            done.put((i, _Failed(exc, call.log.last)))
+            done.put((i, Failed(exc, call.log.last)))
         except BaseException as exc:  # a bug: re-raised in the calling thread
             done.put((i, exc))
 
     for i, call in enumerate(calls):
         threading.Thread(target=run, args=(i, call), daemon=True).start()
-    out: list[RetrieveOutcome | _Failed | None] = [None] * len(calls)
+    out: list[T | Failed | None] = [None] * len(calls)
     started, cutoff = time.monotonic(), None
     for _ in calls:
         wait = deadline.remaining() + 1.0  # each call ends by the deadline on its own
@@ -132,7 +133,7 @@ def _run_all(
         if isinstance(result, BaseException):
             raise result
         out[i] = result
-        if cutoff is None and isinstance(result, RetrieveOutcome):
+        if cutoff is None and not isinstance(result, Failed):
             cutoff = time.monotonic() + STRAGGLER_GRACE + 2 * (time.monotonic() - started)
     return out
 
@@ -166,14 +167,14 @@ def retrieve_recipe(
 
 
 @dataclass(frozen=True)
-class _Failed:
+class Failed:
     """A member's call that failed: its error, and the last thing that went wrong in it."""
 
     error: SessionCliError
     why: str
 
 
-def _first_error(errors: Mapping[str, _Failed], ex: Executor, what: str) -> SessionCliError:
+def first_error(errors: Mapping[str, Failed], ex: Executor, what: str) -> SessionCliError:
     """One error for a poll no member answered: a refusal (clock, bad request) as it is, else
     the network rule (CallLog) over what the members' calls saw."""
     network = (ExitCode.UNAVAILABLE, ExitCode.TEMPFAIL)

@@ -90,3 +90,40 @@ def test_admin_and_member_requests_over_onion(devnet, tmp_path: Path) -> None:
             recursive=True,
         )
         assert retrieve(member) == [data]
+
+
+def test_group_poll_batches_namespaces_per_member_with_cursors(devnet, tmp_path: Path) -> None:
+    from sessioncli.net.groupcall import cursor_key
+
+    pk, sk = crypto.ed25519_keypair_from_seed(GROUP_SEED)
+    admin = GroupAuth(pk, group_sk=sk)
+    gid = admin.group_id
+
+    def make(namespace: int, now: int, last_hash: str | None) -> rpc.RpcRequest:
+        return swarm_auth.build_retrieve(
+            admin, namespace=namespace, timestamp_ms=now, last_hash=last_hash
+        )
+
+    with NetworkClient(str(devnet.network_file), cache_root=tmp_path / "c", timeout=20) as net:
+        for i, ns in enumerate((11, 13)):
+            ts = net.now_ms()
+            net.group_request(
+                gid,
+                lambda _n, ns=ns, i=i, ts=ts: swarm_auth.build_store(
+                    admin, b"item %d" % i, namespace=ns, ttl_ms=3_600_000, timestamp_ms=ts
+                ),
+                what="store",
+                recursive=True,
+            )
+        before = net.requests
+        poll = net.group_poll(gid, make, namespaces=(11, 13, 14), cursors={})
+        members = {p.node for p in poll.pages}
+        assert len(members) >= 2 and not poll.failed  # every member, one batch each
+        assert net.requests - before == poll.requests == len(members)
+        for page in poll.pages:
+            assert [len(page.pages[n][0]) for n in (11, 13, 14)] == [1, 1, 0] and not page.refused
+        cursors = {
+            cursor_key(p.node, n): p.pages[n][0][-1].hash for p in poll.pages for n in (11, 13)
+        }
+        again = net.group_poll(gid, make, namespaces=(11, 13, 14), cursors=cursors)
+        assert all(not msgs for p in again.pages for msgs, _more in p.pages.values())
