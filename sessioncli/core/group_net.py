@@ -1,4 +1,4 @@
-"""The NetworkClient seen as a GroupSwarm: one-to-one invites work today; group-swarm calls need net/."""
+"""The NetworkClient seen as a GroupSwarm: group-swarm calls through net/groupcall.py, invites as DMs."""
 
 from __future__ import annotations
 
@@ -17,14 +17,6 @@ if TYPE_CHECKING:
     from sessioncli.protocol.rpc import RpcRequest
 
 DM_TTL_MS = 14 * 24 * 3600 * 1000
-
-# The one call this module needs from net/ that net/ does not have yet (issue 18 report):
-#   NetworkClient.group_request(group_id: str, make: Callable[[int], RpcRequest], *, what: str,
-#                               recursive: bool) -> dict
-# runs a request built by `make(network_time_ms)` (signed for a 03 pubkey by protocol/groups/
-# swarm_auth.py) on the group's swarm, through the usual paths and retries, and returns the
-# JSON body of the first member that answered 200 (for store: with a hash).
-_NEEDED = "group_request"
 
 
 @dataclass
@@ -58,14 +50,7 @@ class NetGroupSwarm:
         return self.net.store(recipient, data, ttl_ms=DM_TTL_MS, timestamp_ms=timestamp_ms).hash
 
     def _call(self, group_id: str, make: Callable[[int], RpcRequest], what: str) -> dict[str, Any]:
-        call = getattr(self.net, _NEEDED, None)
-        if call is None:
-            raise ProtocolError(
-                f"{what} on a group swarm needs signed group requests, which this build's "
-                "network layer does not offer yet",
-                hints=("see issue 18: NetworkClient.group_request",),
-            )
-        body = call(group_id, make, what=what, recursive=what != "retrieve")
+        body = self.net.group_request(group_id, make, what=what, recursive=what != "retrieve")
         if not isinstance(body, dict):
             raise ProtocolError(f"group {what}: unexpected answer")
         return body
