@@ -7,8 +7,8 @@ Persistent effects of a failed attempt (the per-call evidence goes to policy.Bla
 | no HTTP answer from the guard          | path spent, guard barred       | path dropped, guard struck    |
 | a relayed error (502/504/...)          | every hop (and a vouched       | path strike (3 drop it)       |
 |                                        | target) scored                 |                               |
-| a 502 naming a node                    | path spent; the target blamed  | the named node forgotten      |
-|                                        | if it is the one named         |                               |
+| a 502 naming a node                    | path spent, guard barred; the  | the named node forgotten      |
+|                                        | target blamed if it is named   |                               |
 | junk (does not decrypt, too large)     | probe ok: relays and target    | path dropped; a guard whose   |
 |                                        | scored; else guard barred      | probe failed is struck        |
 """
@@ -170,7 +170,10 @@ class Executor:
         )
         missing = named_node(resp.status, text)
         if missing is not None:
-            blame.spent.add(path.key)
+            # the hop before the named node could not reach it: the guard when the named node
+            # is its next hop. Either way the guard is not trusted as a guard again in this
+            # call (a guard that names every next hop would otherwise empty the pool)
+            blame.guard_failed(path.key)
             self._forget_node(missing)  # and every path through it
             if target and missing == target:
                 blame.named(target)
