@@ -32,6 +32,9 @@ from sessioncli.protocol.rpc import Node
 MAX_ATTEMPTS = 8
 CLOCK_SAMPLES = 5  # a network time checked after a 406 rests on this many nodes' answers
 MIN_ATTEMPT_SECONDS = 2.0
+# a storage reply is at most one retrieve page (SPEC §4.4: max_size, by default a fifth of
+# 7.8 MB) twice base64-encoded: more than this is junk, and reading 16 MB of it costs seconds
+SNODE_REPLY_MAX_BYTES = 8 << 20
 
 T = TypeVar("T")
 
@@ -88,7 +91,7 @@ class Executor:
         built = onion.build_snode_request(
             _hops(path), onion.Hop.from_hex(ed, target.pubkey_x25519), request.to_json()
         )
-        resp = self._post(path, built, deadline, log, blame, ed, None)
+        resp = self._post(path, built, deadline, log, blame, ed, SNODE_REPLY_MAX_BYTES)
         try:
             reply = onion.decrypt_snode_reply(built, resp.body)
         except ProtocolError as exc:
