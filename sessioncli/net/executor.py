@@ -7,8 +7,9 @@ Persistent effects of a failed attempt (the per-call evidence goes to policy.Bla
 | no HTTP answer from the guard          | path spent, guard barred       | path dropped, guard struck    |
 | a relayed error (502/504/...)          | every hop (and a vouched       | path strike (3 drop it)       |
 |                                        | target) scored                 |                               |
-| a 502 naming a node                    | path spent, guard barred; the  | the named node forgotten      |
-|                                        | target blamed if it is named   |                               |
+| a 502 naming a node                    | path spent, guard barred; the  | named node out of every path, |
+|                                        | target blamed if it is named   | struck (3 strikes: forgotten) |
+| a request that went through            |                                | its nodes' strikes cleared    |
 | junk (does not decrypt, too large)     | probe ok: relays and target    | path dropped; a guard whose   |
 |                                        | scored; else guard barred      | probe failed is struck        |
 """
@@ -97,6 +98,7 @@ class Executor:
         except ProtocolError as exc:
             self._junk(path, ed, deadline, log, blame, f"path via {path.nodes[0].address}: {exc}")
         self.paths.paths.succeeded(path)
+        self.pool.clear_strikes([*path.key, ed])
         t = rpc.network_time(reply.body)
         if t is not None:
             self.clock.observe(ed, t, refused=clock_refused)
@@ -121,6 +123,7 @@ class Executor:
             where = f"path via {path.nodes[0].address} to {server.host}: {exc}"
             self._junk(path, "", deadline, log, blame, where)
         self.paths.paths.succeeded(path)
+        self.pool.clear_strikes(path.key)
         return reply
 
     def _post(
@@ -177,7 +180,10 @@ class Executor:
             # is its next hop. Either way the guard is not trusted as a guard again in this
             # call (a guard that names every next hop would otherwise empty the pool)
             blame.guard_failed(path.key)
-            self._forget_node(missing)  # and every path through it
+            # SPEC: the named node goes from our paths at once; from the pool (and swarms) after
+            # three such reports, since a broken guard may name a healthy next hop every time
+            self.paths.paths.keep(lambda p: not p.has(missing))
+            self._strike_node(missing)
             if target and missing == target:
                 blame.named(target)
                 raise PathTrouble("target")
