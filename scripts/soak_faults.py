@@ -34,8 +34,12 @@ SCENARIOS = ("junk", "relay", "hang")
 
 
 def aim(net: Net, alice: User, bob: User) -> tuple[list[str], list[list[str]]]:
-    """bob's swarm (node ids), and alice's and bob's paths (ed25519 keys)."""
-    return net.ids(alice.swarm_of(bob.session_id)), alice.paths() + bob.paths()
+    """bob's swarm (node ids, asked afresh: a relay-502 run makes the client forget nodes), and
+    alice's and bob's paths (ed25519 keys)."""
+    res = alice.run(["nodes", "--json", "--refresh", "--swarm", bob.session_id])
+    assert res.returncode == 0, res.stderr
+    swarm = [n["pubkey_ed25519"] for n in json.loads(res.stdout)]
+    return net.ids(swarm), alice.paths() + bob.paths()
 
 
 def faults_for(

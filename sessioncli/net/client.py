@@ -147,8 +147,10 @@ class NetworkClient:
     def _learned(self, node: Node, probe: guards.Probe) -> None:
         if probe.state != "ok":
             self._strike_node(node.pubkey_ed25519)  # silent, or junk to a direct request
-        elif probe.time_ms is not None:
-            self._clock.observe(node.pubkey_ed25519, probe.time_ms)
+        else:
+            self._pool.clear_strikes([node.pubkey_ed25519])
+            if probe.time_ms is not None:
+                self._clock.observe(node.pubkey_ed25519, probe.time_ms)
 
     def _strike_node(self, ed: str) -> None:
         if self._pool.strike(ed):

@@ -7,8 +7,9 @@ Persistent effects of a failed attempt (the per-call evidence goes to policy.Bla
 | no HTTP answer from the guard          | path spent, guard barred       | path dropped, guard struck    |
 | a relayed error (502/504/...)          | every hop (and a vouched       | path strike (3 drop it)       |
 |                                        | target) scored                 |                               |
-| a 502 naming a node                    | path spent; the target blamed  | the named node forgotten      |
-|                                        | if it is the one named         |                               |
+| a 502 naming a node                    | path spent, guard barred; the  | named node out of every path, |
+|                                        | target blamed if it is named   | struck (3 strikes: forgotten) |
+| a request that went through            |                                | its nodes' strikes cleared    |
 | junk (does not decrypt, too large)     | probe ok: relays and target    | path dropped; a guard whose   |
 |                                        | scored; else guard barred      | probe failed is struck        |
 """
@@ -32,6 +33,9 @@ from sessioncli.protocol.rpc import Node
 MAX_ATTEMPTS = 8
 CLOCK_SAMPLES = 5  # a network time checked after a 406 rests on this many nodes' answers
 MIN_ATTEMPT_SECONDS = 2.0
+# a storage reply is at most one retrieve page (SPEC §4.4: max_size, by default a fifth of
+# 7.8 MB) twice base64-encoded: more than this is junk, and reading 16 MB of it costs seconds
+SNODE_REPLY_MAX_BYTES = 8 << 20
 
 T = TypeVar("T")
 
@@ -88,12 +92,13 @@ class Executor:
         built = onion.build_snode_request(
             _hops(path), onion.Hop.from_hex(ed, target.pubkey_x25519), request.to_json()
         )
-        resp = self._post(path, built, deadline, log, blame, ed, None)
+        resp = self._post(path, built, deadline, log, blame, ed, SNODE_REPLY_MAX_BYTES)
         try:
             reply = onion.decrypt_snode_reply(built, resp.body)
         except ProtocolError as exc:
             self._junk(path, ed, deadline, log, blame, f"path via {path.nodes[0].address}: {exc}")
         self.paths.paths.succeeded(path)
+        self.pool.clear_strikes([*path.key, ed])
         t = rpc.network_time(reply.body)
         if t is not None:
             self.clock.observe(ed, t, refused=clock_refused)
@@ -118,6 +123,7 @@ class Executor:
             where = f"path via {path.nodes[0].address} to {server.host}: {exc}"
             self._junk(path, "", deadline, log, blame, where)
         self.paths.paths.succeeded(path)
+        self.pool.clear_strikes(path.key)
         return reply
 
     def _post(
@@ -170,8 +176,14 @@ class Executor:
         )
         missing = named_node(resp.status, text)
         if missing is not None:
-            blame.spent.add(path.key)
-            self._forget_node(missing)  # and every path through it
+            # the hop before the named node could not reach it: the guard when the named node
+            # is its next hop. Either way the guard is not trusted as a guard again in this
+            # call (a guard that names every next hop would otherwise empty the pool)
+            blame.guard_failed(path.key)
+            # SPEC: the named node goes from our paths at once; from the pool (and swarms) after
+            # three such reports, since a broken guard may name a healthy next hop every time
+            self.paths.paths.keep(lambda p: not p.has(missing))
+            self._strike_node(missing)
             if target and missing == target:
                 blame.named(target)
                 raise PathTrouble("target")

@@ -17,6 +17,7 @@ from sessioncli.protocol import rpc
 from sessioncli.protocol.rpc import Node
 
 GUARD_TEST_TIMEOUT = 5.0
+PROBE_MAX_BYTES = 1 << 20  # a get_swarm answer is a few KB: more is junk, not worth reading
 PARALLEL_PROBES = 4
 MAX_CANDIDATES = 24
 
@@ -40,7 +41,7 @@ def probe(transport: PostTransport, node: Node, timeout: float) -> Probe:
     body = rpc.build_get_swarm("05" + secrets.token_hex(32)).to_json()
     url = f"https://{node.ip}:{node.port}/storage_rpc/v1"
     try:
-        resp = transport.post(url, body, timeout=timeout)
+        resp = transport.post(url, body, timeout=timeout, max_bytes=PROBE_MAX_BYTES)
     except TransportError as exc:
         return Probe("bad" if exc.kind == "oversize" else "silent")
     if resp.status != 200:

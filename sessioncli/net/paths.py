@@ -247,8 +247,8 @@ class PathManager:
             _no_path(label, exc, log)
         usable = [p for p in self.paths.snapshot() if blame.usable(p.key, avoid)]
         clean = [p for p in usable if blame.clean(p.key)]
-        if clean:
-            return self._rng.choice(clean)
+        if clean:  # a path that failed in an earlier call of this process goes last
+            return self._rng.choice([p for p in clean if not p.failures] or clean)
         try:
             with self.building(deadline):
                 self.paths.keep(lambda p: p.key not in blame.spent)

@@ -108,6 +108,16 @@ class NodePool:
         self.save()
         return False
 
+    def clear_strikes(self, eds: tuple[str, ...] | list[str]) -> None:
+        """`eds` just worked (a probe, or an onion request through them): their old failures
+        no longer count, so a node struck during a passing fault is not dropped later."""
+        with self._lock:
+            struck = [ed for ed in eds if ed in self._strikes]
+            for ed in struck:
+                del self._strikes[ed]
+        if struck:
+            self.save()
+
     def drop(self, ed: str) -> None:
         with self._lock:
             self._nodes.pop(ed, None)
