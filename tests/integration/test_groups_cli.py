@@ -215,3 +215,24 @@ def test_forged_input_never_shows_and_hostile_names_are_escaped(
     shown = ok(dave, ["group", "show", made.group_id, "--offline"])  # their name, escaped
     assert "\x1b" not in shown and "\u202e" not in shown
     assert "group_name\tevil\\x1b[31m\\u202egro\\x0aup\n" in shown, shown
+
+
+def test_decline_and_leave(people: dict[str, User]) -> None:
+    alice, bob, dave = people["alice"], people["bob"], people["dave"]
+    made = json.loads(ok(alice, ["group", "create", "second", "-m", dave.session_id, "--json"]))
+    invites = [r for r in receive(dave) if r["kind"] == "group_invite"]
+    assert [r["group_id"] for r in invites] == [made["group_id"]]
+    pending = json.loads(ok(dave, ["group", "list", "--json"]))
+    assert made["group_id"] in {g["group_id"] for g in pending if g["role"] == "invited"}
+    ok(dave, ["group", "decline", "second"])
+    assert made["group_id"] not in {
+        g["group_id"] for g in json.loads(ok(dave, ["group", "list", "--json"]))
+    }
+    assert "invite" in one_error(dave, ["group", "accept", made["group_id"]], 2)
+
+    ok(bob, ["group", "leave", "team"])
+    assert "team" not in {g["name"] for g in json.loads(ok(bob, ["group", "list", "--json"]))}
+    changes = [r for r in receive(alice) if r["kind"] == "group_members"]
+    assert any(r.get("change") == "member_left" and r["from"] == bob.session_id for r in changes)
+    shown = json.loads(ok(alice, ["group", "show", "team", "--json"]))
+    assert bob.session_id not in {m["session_id"] for m in shown["members"]}
