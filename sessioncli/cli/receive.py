@@ -72,17 +72,18 @@ def _invite_hook(identity: Any, net: Any, folder: Any) -> Any:
 
 
 def _report_sources(sources: list[Any]) -> None:
-    """-v: the DM poll's cost (the sources that keep per-member poll figures)."""
+    """-v: each poll's cost (the sources that keep per-member poll figures: DMs, groups)."""
     for source in sources:
         stats = getattr(source, "stats", None)
         if stats is not None and hasattr(stats, "unreachable"):
-            _report_poll(stats)
+            group = getattr(source, "group_id", None) and getattr(source, "name", None)
+            _report_poll(stats, f"group {group}: " if group else "")
 
 
-def _report_poll(stats: Any) -> None:
+def _report_poll(stats: Any, label: str = "") -> None:
     down = stats.unreachable
     err(
-        f"sessioncli: poll {stats.polls or 1}: {stats.requests} request(s) so far"
+        f"sessioncli: {label}poll {stats.polls or 1}: {stats.requests} request(s) so far"
         + (f"; {len(down)} member(s) did not answer" if down else "")
     )
 
