@@ -200,6 +200,8 @@ class PathManager:
         for node, result in probes:
             self._learned(node, result)
         failed = {n.pubkey_ed25519 for n, r in probes if r.state != "ok"}
+        for ed in failed:
+            blame.probe_failed(ed)
         candidates = [n for n in candidates if n.pubkey_ed25519 not in failed]
         if not guards:
             raise NetworkUnavailable(

@@ -128,9 +128,18 @@ def test_rank_prefers_fewer_failures_and_shuns_swarm_members_last() -> None:
     blame.downstream_failed(P("g1", "r1", "r2"), T, guard_cleared=True)
     blame.downstream_failed(P("g2", "r1", "r3"), T2, guard_cleared=True)
     assert blame.score["r1"] == 2
-    order = sorted(["r1", "r2", "m1", "fresh"], key=blame.rank)
+    order = sorted(["r1", "r2", "m1", "fresh"], key=blame.rank)  # (shunned, sick, score)
     assert order == ["fresh", "r2", "r1", "m1"]
     assert blame.clean(P("g9", "fresh", "x")) and not blame.clean(P("g9", "r2", "x"))
+
+
+def test_a_node_that_failed_a_probe_ranks_last_and_takes_the_blame() -> None:
+    blame = Blame()
+    blame.probe_failed("junk")
+    assert sorted(["junk", "r1"], key=blame.rank) == ["r1", "junk"]
+    blame.downstream_failed(P("g1", "junk", "b"), T, guard_cleared=True)
+    assert not blame.downstream_failed(P("g2", "c", "d"), T, guard_cleared=True)  # junk explains
+    assert blame.score[T] == 2
 
 
 def test_named_target_is_blamed_at_once() -> None:
