@@ -113,6 +113,7 @@ class Blame:
 
     shun: frozenset[str] = frozenset()
     sick: set[str] = field(default_factory=set)  # failed a direct probe in this call
+    fresh_only: bool = False  # a guard failed: only paths built in this call from now on
     spent: set[PathKey] = field(default_factory=set)
     no_guard: set[str] = field(default_factory=set)
     vouched: set[PathKey] = field(default_factory=set)
@@ -125,9 +126,12 @@ class Blame:
         self.vouched.add(path)
 
     def guard_failed(self, path: PathKey) -> None:
-        """No HTTP answer from the guard: the path is spent, the guard barred as a guard."""
+        """No (usable) answer from the guard: the path is spent, the guard barred as a guard,
+        and cached paths are no longer trusted in this call: their guards, tested in some
+        earlier run, may be as sick (a fresh path's guard answers a direct probe first)."""
         self.spent.add(path)
         self.no_guard.add(path[0])
+        self.fresh_only = True
 
     def downstream_failed(self, path: PathKey, target: str, *, guard_cleared: bool = False) -> bool:
         """Junk or a relayed error on `path` to `target` (`target` "" for a server); True when
@@ -166,6 +170,8 @@ class Blame:
 
     def usable(self, path: PathKey, avoid: str = "") -> bool:
         """A cached path that may carry this call's next attempt (never through `avoid`)."""
+        if self.fresh_only and path not in self.vouched:
+            return False
         return path not in self.spent and path[0] not in self.no_guard and avoid not in path
 
     def clean(self, path: PathKey) -> bool:

@@ -114,11 +114,14 @@ def test_blame_table(events, target, blamed, scores) -> None:
 
 def test_spent_paths_and_barred_guards() -> None:
     blame = Blame()
+    blame.built(P("x", "g1", "y"))
     blame.guard_failed(P("g1", "a", "b"))
     assert not blame.usable(P("g1", "a", "b"))
     assert not blame.usable(P("g1", "x", "y"))  # g1 is barred as a guard
     assert blame.usable(P("x", "g1", "y"))  # ... not as a relay
+    assert not blame.usable(P("h", "i", "j"))  # and a cached path is not trusted any more
     blame.downstream_failed(P("g2", "c", "d"), T, guard_cleared=True)
+    blame.built(P("g2", "e", "f"))
     assert blame.usable(P("g2", "e", "f"))  # a probe cleared g2
     assert not blame.usable(P("g3", T, "f"), avoid=T)  # never through the target
 
