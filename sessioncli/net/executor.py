@@ -206,6 +206,7 @@ class Executor:
         probe = self._prober(guard, deadline.cap(GUARD_TEST_TIMEOUT))
         if probe.state != "ok":
             blame.guard_failed(path.key)
+            blame.probe_failed(guard.pubkey_ed25519)
             self._strike_node(guard.pubkey_ed25519)
             raise PathTrouble
         to_blame = blame.downstream_failed(path.key, target, guard_cleared=True)

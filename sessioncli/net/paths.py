@@ -200,6 +200,8 @@ class PathManager:
         for node, result in probes:
             self._learned(node, result)
         failed = {n.pubkey_ed25519 for n, r in probes if r.state != "ok"}
+        for ed in failed:
+            blame.probe_failed(ed)
         candidates = [n for n in candidates if n.pubkey_ed25519 not in failed]
         if not guards:
             raise NetworkUnavailable(
@@ -252,8 +254,12 @@ class PathManager:
         try:
             with self.building(deadline):
                 self.paths.keep(lambda p: p.key not in blame.spent)
-                if usable and self.paths.count() >= PATH_COUNT:  # the new one takes its place
-                    self.paths.keep(lambda p: p is not usable[0])
+                if self.paths.count() >= PATH_COUNT:  # the new one takes the place of one
+                    # not trusted in this call (see Blame.fresh_only), else of a usable one
+                    doubtful = [p for p in self.paths.snapshot() if blame.fresh_only]
+                    spare = [p for p in doubtful if p.key not in blame.vouched] or usable
+                    if spare:
+                        self.paths.keep(lambda p: p is not spare[0])
                 (fresh,) = self.build(1, deadline, blame, avoid={avoid} - {""})
         except SessionCliError as exc:
             if usable:

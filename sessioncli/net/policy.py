@@ -104,13 +104,16 @@ class Blame:
     caused it: the relays, the guard unless a direct probe cleared it, and the target when the
     path is vouched for (its guard was tested in this call, or a probe cleared it). A target is
     to blame once it failed on two paths and no hop of those paths failed as often: it is then
-    the best explanation, and its failures stop counting against those hops. A path that failed
-    is spent for the call; a guard not cleared is not used as a guard again in it. Fresh paths
-    rank nodes by (shunned, score): `shun` holds the other members of the swarm being called,
-    whose faults would be taken for the target's.
+    the best explanation (no hop of those paths failed a direct probe either), and its failures
+    stop counting against those hops. A path that failed is spent for the call; a guard not
+    cleared is not used as a guard again in it. Fresh paths rank nodes by (shunned, sick, score):
+    `shun` holds the other members of the swarm being called, whose faults would be taken for
+    the target's; `sick` the nodes that failed a direct probe in this call.
     """
 
     shun: frozenset[str] = frozenset()
+    sick: set[str] = field(default_factory=set)  # failed a direct probe in this call
+    fresh_only: bool = False  # a guard failed: only paths built in this call from now on
     spent: set[PathKey] = field(default_factory=set)
     no_guard: set[str] = field(default_factory=set)
     vouched: set[PathKey] = field(default_factory=set)
@@ -123,9 +126,12 @@ class Blame:
         self.vouched.add(path)
 
     def guard_failed(self, path: PathKey) -> None:
-        """No HTTP answer from the guard: the path is spent, the guard barred as a guard."""
+        """No (usable) answer from the guard: the path is spent, the guard barred as a guard,
+        and cached paths are no longer trusted in this call: their guards, tested in some
+        earlier run, may be as sick (a fresh path's guard answers a direct probe first)."""
         self.spent.add(path)
         self.no_guard.add(path[0])
+        self.fresh_only = True
 
     def downstream_failed(self, path: PathKey, target: str, *, guard_cleared: bool = False) -> bool:
         """Junk or a relayed error on `path` to `target` (`target` "" for a server); True when
@@ -144,11 +150,18 @@ class Blame:
         """A relay's 502 says the target cannot be reached: it is to blame at once."""
         self._blamed.add(target)
 
+    def probe_failed(self, ed: str) -> None:
+        """`ed` answered a direct probe badly or not at all: the last choice as a hop, and the
+        likelier cause of any failure it was on."""
+        self.sick.add(ed)
+
     def to_blame(self, target: str) -> bool:
         if target in self._blamed:
             return True
         n, failed = self.score[target], self._on.get(target, [])
-        if len(failed) < 2 or any(self.score[h] >= n for hops in failed for h in hops):
+        if len(failed) < 2 or any(
+            self.score[h] >= n or h in self.sick for hops in failed for h in hops
+        ):
             return False
         self._blamed.add(target)
         for hops in failed:  # the target explains these failures: clear its hops
@@ -157,12 +170,14 @@ class Blame:
 
     def usable(self, path: PathKey, avoid: str = "") -> bool:
         """A cached path that may carry this call's next attempt (never through `avoid`)."""
+        if self.fresh_only and path not in self.vouched:
+            return False
         return path not in self.spent and path[0] not in self.no_guard and avoid not in path
 
     def clean(self, path: PathKey) -> bool:
-        """No hop of `path` has failed in this call."""
-        return all(self.score[h] <= 0 for h in path)
+        """No hop of `path` has failed in this call (on a path, or a direct probe)."""
+        return all(self.score[h] <= 0 and h not in self.sick for h in path)
 
-    def rank(self, ed: str) -> tuple[bool, int]:
+    def rank(self, ed: str) -> tuple[bool, bool, int]:
         """Sort key for the nodes of a fresh path (persistent strikes break ties after it)."""
-        return (ed in self.shun, max(0, self.score[ed]))
+        return (ed in self.shun, ed in self.sick, max(0, self.score[ed]))

@@ -114,11 +114,14 @@ def test_blame_table(events, target, blamed, scores) -> None:
 
 def test_spent_paths_and_barred_guards() -> None:
     blame = Blame()
+    blame.built(P("x", "g1", "y"))
     blame.guard_failed(P("g1", "a", "b"))
     assert not blame.usable(P("g1", "a", "b"))
     assert not blame.usable(P("g1", "x", "y"))  # g1 is barred as a guard
     assert blame.usable(P("x", "g1", "y"))  # ... not as a relay
+    assert not blame.usable(P("h", "i", "j"))  # and a cached path is not trusted any more
     blame.downstream_failed(P("g2", "c", "d"), T, guard_cleared=True)
+    blame.built(P("g2", "e", "f"))
     assert blame.usable(P("g2", "e", "f"))  # a probe cleared g2
     assert not blame.usable(P("g3", T, "f"), avoid=T)  # never through the target
 
@@ -128,9 +131,18 @@ def test_rank_prefers_fewer_failures_and_shuns_swarm_members_last() -> None:
     blame.downstream_failed(P("g1", "r1", "r2"), T, guard_cleared=True)
     blame.downstream_failed(P("g2", "r1", "r3"), T2, guard_cleared=True)
     assert blame.score["r1"] == 2
-    order = sorted(["r1", "r2", "m1", "fresh"], key=blame.rank)
+    order = sorted(["r1", "r2", "m1", "fresh"], key=blame.rank)  # (shunned, sick, score)
     assert order == ["fresh", "r2", "r1", "m1"]
     assert blame.clean(P("g9", "fresh", "x")) and not blame.clean(P("g9", "r2", "x"))
+
+
+def test_a_node_that_failed_a_probe_ranks_last_and_takes_the_blame() -> None:
+    blame = Blame()
+    blame.probe_failed("junk")
+    assert sorted(["junk", "r1"], key=blame.rank) == ["r1", "junk"]
+    blame.downstream_failed(P("g1", "junk", "b"), T, guard_cleared=True)
+    assert not blame.downstream_failed(P("g2", "c", "d"), T, guard_cleared=True)  # junk explains
+    assert blame.score[T] == 2
 
 
 def test_named_target_is_blamed_at_once() -> None:
