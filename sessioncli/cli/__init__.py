@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "identity",
     "contacts",
     "community",
+    "group",
     "send",
     "receive",
     "demo",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -79,6 +80,40 @@ def _conversation_sources(rctx: Any, names_given: list[str]) -> tuple[list[Any],
     else:
         sources = inbox.open_sources(rctx)
     return sources, lambda rec: wanted.shows(rec, approved=lambda _sid: True)
+
+
+def _fault_hook() -> Any:
+    """SESSIONCLI_FAULT=crash-after-fetch (crash-safety tests): die like kill -9 right after a
+    fetch that brought messages, before anything is printed or committed."""
+    if os.environ.get("SESSIONCLI_FAULT") != "crash-after-fetch":
+        return None
+    return lambda: os._exit(137)
+
+
+def _invite_hook(identity: Any, net: Any, folder: Any) -> Any:
+    from sessioncli.core import group_invites, requests
+    from sessioncli.core.group_net import NetGroupSwarm
+    from sessioncli.core.groups import GroupContext
+
+    gctx = GroupContext(identity, NetGroupSwarm(net), folder)
+    return group_invites.receive_hook(gctx, requests.is_approved(folder))
+
+
+def _report_sources(sources: list[Any]) -> None:
+    """-v: each poll's cost (the sources that keep per-member poll figures: DMs, groups)."""
+    for source in sources:
+        stats = getattr(source, "stats", None)
+        if stats is not None and hasattr(stats, "unreachable"):
+            group = getattr(source, "group_id", None) and getattr(source, "name", None)
+            _report_poll(stats, f"group {group}: " if group else "")
+
+
+def _report_poll(stats: Any, label: str = "") -> None:
+    down = stats.unreachable
+    err(
+        f"sessioncli: {label}poll {stats.polls or 1}: {stats.requests} request(s) so far"
+        + (f"; {len(down)} member(s) did not answer" if down else "")
+    )
 
 
 @app.command()
@@ -191,6 +226,7 @@ def receive(
     from sessioncli.core import contacts, context, inbox, screen
     from sessioncli.core import receive as receive_core
     from sessioncli.core.records import RecordFilter
+    from sessioncli.net.policy import Deadline
 
     if exec_cmd is not None and (json_out or peek):
         raise UsageError("--exec cannot be combined with --json or --peek")
@@ -231,6 +267,8 @@ def receive(
             commit=not peek,
             contact_name=contacts.name_for,
             screen=scr,
+            after_fetch=_fault_hook(),
+            deadline=None if follow else Deadline(resolved.timeout),  # --timeout: the whole run
         )
         from pathlib import Path
 
@@ -243,6 +281,8 @@ def receive(
             on_error=(lambda line: err(f"sessioncli: {line}")) if g.verbose else None,
         )
         sources, conversation_shows = _conversation_sources(rctx, conversations or [])
+        health = receive_core.FollowHealth()
+        invites = _invite_hook(identity, net, folder)
 
         def shows(rec: dict[str, Any]) -> bool:
             return (
@@ -251,14 +291,19 @@ def receive(
                 and (request_shows is None or request_shows(rec))
             )
 
-        emit = scr.observe(_make_emit(json_out, runner, with_files), shows)
+        observed = scr.observe(_make_emit(json_out, runner, with_files), shows)
+
+        def emit(r: Any) -> bool | None:
+            shown = invites(r)  # an invite DM becomes a group_invite record (or is dropped)
+            return False if shown is None else observed(shown)
+
         try:
             total = 0
             last_new = time.monotonic()
             while True:
                 remaining = None if max_count is None else max_count - total
                 try:
-                    polled = inbox.poll_all(sources, emit, limit=remaining)
+                    polled = inbox.poll_all(sources, emit, limit=remaining, follow=follow)
                 except Stopped:
                     break  # the unacknowledged message stays for the next run
                 finally:
@@ -271,6 +316,15 @@ def receive(
                         raise exc
                     if g.verbose:
                         err(f"sessioncli: poll failed, retrying: {exc.message}")
+                if follow and polled.failures and health.failed():
+                    err(
+                        f"sessioncli: warning: {health.in_a_row} polls in a row failed;"
+                        f" not receiving: {polled.failures[0].message}"
+                    )
+                elif follow and not polled.failures and health.answered():
+                    err("sessioncli: polls succeed again; receiving")
+                if g.verbose and follow:
+                    _report_sources(sources)
                 total += polled.emitted
                 if polled.emitted:
                     last_new = time.monotonic()
@@ -288,9 +342,11 @@ def receive(
             inbox.close_all(sources)
             net.close()
             signal.signal(signal.SIGTERM, previous)
+    if g.verbose and not follow:
+        _report_sources(sources)
     if g.verbose and scr.hidden_counts:
         err("sessioncli: not shown: " + ", ".join(f"{k} {v}" for k, v in scr.hidden_counts.items()))
-    for s in (getattr(source, "stats", None) for source in sources):
+    for s in [*(getattr(source, "stats", None) for source in sources), invites.stats]:
         if s is None or not (g.verbose and (s.dropped or s.duplicates)):
             continue
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.drop_reasons.items()))

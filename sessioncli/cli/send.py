@@ -241,6 +241,13 @@ def send(
                     f"sessioncli: warning: {label} has not approved you yet: this lands in their "
                     "message requests, and phones notify only once for unapproved senders"
                 )
+        stored_on = getattr(r, "stored_on", None)  # swarm sends (DMs) say which members hold it
+        if g.verbose and r.ok and stored_on is not None:
+            held = len(stored_on)
+            err(
+                f"sessioncli: {label}: stored on {held} swarm member(s)"
+                + (" only: the others did not confirm it in time" if held == 1 else "")
+            )
         if not r.ok:
             err(f"sessioncli: error: {label}: {r.error}")
     if json_out:

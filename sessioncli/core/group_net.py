@@ -1,9 +1,10 @@
-"""The NetworkClient seen as a GroupSwarm: one-to-one invites work today; group-swarm calls need net/."""
+"""The NetworkClient seen as a GroupSwarm: group-swarm calls through net/groupcall.py, invites as DMs."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sessioncli.core.group_state import StoredItem
@@ -17,13 +18,18 @@ if TYPE_CHECKING:
 
 DM_TTL_MS = 14 * 24 * 3600 * 1000
 
-# The one call this module needs from net/ that net/ does not have yet (issue 18 report):
-#   NetworkClient.group_request(group_id: str, make: Callable[[int], RpcRequest], *, what: str,
-#                               recursive: bool) -> dict
-# runs a request built by `make(network_time_ms)` (signed for a 03 pubkey by protocol/groups/
-# swarm_auth.py) on the group's swarm, through the usual paths and retries, and returns the
-# JSON body of the first member that answered 200 (for store: with a hash).
-_NEEDED = "group_request"
+
+@dataclass
+class GroupFetch:
+    """One batched poll of a group: per namespace the union of what the members returned
+    (each message once, oldest first), each member's page order (for its cursors), the
+    namespaces some member refused (HTTP code), and whether a member has more."""
+
+    items: dict[int, list[StoredItem]] = field(default_factory=dict)
+    order: list[tuple[str, int, list[str]]] = field(default_factory=list)  # (node, ns, hashes)
+    refused: dict[int, int] = field(default_factory=dict)
+    more: bool = False
+    requests: int = 0
 
 
 class NetGroupSwarm:
@@ -44,14 +50,7 @@ class NetGroupSwarm:
         return self.net.store(recipient, data, ttl_ms=DM_TTL_MS, timestamp_ms=timestamp_ms).hash
 
     def _call(self, group_id: str, make: Callable[[int], RpcRequest], what: str) -> dict[str, Any]:
-        call = getattr(self.net, _NEEDED, None)
-        if call is None:
-            raise ProtocolError(
-                f"{what} on a group swarm needs signed group requests, which this build's "
-                "network layer does not offer yet",
-                hints=("see issue 18: NetworkClient.group_request",),
-            )
-        body = call(group_id, make, what=what, recursive=what != "retrieve")
+        body = self.net.group_request(group_id, make, what=what, recursive=what != "retrieve")
         if not isinstance(body, dict):
             raise ProtocolError(f"group {what}: unexpected answer")
         return body
@@ -89,6 +88,37 @@ class NetGroupSwarm:
                 )
             except (KeyError, TypeError, ValueError):
                 continue  # one malformed entry must not cost the others
+        return out
+
+    def poll_group(
+        self, auth: GroupAuth, namespaces: Sequence[int], cursors: Mapping[str, str]
+    ) -> GroupFetch:
+        """Every member of the group's swarm, one batch of `namespaces` each (net/groupcall.py);
+        `cursors` maps net.groupcall.cursor_key(node, ns) to that member's last hash there."""
+        from sessioncli.protocol.groups import swarm_auth
+
+        def make(namespace: int, now: int, last_hash: str | None) -> RpcRequest:
+            return swarm_auth.build_retrieve(
+                auth, namespace=namespace, timestamp_ms=now, last_hash=last_hash
+            )
+
+        poll = self.net.group_poll(auth.group_id, make, namespaces=namespaces, cursors=cursors)
+        out = GroupFetch(requests=poll.requests)
+        seen: dict[int, dict[str, StoredItem]] = {n: {} for n in namespaces}
+        for page in poll.pages:
+            for n, code in page.refused.items():
+                out.refused[n] = code
+            for n, (msgs, more) in page.pages.items():
+                out.more = out.more or more
+                out.order.append((page.node, n, [m.hash for m in msgs]))
+                for m in msgs:
+                    try:
+                        item = StoredItem(m.hash, m.timestamp_ms, base64.b64decode(m.data))
+                    except ValueError:
+                        continue  # one malformed entry must not cost the others
+                    seen[n].setdefault(m.hash, item)
+        for n, by_hash in seen.items():
+            out.items[n] = sorted(by_hash.values(), key=lambda i: (i.timestamp_ms, i.hash))
         return out
 
     def delete_group(self, auth: GroupAuth, hashes: Sequence[str]) -> None:

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from sessioncli.core.receive import PollStats, ReceiveState
 
+MAX_PAGES_PER_POLL = 50  # batched polls per group per receive while a member says "more"
+
 if TYPE_CHECKING:
+    from sessioncli.core.group_net import GroupFetch
     from sessioncli.core.group_state import OpenGroup, StoredItem
     from sessioncli.core.groups import GroupContext
     from sessioncli.core.inbox import ReceiveContext
@@ -75,6 +78,7 @@ class GroupReceiver:
         include_own: bool = False,
         commit: bool = True,
         contact_name: Callable[[str], str | None] | None = None,
+        after_fetch: Callable[[], None] | None = None,
     ) -> None:
         from sessioncli.core import group_store
 
@@ -88,6 +92,7 @@ class GroupReceiver:
         self.contact_name = contact_name or (lambda _sid: None)
         self.stats = PollStats()
         self.reopen = False
+        self.after_fetch = after_fetch  # crash-safety test hook, as for DMs (core/receive.py)
 
     def _drop(self, reason: str, msg_hash: str, *, final: bool = True) -> None:
         self.stats.dropped += 1
@@ -118,11 +123,57 @@ class GroupReceiver:
         )
 
     def poll(self, emit: Callable[[Record], bool | None], *, limit: int | None = None) -> int:
+        """Everything new in the group; with a batching swarm (the network), page after page
+        while a member has more, each member read from its own cursors."""
+        emitted = 0
+        for _ in range(MAX_PAGES_PER_POLL):
+            left = None if limit is None else limit - emitted
+            got, more = self._poll_once(emit, left)
+            emitted += got
+            if not more or (limit is not None and emitted >= limit):
+                break
+        return emitted
+
+    def _fetch(self, group: OpenGroup) -> GroupFetch | None:
+        """One batched read of every namespace we follow, or None for a swarm without batches
+        (the in-memory test swarms: each namespace is then read on its own, in full)."""
+        from sessioncli.protocol.groups import swarm_auth as ns
+
+        poll_group = getattr(self.gctx.swarm, "poll_group", None)
+        if poll_group is None:
+            return None
+        wanted = ns.POLL_ORDER if not group.admin else ns.POLL_ORDER[1:]  # -11: members only
+        fetch: GroupFetch = poll_group(group.auth(), wanted, dict(self.state.cursors))
+        self.stats.requests += fetch.requests
+        self.stats.pages += len(fetch.order)
+        return fetch
+
+    def _advance(self, fetch: GroupFetch) -> None:
+        """Each member's cursors: past everything for Keys/Info/Members/-11 (applied, or
+        rejected for good), and for posts past the last one such that all before are seen
+        (a post no key opened yet is read again next time)."""
+        from sessioncli.net.groupcall import cursor_key
+        from sessioncli.protocol.groups.swarm_auth import NS_MESSAGES
+
+        for node, namespace, hashes in fetch.order:
+            for h in hashes:
+                if namespace == NS_MESSAGES and h not in self.state.seen:
+                    break
+                self.state.cursors[cursor_key(node, namespace)] = h
+
+    def _poll_once(
+        self, emit: Callable[[Record], bool | None], limit: int | None
+    ) -> tuple[int, bool]:
         from sessioncli.core import groups
+        from sessioncli.protocol.groups.swarm_auth import NS_MESSAGES
 
         group = groups._open(self.gctx, self.name)
-        synced = group.sync(self.gctx.swarm)
+        fetch = self._fetch(group)
+        synced = group.sync(self.gctx.swarm, fetched=fetch.items if fetch else None)
         groups._save(self.gctx, group)
+        for reason, n in synced.rejected.items():  # forged Keys/Info/Members: never applied
+            self.stats.dropped += n
+            self.stats.drop_reasons[reason] = self.stats.drop_reasons.get(reason, 0) + n
         pending: list[GroupRecord] = []
         if synced.kicked:
             pending.append(self._config_record("group_removed", group, "kicked"))
@@ -138,10 +189,14 @@ class GroupReceiver:
                 self._remember(rec.hash)
                 emitted += shown is not False  # a record a filter hid is not counted
         if not synced.kicked:
-            emitted += self._posts(group, emit, None if limit is None else limit - emitted)
+            items = fetch.items.get(NS_MESSAGES, []) if fetch else None
+            left = None if limit is None else limit - emitted
+            emitted += self._posts(group, emit, left, items)
+        if fetch is not None:
+            self._advance(fetch)
         if self.commit_enabled:
             self.state.commit(int(time.time() * 1000))
-        return emitted
+        return emitted, bool(fetch and fetch.more and not synced.kicked)
 
     def _config_record(self, kind: str, group: OpenGroup, what: str) -> GroupRecord:
         from sessioncli.core.groups import view
@@ -153,12 +208,19 @@ class GroupReceiver:
         return self._record(kind, h, self.group_id, int(time.time() * 1000), extra=extra)
 
     def _posts(
-        self, group: OpenGroup, emit: Callable[[Record], bool | None], limit: int | None
+        self,
+        group: OpenGroup,
+        emit: Callable[[Record], bool | None],
+        limit: int | None,
+        items: list[StoredItem] | None = None,
     ) -> int:
         from sessioncli.core import groups
         from sessioncli.protocol.groups.swarm_auth import NS_MESSAGES
 
-        items = self.gctx.swarm.retrieve_group(group.auth(), NS_MESSAGES)
+        if items is None:
+            items = self.gctx.swarm.retrieve_group(group.auth(), NS_MESSAGES)
+        if self.after_fetch is not None and any(i.hash not in self.state.seen for i in items):
+            self.after_fetch()
         emitted = 0
         for item in sorted(items, key=lambda i: (i.timestamp_ms, i.hash)):
             if limit is not None and emitted >= limit:
@@ -255,6 +317,7 @@ def open_sources(ctx: ReceiveContext) -> list[ReceiveSource]:
             include_own=ctx.include_own,
             commit=ctx.commit,
             contact_name=ctx.contact_name,
+            after_fetch=ctx.after_fetch,
         )
         for e in group_store.list_entries()
         if e.group_id in joined

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -62,6 +62,11 @@ class SyncResult:
     members_changed: bool = False
     kicked: bool = False
     destroyed: bool = False
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> items dropped (for -v)
+
+    def reject(self, reason: str, n: int = 1) -> None:
+        if n:
+            self.rejected[reason] = self.rejected.get(reason, 0) + n
 
 
 @dataclass
@@ -144,8 +149,15 @@ class OpenGroup:
 
     # --- reading the swarm --------------------------------------------------------------------
 
-    def sync(self, swarm: GroupSwarm, *, configs: bool = True) -> SyncResult:
-        """Read Keys, Info, Members (and -11 for members); keys are loaded before the configs."""
+    def sync(
+        self,
+        swarm: GroupSwarm,
+        *,
+        configs: bool = True,
+        fetched: Mapping[int, list[StoredItem]] | None = None,
+    ) -> SyncResult:
+        """Read Keys, Info, Members (and -11 for members); keys are loaded before the configs.
+        With `fetched` (a batched poll's items per namespace), nothing more is read."""
         from sessioncli.protocol.groups import swarm_auth as ns
         from sessioncli.protocol.groups.info import read_info
         from sessioncli.protocol.groups.keys import KeysError
@@ -153,10 +165,16 @@ class OpenGroup:
 
         result = SyncResult()
         auth = self.auth()
+
+        def read(namespace: int) -> list[StoredItem]:
+            if fetched is not None:
+                return list(fetched.get(namespace, []))
+            return swarm.retrieve_group(auth, namespace)
+
         if not self.admin:
             # -11 first: it stays readable after our token is revoked, the others do not
             gen = self.keys.current_generation
-            for item in swarm.retrieve_group(auth, ns.NS_REVOKED):
+            for item in read(ns.NS_REVOKED):
                 kicked_at = read_kicked_notice(
                     item.data, self.identity.ed25519_secret, self.group_pk
                 )
@@ -166,19 +184,20 @@ class OpenGroup:
                 return result
         # desktop's order (keys fetched last); a post needs only the keys (`configs=False`)
         wanted = (ns.NS_INFO, ns.NS_MEMBERS, ns.NS_KEYS) if configs else (ns.NS_KEYS,)
-        fetched = {n: swarm.retrieve_group(auth, n) for n in wanted}
-        for item in sorted(fetched[ns.NS_KEYS], key=lambda i: i.timestamp_ms):
+        got = {n: read(n) for n in wanted}
+        for item in sorted(got[ns.NS_KEYS], key=lambda i: i.timestamp_ms):
             try:
                 result.keys_loaded += self.keys.load_key_message(
                     item.hash, item.data, item.timestamp_ms
                 )
             except KeysError:
-                continue  # unsigned or malformed: ignored, as libsession ignores it
+                result.reject("group_keys_unsigned")  # ignored, as libsession ignores it
         keys = self.keys.decryption_keys()
         before_info, before_members = self.info.message.seqno, self.members.message.seqno
         if keys and configs:
-            self.info.merge([(i.hash, i.data) for i in fetched[ns.NS_INFO]], keys)
-            self.members.merge([(i.hash, i.data) for i in fetched[ns.NS_MEMBERS]], keys)
+            for config, n in ((self.info, ns.NS_INFO), (self.members, ns.NS_MEMBERS)):
+                good = config.merge([(i.hash, i.data) for i in got[n]], keys)
+                result.reject("group_config_unsigned", len(got[n]) - len(good))
         result.info_changed = self.info.message.seqno != before_info
         result.members_changed = self.members.message.seqno != before_members
         result.destroyed = read_info(self.info.data).destroyed

@@ -2,8 +2,8 @@
 
 Everything network goes through a `GroupSwarm` (core/group_state.py): storing, reading and
 deleting on the group's own swarm (admin-signed or with our subaccount), revoking subaccounts,
-and sending one-to-one messages (invites). `NetGroupSwarm` adapts the NetworkClient to it; the
-group-swarm calls need the net layer to sign requests for a 03 pubkey (issue 18, report).
+and sending one-to-one messages (invites). `NetGroupSwarm` (core/group_net.py) adapts the
+NetworkClient to it.
 Secrets stay in the sealed per-group state (core/group_store.py); nothing here prints.
 """
 

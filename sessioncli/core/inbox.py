@@ -19,6 +19,7 @@ from sessioncli.errors import SessionCliError
 
 if TYPE_CHECKING:
     from sessioncli.net.client import NetworkClient
+    from sessioncli.net.policy import Deadline
     from sessioncli.protocol.ids import Identity
 
 # Modules exposing `open_sources(ctx: ReceiveContext) -> list[ReceiveSource]` (communities,
@@ -38,6 +39,8 @@ class ReceiveContext:
     commit: bool = True
     contact_name: Callable[[str], str | None] = field(default=lambda _sid: None)
     screen: Any = None  # core.screen.Screen: what the DM source hides and remembers
+    after_fetch: Callable[[], None] | None = None  # crash-safety test hook (core/receive.py)
+    deadline: Deadline | None = None  # one for the whole command (without --follow)
 
 
 def open_sources(ctx: ReceiveContext) -> list[ReceiveSource]:
@@ -52,6 +55,8 @@ def open_sources(ctx: ReceiveContext) -> list[ReceiveSource]:
             commit=ctx.commit,
             contact_name=ctx.contact_name,
             screen=ctx.screen,
+            after_fetch=ctx.after_fetch,
+            deadline=ctx.deadline,
         )
     ]
     for name in _SOURCE_MODULES:
@@ -66,16 +71,22 @@ class PollResult:
 
 
 def poll_all(
-    sources: list[ReceiveSource], emit: Callable[[Record], bool | None], *, limit: int | None = None
+    sources: list[ReceiveSource],
+    emit: Callable[[Record], bool | None],
+    *,
+    limit: int | None = None,
+    follow: bool = False,
 ) -> PollResult:
-    """Poll every source once; a source that fails is reported, the others still run."""
+    """Poll every source once; a source that fails is reported, the others still run. With
+    `follow`, a source that has a `poll_follow` (the DM receiver: rotating members) uses it."""
     result = PollResult()
     for source in sources:
         left = None if limit is None else limit - result.emitted
         if left is not None and left <= 0:
             break
+        poll = getattr(source, "poll_follow", None) if follow else None
         try:
-            result.emitted += source.poll(emit, limit=left)
+            result.emitted += (poll or source.poll)(emit, limit=left)
         except SessionCliError as exc:
             result.failures.append(exc)
     return result

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import concurrent.futures
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sessioncli.core.conversations import Conversation, ConversationStore
-from sessioncli.errors import SessionCliError, TemporaryFailure, UsageError
+from sessioncli.errors import SessionCliError, UsageError
 from sessioncli.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from sessioncli.core.recipients import Source
-    from sessioncli.net.client import NetworkClient
+    from sessioncli.net.client import NetworkClient, StoreOutcome
+    from sessioncli.net.policy import Deadline
     from sessioncli.protocol.ids import Identity
 
 MAX_PARALLEL = 8
@@ -90,22 +90,6 @@ def check_fits(body: str, display_name: str | None) -> None:
         )
 
 
-class _Budget:
-    """One --timeout for the whole send: the network client gives each call (network time, the
-    message, the approval, the sync copy) its full timeout, so each call gets what is left."""
-
-    def __init__(self, net: NetworkClient) -> None:
-        self.net = net
-        self.seconds = net.timeout
-        self.end = time.monotonic() + net.timeout
-
-    def next_call(self) -> None:
-        left = self.end - time.monotonic()
-        if left <= 0.05:
-            raise TemporaryFailure("send timed out (--timeout)")
-        self.net.timeout = left  # all threads compute it from the same end: races are harmless
-
-
 def send_messages(
     identity: Identity,
     net: NetworkClient,
@@ -128,122 +112,135 @@ def send_messages(
     for r in recipients:
         if all(u.session_id != r.session_id for u in unique):
             unique.append(r)
+    from sessioncli.net.policy import Deadline
+
     workers = max(1, min(MAX_PARALLEL, len(unique)))
-    budget = _Budget(net)
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [
-                pool.submit(
-                    _send_one,
-                    identity,
-                    net,
-                    r,
-                    body,
-                    ttl_ms,
-                    display_name,
-                    convs,
-                    sync_copy,
-                    budget,
-                    content,
-                )
-                for r in unique
-            ]
-            return [f.result() for f in futures]
-    finally:
-        net.timeout = budget.seconds
+    # one --timeout for the whole command: every call of every recipient shares this deadline
+    job = _Job(
+        identity, net, body, ttl_ms, display_name, convs, sync_copy, Deadline(net.timeout), content
+    )
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(job.send_one, unique))
 
 
-def _send_one(
-    identity: Identity,
-    net: NetworkClient,
-    recipient: Recipient,
-    body: str,
-    ttl_ms: int,
-    display_name: str | None,
-    convs: ConversationStore,
-    sync_copy: bool,
-    budget: _Budget,
-    content: ContentBuilder | None = None,
-) -> SendResult:
-    from sessioncli.protocol import message
+@dataclass(frozen=True)
+class _Job:
+    """What every recipient of one send shares."""
 
-    def build(t: int, sync_target: str | None) -> bytes:
-        if content is not None:
-            return content(t, sync_target)
+    identity: Identity
+    net: NetworkClient
+    body: str
+    ttl_ms: int
+    display_name: str | None
+    convs: ConversationStore
+    sync_copy: bool
+    deadline: Deadline
+    content: ContentBuilder | None = None
+
+    def build(self, t: int, sync_target: str | None) -> bytes:
+        """The Content for timestamp `t`: the feature's own, or a text message."""
+        from sessioncli.protocol import message
+
+        if self.content is not None:
+            return self.content(t, sync_target)
         return message.build_text_content(
-            body, t, display_name=display_name, sync_target=sync_target
+            self.body, t, display_name=self.display_name, sync_target=sync_target
         )
 
-    sid = recipient.session_id
-    try:
-        before = convs.get(sid)
-        warnings: list[str] = []
-        approval_sent = False
-        # Replying to someone who wrote to us first approves their request, as official clients
-        # do: a MessageRequestResponse goes before our message.
-        if before.pending_request and not before.approved_by_us:
-            budget.next_call()
-            ts0 = net.now_ms()
-            budget.next_call()
-
-            def encode_mrr(t: int) -> str:
-                mrr = message.build_message_request_response(t, display_name=display_name)
-                return message.encode_dm(identity, sid, mrr, t)
-
-            net.store(sid, encode_mrr(ts0), ttl_ms=ttl_ms, timestamp_ms=ts0, reencode=encode_mrr)
-            approval_sent = True
-        budget.next_call()
-        ts = net.now_ms()
-
-        # the timestamp is inside the encrypted message: a node refusing it (406, our clock was
-        # off) makes the client re-encode once with the network's time
-        def encode(t: int) -> str:
-            data = message.encode_dm(identity, sid, build(t, None), t)
-            message.check_size(data)
-            return data
-
-        data = encode(ts)
-        budget.next_call()
-        outcome = net.store(sid, data, ttl_ms=ttl_ms, timestamp_ms=ts, reencode=encode)
-        ts = outcome.timestamp_ms
-        synced = False
-        sync_hash = None
-        if sync_copy and sid != identity.session_id:
-            try:
-                own = build(ts, sid)
-                budget.next_call()
-                sync_hash = net.store(
-                    identity.session_id,
-                    message.encode_dm(identity, identity.session_id, own, ts),
-                    ttl_ms=ttl_ms,
-                    timestamp_ms=ts,
-                ).hash
-                synced = True
-            except SessionCliError as exc:
-                warnings.append(f"sync copy to our own swarm failed: {exc.message}")
-        first_contact = _record_sent(convs, sid, ts)
+    def send_one(self, recipient: Recipient) -> SendResult:
+        sid = recipient.session_id
+        try:
+            approval_sent = self._approve(sid)
+            outcome = self._store_message(sid)
+            warnings: list[str] = []
+            sync_hash = self._sync_copy(sid, outcome.timestamp_ms, warnings)
+            first_contact = _record_sent(self.convs, sid, outcome.timestamp_ms)
+        except SessionCliError as exc:
+            return SendResult(
+                recipient=sid,
+                recipient_name=recipient.name,
+                ok=False,
+                error=exc.message,
+                exit_code=int(exc.exit_code),
+            )
         return SendResult(
             recipient=sid,
             recipient_name=recipient.name,
             ok=True,
             hash=outcome.hash,
-            timestamp_ms=ts,
+            timestamp_ms=outcome.timestamp_ms,
             expires_at_ms=outcome.expiry_ms,
             stored_on=tuple(outcome.stored_on),
-            sync_copy=synced,
+            sync_copy=sync_hash is not None,
             sync_hash=sync_hash,
             approval_sent=approval_sent,
             first_contact=first_contact,
             warnings=tuple(warnings),
         )
-    except SessionCliError as exc:
-        return SendResult(
-            recipient=sid,
-            recipient_name=recipient.name,
-            ok=False,
-            error=exc.message,
-            exit_code=int(exc.exit_code),
+
+    def _approve(self, sid: str) -> bool:
+        """Replying to someone who wrote to us first approves their request, as official
+        clients do: a MessageRequestResponse goes before our message. True if it went."""
+        from sessioncli.protocol import message
+
+        before = self.convs.get(sid)
+        if not before.pending_request or before.approved_by_us:
+            return False
+
+        def encode_mrr(t: int) -> str:
+            mrr = message.build_message_request_response(t, display_name=self.display_name)
+            return message.encode_dm(self.identity, sid, mrr, t)
+
+        ts0 = self.net.now_ms(timeout=self.deadline)
+        self.net.store(
+            sid,
+            encode_mrr(ts0),
+            ttl_ms=self.ttl_ms,
+            timestamp_ms=ts0,
+            reencode=encode_mrr,
+            timeout=self.deadline,
         )
+        return True
+
+    def _store_message(self, sid: str) -> StoreOutcome:
+        """The message itself. The timestamp is inside the encrypted message: a node refusing
+        it (406, our clock was off) makes the client re-encode once with the network's time."""
+        from sessioncli.protocol import message
+
+        def encode(t: int) -> str:
+            data = message.encode_dm(self.identity, sid, self.build(t, None), t)
+            message.check_size(data)
+            return data
+
+        ts = self.net.now_ms(timeout=self.deadline)
+        return self.net.store(
+            sid,
+            encode(ts),
+            ttl_ms=self.ttl_ms,
+            timestamp_ms=ts,
+            reencode=encode,
+            timeout=self.deadline,
+        )
+
+    def _sync_copy(self, sid: str, ts: int, warnings: list[str]) -> str | None:
+        """Our own copy (for our other devices), with the stored message's timestamp; its hash."""
+        from sessioncli.protocol import message
+
+        own_sid = self.identity.session_id
+        if not self.sync_copy or sid == own_sid:
+            return None
+        own = self.build(ts, sid)
+        try:
+            return self.net.store(
+                own_sid,
+                message.encode_dm(self.identity, own_sid, own, ts),
+                ttl_ms=self.ttl_ms,
+                timestamp_ms=ts,
+                timeout=self.deadline,
+            ).hash
+        except SessionCliError as exc:
+            warnings.append(f"sync copy to our own swarm failed: {exc.message}")
+            return None
 
 
 def _record_sent(convs: ConversationStore, sid: str, ts: int) -> bool:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sessioncli.errors import NetworkUnavailable, SessionCliError, TemporaryFailure
 
 
 class Deadline:
@@ -34,3 +39,145 @@ class Deadline:
 
 
 Timeout = float | Deadline | None  # what a public call accepts: seconds, a shared deadline, default
+
+
+PathKey = tuple[str, ...]  # ed25519 hex of a path's hops, guard first
+Verdict = Literal["path", "target", "nopath"]  # where one failed attempt leaves the call
+_HEX = frozenset("0123456789abcdef")
+
+
+class PathTrouble(Exception):
+    """One attempt failed on its path (already counted in the call's Blame and CallLog).
+
+    `verdict`: "target" when the target is now to blame (skip it), "nopath" when no path could
+    be had (the call stops), else "path" (try again on another path).
+    """
+
+    def __init__(self, verdict: Verdict = "path") -> None:
+        super().__init__(verdict)
+        self.verdict: Verdict = verdict
+
+
+@dataclass
+class CallLog:
+    """What went wrong during one call: the last failure (for the message) and whether any node
+    answered. The exit code rule (README, "Exit codes"): 69 (NetworkUnavailable) when no seed or
+    service node gave any HTTP answer during the whole command, whatever the deadline did: every
+    attempt was refused, unreachable, or silent until its time ran out; 75 (TemporaryFailure) as
+    soon as something answered, even with an error or junk. So the same fault always ends the
+    same way, and a deadline that expires first does not change the code."""
+
+    answered: bool = False
+    clock_refusals: int = 0
+    last: str = "no attempt was made"
+
+    def fail(self, message: str, *, answered: bool = False) -> None:
+        self.last = message
+        self.answered |= answered
+
+    def error(self, what: str, *, network_answered: bool = False) -> SessionCliError:
+        if self.answered or network_answered:
+            return TemporaryFailure(
+                f"{what} failed: {self.last}",
+                hints=("the network answered but not successfully in time; retry later",),
+            )
+        return NetworkUnavailable(
+            f"{what} failed: {self.last}",
+            hints=("no service node could be reached; check connectivity, --network and --proxy",),
+        )
+
+
+def named_node(status: int, text: str) -> str | None:
+    """The node a relay's 502 names ("Next node not found: <hex>", or the newer "Next node is
+    currently unreachable: <hex>"), lower-case; None for any other answer."""
+    if status != 502 or not text.startswith("Next node") or ":" not in text:
+        return None
+    named = text.rsplit(":", 1)[-1].strip().lower()
+    return named if len(named) == 64 and set(named) <= _HEX else None
+
+
+@dataclass
+class Blame:
+    """One call's evidence about nodes, as scores: no I/O, no clock, no randomness.
+
+    A failure past the guard (junk, a relayed 5xx) counts once against every node that may have
+    caused it: the relays, the guard unless a direct probe cleared it, and the target when the
+    path is vouched for (its guard was tested in this call, or a probe cleared it). A target is
+    to blame once it failed on two paths and no hop of those paths failed as often: it is then
+    the best explanation (no hop of those paths failed a direct probe either), and its failures
+    stop counting against those hops. A path that failed is spent for the call; a guard not
+    cleared is not used as a guard again in it. Fresh paths rank nodes by (shunned, sick, score):
+    `shun` holds the other members of the swarm being called, whose faults would be taken for
+    the target's; `sick` the nodes that failed a direct probe in this call.
+    """
+
+    shun: frozenset[str] = frozenset()
+    sick: set[str] = field(default_factory=set)  # failed a direct probe in this call
+    fresh_only: bool = False  # a guard failed: only paths built in this call from now on
+    spent: set[PathKey] = field(default_factory=set)
+    no_guard: set[str] = field(default_factory=set)
+    vouched: set[PathKey] = field(default_factory=set)
+    score: Counter[str] = field(default_factory=Counter)
+    _on: dict[str, list[PathKey]] = field(default_factory=dict)
+    _blamed: set[str] = field(default_factory=set)
+
+    def built(self, path: PathKey) -> None:
+        """`path` was built in this call: its guard answered a direct test just now."""
+        self.vouched.add(path)
+
+    def guard_failed(self, path: PathKey) -> None:
+        """No (usable) answer from the guard: the path is spent, the guard barred as a guard,
+        and cached paths are no longer trusted in this call: their guards, tested in some
+        earlier run, may be as sick (a fresh path's guard answers a direct probe first)."""
+        self.spent.add(path)
+        self.no_guard.add(path[0])
+        self.fresh_only = True
+
+    def downstream_failed(self, path: PathKey, target: str, *, guard_cleared: bool = False) -> bool:
+        """Junk or a relayed error on `path` to `target` (`target` "" for a server); True when
+        the target is now to blame."""
+        self.spent.add(path)
+        if not guard_cleared:
+            self.no_guard.add(path[0])
+        hops = path[1:] if guard_cleared else path
+        self.score.update(hops)
+        if target and (guard_cleared or path in self.vouched):
+            self.score[target] += 1
+            self._on.setdefault(target, []).append(hops)
+        return bool(target) and self.to_blame(target)
+
+    def named(self, target: str) -> None:
+        """A relay's 502 says the target cannot be reached: it is to blame at once."""
+        self._blamed.add(target)
+
+    def probe_failed(self, ed: str) -> None:
+        """`ed` answered a direct probe badly or not at all: the last choice as a hop, and the
+        likelier cause of any failure it was on."""
+        self.sick.add(ed)
+
+    def to_blame(self, target: str) -> bool:
+        if target in self._blamed:
+            return True
+        n, failed = self.score[target], self._on.get(target, [])
+        if len(failed) < 2 or any(
+            self.score[h] >= n or h in self.sick for hops in failed for h in hops
+        ):
+            return False
+        self._blamed.add(target)
+        for hops in failed:  # the target explains these failures: clear its hops
+            self.score.subtract(hops)
+        return True
+
+    def usable(self, path: PathKey, avoid: str = "") -> bool:
+        """A cached path that may carry this call's next attempt (never through `avoid`)."""
+        if self.fresh_only and path not in self.vouched:
+            return False
+        return path not in self.spent and path[0] not in self.no_guard and avoid not in path
+
+    def clean(self, path: PathKey) -> bool:
+        """No hop of `path` has failed in this call (on a path, or a direct probe)."""
+        return all(self.score[h] <= 0 and h not in self.sick for h in path)
+
+    def rank(self, ed: str) -> tuple[bool, bool, int]:
+        """Sort key for the nodes of a fresh path (persistent strikes break ties after it)."""
+        return (ed in self.shun, ed in self.sick, max(0, self.score[ed]))

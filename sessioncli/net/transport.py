@@ -15,7 +15,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sessioncli.errors import UsageError
 
@@ -146,6 +146,61 @@ class Transport:
             if self._session is not None:
                 self._session.close()
                 self._session = None
+
+
+class PostTransport(Protocol):
+    """What the client needs of a transport (net.transport.Transport; tests inject their own)."""
+
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        timeout: float,
+        content_type: str = "application/json",
+        max_bytes: int | None = None,
+    ) -> HttpResponse: ...
+
+    def close(self) -> None: ...
+
+
+class WatchedTransport:
+    """A transport that remembers whether anything ever gave an HTTP answer (see CallLog)."""
+
+    def __init__(self, inner: PostTransport) -> None:
+        self.inner = inner
+        self.answered = False
+        self._count_lock = threading.Lock()
+        self._requests = 0
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far (onion posts, guard probes, seeds)."""
+        return self._requests
+
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        timeout: float,
+        content_type: str = "application/json",
+        max_bytes: int | None = None,
+    ) -> HttpResponse:
+        with self._count_lock:
+            self._requests += 1
+        try:
+            resp = self.inner.post(
+                url, body, timeout=timeout, content_type=content_type, max_bytes=max_bytes
+            )
+        except TransportError as exc:
+            self.answered |= exc.kind == "oversize"  # an answer, just too large
+            raise
+        self.answered = True
+        return resp
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _read_capped(resp: requests.Response, end: float, timeout: float, cap: int) -> bytes:

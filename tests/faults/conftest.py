@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import random
 import subprocess
 import sys
 import time
@@ -179,6 +181,14 @@ def users(net: Net, tmp_path: Path):
         return User(home or tmp_path / name, name, net.network_file)
 
     return make
+
+
+def fault_seed() -> int:
+    """SESSIONCLI_FAULT_SEED replays a run; otherwise a fresh seed, printed with the test."""
+    raw = os.environ.get("SESSIONCLI_FAULT_SEED")
+    seed = int(raw) if raw else random.SystemRandom().randrange(2**32)
+    print(f"fault seed {seed} (replay: SESSIONCLI_FAULT_SEED={seed})")
+    return seed
 
 
 def assert_clean(res: Run, allowed: Iterable[int], limit: float, what: str) -> None:

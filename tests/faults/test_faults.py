@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -12,19 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.faults.conftest import STARTUP_MARGIN, Net, User, assert_clean
+from tests.faults.conftest import STARTUP_MARGIN, Net, User, assert_clean, fault_seed
 
 pytestmark = pytest.mark.slow
 
 T = "--timeout"
-
-
-def _fault_seed() -> int:
-    """SESSIONCLI_FAULT_SEED replays a run; otherwise a fresh seed, printed with the test."""
-    raw = os.environ.get("SESSIONCLI_FAULT_SEED")
-    seed = int(raw) if raw else random.SystemRandom().randrange(2**32)
-    print(f"fault seed {seed} (replay: SESSIONCLI_FAULT_SEED={seed})")
-    return seed
 
 
 def _pick_down(net: Net, share: float, rng: random.Random, must: str | None) -> list[str]:
@@ -95,7 +86,7 @@ def test_30_percent_down_100_messages_each_delivered_once(healthy: Net, users) -
     swarm): 100 messages (25 sends to 4 recipients, 5 processes at a time) all exit 0, and each
     recipient receives each of its 25 messages exactly once (hash and body), also after the
     nodes come back."""
-    seed = _fault_seed()
+    seed = fault_seed()
     rng = random.Random(seed)
     alice = users("alice")
     recipients = [users(f"r{i}") for i in range(4)]
@@ -133,7 +124,7 @@ def test_half_down_every_command_ends_in_time(healthy: Net, users) -> None:
     nodes --swarm, path and path --test, from a warm and from a cold cache, each exit 0, 69 or 75
     within --timeout plus start-up, with no traceback; nothing is received twice, and what send
     reported as sent is received (when bob's receive during the outage succeeded)."""
-    seed = _fault_seed()
+    seed = fault_seed()
     rng = random.Random(seed)
     alice, bob, carol = users("alice"), users("bob"), users("carol")
     assert bob.receive() == []  # bob: warm
@@ -173,13 +164,6 @@ def test_half_down_every_command_ends_in_time(healthy: Net, users) -> None:
         assert delivered <= set(hashes), f"seed {seed}: reported sent, never received"
 
 
-# Path choice is random: with ~8 of 15 nodes answering junk, the client still gives up early
-# (exit 75 with time left) in about 1 run in 12 — a known limit of its suspect rule (see the issue
-# note). A rerun keeps CI honest about a systematic failure without failing on that one draw.
-_RANDOM_PATHS = pytest.mark.flaky(reruns=2)
-
-
-@_RANDOM_PATHS
 def test_hanging_nodes(aimed: Aimed, healthy: Net) -> None:
     """Two of bob's five swarm members and the first guard of alice and of bob hang (accept TCP,
     never answer): send and receive exit 0 within --timeout and the message arrives once (a silent
@@ -232,7 +216,6 @@ def test_skewed_clocks(aimed: Aimed, healthy: Net, users, offset: int) -> None:
     assert all(abs(m["timestamp_ms"] / 1000 - time.time()) < 60 for m in got)
 
 
-@_RANDOM_PATHS
 @pytest.mark.parametrize("mode", ["garbage", "truncate", "oversize"])
 def test_nodes_answering_junk(aimed: Aimed, healthy: Net, mode: str) -> None:
     """Four of bob's swarm members and the guards of all of alice's and bob's cached paths answer
@@ -242,7 +225,6 @@ def test_nodes_answering_junk(aimed: Aimed, healthy: Net, mode: str) -> None:
     aimed.round_trip(f"past {mode}")
 
 
-@_RANDOM_PATHS
 @pytest.mark.parametrize("mode", ["relay502", "relay504"])
 def test_relays_answering_5xx(aimed: Aimed, healthy: Net, mode: str) -> None:
     """The guards of all of alice's and bob's cached paths answer every relayed request with 502

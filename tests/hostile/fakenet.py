@@ -1,11 +1,11 @@
-"""An in-process stand-in for NetworkClient.retrieve: pages of stored messages served by named nodes."""
+"""An in-process stand-in for NetworkClient.retrieve/poll_swarm: pages of stored messages from named nodes."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
-from sessioncli.net.client import RetrievedMessage, RetrieveOutcome
+from sessioncli.net.client import RetrievedMessage, RetrieveOutcome, SwarmPoll
 from sessioncli.protocol.rpc import Node
 
 
@@ -37,6 +37,24 @@ class FakeNet:
         chunk = self.messages[start : start + self.page]
         more = start + self.page < len(self.messages)
         return RetrieveOutcome(node=served_by, messages=chunk, more=more)
+
+    def _page(self, served_by: Node, cursors: dict[str, str]) -> RetrieveOutcome:
+        last = cursors.get(served_by.pubkey_ed25519)
+        hashes = [m.hash for m in self.messages]
+        start = hashes.index(last) + 1 if last in hashes else 0
+        chunk = self.messages[start : start + self.page]
+        return RetrieveOutcome(served_by, chunk, start + self.page < len(self.messages))
+
+    def poll_swarm(
+        self, identity: object, *, cursors: dict[str, str], only: object = None, **_: object
+    ) -> SwarmPoll:
+        """Every node (those in `only`, if given) answers from its own cursor."""
+        asked = [n for n in self.nodes if only is None or n.pubkey_ed25519 in only]  # type: ignore[operator]
+        self.calls += len(asked)
+        return SwarmPoll(pages=[self._page(n, cursors) for n in asked], requests=len(asked))
+
+    def swarm(self, session_id: str, **_: object) -> list[Node]:
+        return list(self.nodes)
 
     def now_ms(self) -> int:
         return int(time.time() * 1000)

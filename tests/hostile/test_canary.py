@@ -416,3 +416,56 @@ def test_attachment_and_profile_keys_stay_in_their_state_files(
                 text = data.decode("latin-1")
                 assert not any(f in text for f in forms), path
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in [*kept, *avatar])
+
+
+@pytest.mark.slow
+def test_group_secrets_never_leave_through_the_cli(devnet: Any, private_dirs: Path) -> None:
+    """The canary as admin and as member of groups driven through the real CLI (-vv): no group
+    secret (admin seed and secret key, group keys, memberAuthData) in any output or file."""
+    from sessioncli.core import group_store
+    from sessioncli.core.group_state import OpenGroup
+
+    home = private_dirs / "groups"
+    home.mkdir()
+    env, secrets_at = canary_env(home, "file-hex", devnet.network_file)
+    canary = Runner(home, env, secrets_at)
+    peer_id, peer = make_peer(private_dirs, devnet.network_file)
+    made = json.loads(canary.run(["group", "create", "ours", "-m", peer_id, "--json"]).stdout)
+    other = json.loads(
+        peer.run(["group", "create", "theirs", "-m", CANARY.session_id, "--json"]).stdout
+    )
+    invites = [json.loads(x) for x in canary.run(["receive", "--json"]).stdout.splitlines()]
+    assert [i["group_id"] for i in invites if i["kind"] == "group_invite"] == [other["group_id"]]
+    canary.run(["group", "accept", other["group_id"], "--name", "joined", "--json"])
+    peer.run(["receive"])
+    peer.run(["group", "accept", "ours"])
+    canary.run(["send", "ours", "admin post"])
+    canary.run(["send", "--json", "joined", "member post"])
+    canary.run(["receive", "--json"])
+    canary.run(["group", "list", "--json"])
+    canary.run(["group"])
+    canary.run(["group", "show", "ours", "--json"])
+    canary.run(["group", "show", "joined"])
+    canary.run(["group", "add", "joined", peer_id], expect=2)  # a member is not an admin
+
+    sealed = sorted(home.rglob("groups/*.sealed"))
+    assert len(sealed) == 2
+    secrets: list[bytes] = []
+    for path in sealed:
+        state = group_store.load(path.parent.parent, CANARY.ed25519_secret[:32], path.stem)
+        assert state is not None
+        og = OpenGroup.open(CANARY, state)
+        secrets += og.keys.decryption_keys()
+        secrets += [s for s in (state.group_seed, state.auth_data, og.group_sk) if s]
+    assert made["group_id"] in {p.stem for p in sealed} and len(secrets) >= 5
+    canary.run(["group", "remove", "ours", peer_id, "--json"])  # a rekey: one more key
+    canary.run(["group", "leave", "joined"])
+    for text in canary.outputs:
+        for raw in secrets:
+            assert not any(form.decode() in text for form in _forms(raw)[1:])
+    for path in home.rglob("*"):
+        if path.is_file() and path not in secrets_at:
+            data = path.read_bytes()
+            for raw in secrets:
+                assert not any(form in data for form in _forms(raw)), path
+    assert not file_leaks(home, secrets_at)

@@ -1,7 +1,7 @@
 """core/groups against a real devnet: its storage servers check the admin and subaccount auth.
 
-The network layer cannot sign group requests yet (docs/groups.md), so this test talks JSON-RPC to
-the group's swarm members directly over loopback HTTPS (no onion): what it exercises is every
+This test talks JSON-RPC to the group's swarm members directly over loopback HTTPS (no onion;
+the onion route is tests/integration/test_groups_cli.py's): what it exercises is every
 request protocol/groups/swarm_auth.py builds, the invites as real DMs, and the whole group flow,
 against the devnet's own implementation of the storage server's rules.
 """

@@ -73,9 +73,10 @@ def _client(
         at = int(time.time() * 1000) if fetched_at_ms is None else fetched_at_ms
         pool = {"fetched_at_ms": at, "nodes": [_node(i) for i in range(nodes)]}
         (cache / "pool.json").write_text(json.dumps(pool))
-    client = NetworkClient(str(_network(tmp_path)), cache_root=tmp_path / "cache", **kw)
     fake = FakeTransport()
-    client._transport = fake  # type: ignore[assignment]
+    client = NetworkClient(
+        str(_network(tmp_path)), cache_root=tmp_path / "cache", transport=fake, **kw
+    )
     return client, fake
 
 
@@ -107,67 +108,89 @@ def test_nodes_refresh_of_an_old_pool_does_not_recurse(tmp_path: Path):
     "wording", ["Next node not found: ", "Next node is currently unreachable: "]
 )
 def test_502_next_node_drops_that_node(tmp_path: Path, wording: str):
-    from sessioncli.net import client as client_mod
-
+    cache = tmp_path / "cache" / CACHE_KEY
+    cache.mkdir(parents=True)
+    (cache / "paths.json").write_text(json.dumps({"paths": [[_node(i) for i in range(3)]]}))
     client, fake = _client(tmp_path)
-    client._load()
-    nodes = list(client._pool.values())
-    path = client_mod._Path(nodes[:3])
-    client._paths = [path]
-    target, missing = nodes[10], nodes[2]
-    fake.answer = lambda _url, _body: HttpResponse(
-        502, (wording + missing.pubkey_ed25519).encode(), "text/plain"
-    )
-    with pytest.raises(client_mod._PathTrouble):
-        client._send(
-            target,
-            client_mod.rpc.build_info(),
-            client_mod.Deadline(5),
-            client_mod._Tracker(),
-            path=path,
-        )
-    assert missing.pubkey_ed25519 not in client._pool
-    assert path not in client._paths
+    missing = _node(2)["pubkey_ed25519"]
+
+    def answer(url: str, _body: bytes) -> HttpResponse:
+        if url.endswith("/storage_rpc/v1"):  # a guard probe: a proper answer with a time
+            return HttpResponse(200, json.dumps({"t": int(time.time() * 1000)}).encode(), "")
+        return HttpResponse(502, (wording + missing).encode(), "text/plain")
+
+    fake.answer = answer
+    tests = client.test_paths()
+    assert tests and not any(t.ok for t in tests)
+    # out of every path at once; struck in the pool (a broken guard may name a healthy hop)
+    saved = json.loads((cache / "paths.json").read_text())
+    assert all(missing not in {h["pubkey_ed25519"] for h in p} for p in saved["paths"])
+    assert json.loads((cache / "pool.json").read_text())["strikes"].get(missing, 0) >= 1
+    client.paths(rebuild=True)  # fresh paths, and every one of them gets the node named
+    client.test_paths()
+    assert missing not in {n.pubkey_ed25519 for n in client.pool()}  # 3 strikes: forgotten
 
 
 # --- 5: a thread waiting for another one's path building keeps its own deadline -----------------
 
 
 def test_waiting_for_the_build_lock_respects_the_deadline(tmp_path: Path):
+    from sessioncli.net.policy import Deadline
+
     client, _ = _client(tmp_path, timeout=0.5)
-    client._build_lock.acquire()  # another thread is building paths (and stuck)
-    release = threading.Timer(4.0, client._build_lock.release)
-    release.start()
-    t0 = time.monotonic()
+    holder = client._paths  # the client's one path manager (serialises building)
+    entered, leave = threading.Event(), threading.Event()
+
+    def stuck_builder() -> None:
+        with holder.building(Deadline(10)):
+            entered.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=stuck_builder)
+    thread.start()
+    entered.wait(5)
     try:
         with pytest.raises(TemporaryFailure):
             client.paths()
-        assert time.monotonic() - t0 < 2.0
     finally:
-        release.cancel()  # (before the fix, the timer is what let paths() go on)
-        if client._build_lock.locked():
-            client._build_lock.release()
+        leave.set()
+        thread.join()
 
 
 # --- 7: the swarm cache is bounded ------------------------------------------------------------
 
 
-def test_swarm_cache_keeps_the_most_recently_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from sessioncli.net import client as client_mod
+def test_swarm_cache_keeps_the_most_recently_used(tmp_path: Path):
+    from sessioncli.net.cache import NetCache
+    from sessioncli.net.pool import nodes_from_json
+    from sessioncli.net.swarms import SwarmCache
 
-    monkeypatch.setattr(client_mod, "MAX_SWARMS", 5)
-    client, _ = _client(tmp_path)
-    client._load()
-    members = list(client._pool.values())[:3]
+    cache = NetCache(tmp_path, NAME)
+    swarms = SwarmCache(cache, limit=5)
+    members = nodes_from_json([_node(i) for i in range(3)])
     sids = [f"05{i:064x}" for i in range(8)]
+    now = int(time.time() * 1000)
     for sid in sids[:5]:
-        client._set_swarm(sid, members)
-    client.swarm(sids[0])  # used: now the most recent
+        swarms.put(sid, members, now)
+    assert swarms.fresh(sids[0], now) == members  # used: now the most recent
     for sid in sids[5:]:
-        client._set_swarm(sid, members)
-    assert set(client._swarms) == {sids[0], *sids[4:]}
-    saved = json.loads((tmp_path / "cache" / CACHE_KEY / "swarms.json").read_text())
+        swarms.put(sid, members, now)
+    assert set(swarms.sids()) == {sids[0], *sids[5:], sids[4]}
+    saved = json.loads((tmp_path / NAME / "swarms.json").read_text())
     assert len(saved) == 5 and set(sids[5:]) <= set(saved)
-    fresh, _ = _client(tmp_path, nodes=0)
-    fresh._load()
-    assert len(fresh._swarms) == 5
+    again = SwarmCache(cache, limit=5)
+    again.load()
+    assert len(again.sids()) == 5
+
+
+# --- issue 12 item 9: the guard error names the pool it tried from ------------------------------
+
+
+def test_no_guard_answered_names_the_real_pool_size(tmp_path: Path):
+    client, fake = _client(tmp_path, timeout=5.0)
+    with pytest.raises(NetworkUnavailable) as info:
+        client.paths()
+    assert "no guard node answered" in info.value.message
+    (hint,) = info.value.hints
+    assert "of the 30 nodes in the pool" in hint and "pool of 0" not in hint
+    assert any(url.endswith("/storage_rpc/v1") for url in fake.calls)

@@ -1,0 +1,299 @@
+"""One onion request over one path, what its failure means (the table below), and calls to any node.
+
+Persistent effects of a failed attempt (the per-call evidence goes to policy.Blame):
+
+| what came back                         | Blame                          | persistent                    |
+|----------------------------------------|--------------------------------|-------------------------------|
+| no HTTP answer from the guard          | path spent, guard barred       | path dropped, guard struck    |
+| a relayed error (502/504/...)          | every hop (and a vouched       | path strike (3 drop it)       |
+|                                        | target) scored                 |                               |
+| a 502 naming a node                    | path spent, guard barred; the  | named node out of every path, |
+|                                        | target blamed if it is named   | struck (3 strikes: forgotten) |
+| a request that went through            |                                | its nodes' strikes cleared    |
+| junk (does not decrypt, too large)     | probe ok: relays and target    | path dropped; a guard whose   |
+|                                        | scored; else guard barred      | probe failed is struck        |
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Collection
+from typing import NoReturn, TypeVar
+
+from sessioncli.errors import NetworkUnavailable, ProtocolError, SessionCliError
+from sessioncli.net.clock import NetworkClock
+from sessioncli.net.guards import GUARD_TEST_TIMEOUT, Prober
+from sessioncli.net.paths import Path, PathManager
+from sessioncli.net.policy import Blame, CallLog, Deadline, PathTrouble, named_node
+from sessioncli.net.pool import NodePool
+from sessioncli.net.transport import HttpResponse, TransportError, WatchedTransport
+from sessioncli.protocol import onion, rpc
+from sessioncli.protocol.rpc import Node
+
+MAX_ATTEMPTS = 8
+CLOCK_SAMPLES = 5  # a network time checked after a 406 rests on this many nodes' answers
+MIN_ATTEMPT_SECONDS = 2.0
+# a storage reply is at most one retrieve page (SPEC §4.4: max_size, by default a fifth of
+# 7.8 MB) twice base64-encoded: more than this is junk, and reading 16 MB of it costs seconds
+SNODE_REPLY_MAX_BYTES = 8 << 20
+
+T = TypeVar("T")
+
+
+class Executor:
+    """Sends onion requests; applies the table above. Thread-safe (its collaborators lock)."""
+
+    def __init__(
+        self,
+        transport: WatchedTransport,
+        paths: PathManager,
+        pool: NodePool,
+        clock: NetworkClock,
+        *,
+        prober: Prober,
+        strike_node: Callable[[str], None],
+        forget_node: Callable[[str], None],
+        rng: random.Random,
+    ) -> None:
+        self.transport = transport
+        self.paths = paths
+        self.pool = pool
+        self.clock = clock
+        self._prober = prober
+        self._strike_node = strike_node
+        self._forget_node = forget_node
+        self._rng = rng
+
+    def strike(self, ed: str) -> None:
+        """A persistent strike against a node (3 drop it everywhere)."""
+        self._strike_node(ed)
+
+    def error(self, log: CallLog, what: str) -> SessionCliError:
+        return log.error(what, network_answered=self.transport.answered)
+
+    def send(
+        self,
+        target: Node,
+        request: rpc.RpcRequest,
+        deadline: Deadline,
+        log: CallLog,
+        blame: Blame | None = None,
+        *,
+        path: Path | None = None,
+        clock_refused: bool = False,
+    ) -> onion.SnodeReply:
+        """`request` to `target` over one path (a chosen one unless given); a failure on the
+        way raises PathTrouble. `clock_refused`: the target just refused our time (406), so
+        the time it reports is kept for signing to it only (see NetworkClock)."""
+        blame = blame if blame is not None else Blame()
+        ed = target.pubkey_ed25519
+        if path is None:
+            path = self.paths.choose(ed, target.address, blame, log, deadline)
+        built = onion.build_snode_request(
+            _hops(path), onion.Hop.from_hex(ed, target.pubkey_x25519), request.to_json()
+        )
+        resp = self._post(path, built, deadline, log, blame, ed, SNODE_REPLY_MAX_BYTES)
+        try:
+            reply = onion.decrypt_snode_reply(built, resp.body)
+        except ProtocolError as exc:
+            self._junk(path, ed, deadline, log, blame, f"path via {path.nodes[0].address}: {exc}")
+        self.paths.paths.succeeded(path)
+        self.pool.clear_strikes([*path.key, ed])
+        t = rpc.network_time(reply.body)
+        if t is not None:
+            self.clock.observe(ed, t, refused=clock_refused)
+        return reply
+
+    def send_v4(
+        self,
+        server: onion.ServerTarget,
+        v4: bytes,
+        deadline: Deadline,
+        log: CallLog,
+        blame: Blame,
+        max_bytes: int | None,
+    ) -> onion.V4Reply:
+        """`v4` (an encoded v4 request) to `server` behind the last hop of a chosen path."""
+        path = self.paths.choose("", server.host, blame, log, deadline)
+        built = onion.build_server_request(_hops(path), server, v4)
+        resp = self._post(path, built, deadline, log, blame, "", max_bytes)
+        try:
+            reply = onion.decrypt_v4_reply(built, resp.body)
+        except ProtocolError as exc:
+            where = f"path via {path.nodes[0].address} to {server.host}: {exc}"
+            self._junk(path, "", deadline, log, blame, where)
+        self.paths.paths.succeeded(path)
+        self.pool.clear_strikes(path.key)
+        return reply
+
+    def _post(
+        self,
+        path: Path,
+        built: onion.OnionRequest,
+        deadline: Deadline,
+        log: CallLog,
+        blame: Blame,
+        target: str,
+        max_bytes: int | None,
+    ) -> HttpResponse:
+        """POST an onion to the guard of `path`: its HTTP-200 answer, or PathTrouble (or
+        NetworkUnavailable when the proxy fails). `target`: the node the onion is for ("" for
+        a server), whom a failure may count against."""
+        guard = path.nodes[0]
+        try:
+            resp = self.transport.post(
+                f"https://{guard.ip}:{guard.port}/onion_req/v2",
+                built.body,
+                timeout=deadline.cap(max(MIN_ATTEMPT_SECONDS, deadline.seconds / 3)),
+                content_type="application/octet-stream",
+                max_bytes=max_bytes,
+            )
+        except TransportError as exc:
+            where = f"guard {guard.address}: {exc}"
+            if exc.kind == "proxy":
+                log.fail(where)
+                raise NetworkUnavailable(f"proxy failed: {exc}") from None
+            if exc.kind == "oversize":
+                self._junk(path, target, deadline, log, blame, where)
+            # No answer at all (refused, reset, TLS, or silence): a relay or target in trouble
+            # is answered for by the relays (502/504 after a few seconds), so it is the guard.
+            log.fail(where)
+            blame.guard_failed(path.key)
+            self.paths.paths.strike(path, drop=True)
+            self._strike_node(guard.pubkey_ed25519)
+            raise PathTrouble from None
+        if resp.status != 200:
+            self._relay_error(path, resp, log, blame, target)
+        return resp
+
+    def _relay_error(
+        self, path: Path, resp: HttpResponse, log: CallLog, blame: Blame, target: str
+    ) -> NoReturn:
+        """The guard answered with an HTTP error: a hop (or the destination) failed."""
+        text = resp.body[:300].decode("utf-8", "replace").strip()
+        log.fail(
+            f"path via {path.nodes[0].address}: HTTP {resp.status} {text[:120]}", answered=True
+        )
+        missing = named_node(resp.status, text)
+        if missing is not None:
+            # the hop before the named node could not reach it: the guard when the named node
+            # is its next hop. Either way the guard is not trusted as a guard again in this
+            # call (a guard that names every next hop would otherwise empty the pool)
+            blame.guard_failed(path.key)
+            # SPEC: the named node goes from our paths at once; from the pool (and swarms) after
+            # three such reports, since a broken guard may name a healthy next hop every time
+            self.paths.paths.keep(lambda p: not p.has(missing))
+            self._strike_node(missing)
+            if target and missing == target:
+                blame.named(target)
+                raise PathTrouble("target")
+            raise PathTrouble
+        # SPEC: a 504 marks the path bad (three strikes drop it); it is not used again in this
+        # call either way. It may be the target's fault (a relay timed out on it), or any hop's.
+        self.paths.paths.strike(path)
+        raise PathTrouble("target" if blame.downstream_failed(path.key, target) else "path")
+
+    def _junk(
+        self, path: Path, target: str, deadline: Deadline, log: CallLog, blame: Blame, where: str
+    ) -> NoReturn:
+        """An answer that does not decrypt (or is too large) came back: any hop or the target
+        may have made it, relays pass it on as it is. SPEC: take a new path. Asking the guard
+        directly tells whether it is the culprit; if it answers properly, the junk came from
+        further along, possibly from the target."""
+        log.fail(where, answered=True)
+        self.paths.paths.strike(path, drop=True)
+        guard = path.nodes[0]
+        probe = self._prober(guard, deadline.cap(GUARD_TEST_TIMEOUT))
+        if probe.state != "ok":
+            blame.guard_failed(path.key)
+            blame.probe_failed(guard.pubkey_ed25519)
+            self._strike_node(guard.pubkey_ed25519)
+            raise PathTrouble
+        to_blame = blame.downstream_failed(path.key, target, guard_cleared=True)
+        raise PathTrouble("target" if to_blame else "path")
+
+    def any_node_call(
+        self,
+        request: rpc.RpcRequest,
+        accept: Callable[[Node, onion.SnodeReply], T],
+        deadline: Deadline,
+        *,
+        what: str,
+        exclude: Collection[str] = (),
+    ) -> T:
+        """Send to random pool nodes (outside our paths when possible, never to `exclude`)
+        until one answers 200 and `accept` takes it."""
+        self.paths.ensure(deadline)
+        log, blame = CallLog(), Blame()
+        tried: set[str] = set(exclude)
+        for _ in range(MAX_ATTEMPTS):
+            target = self._pick_any(tried)
+            if target is None or deadline.expired():
+                break
+            try:
+                reply = self.send(target, request, deadline, log, blame)
+            except PathTrouble as trouble:
+                if trouble.verdict == "nopath":
+                    break
+                if trouble.verdict == "target":
+                    tried.add(target.pubkey_ed25519)
+                continue
+            tried.add(target.pubkey_ed25519)
+            if reply.status == 200:
+                try:
+                    return accept(target, reply)
+                except ProtocolError as exc:
+                    log.fail(f"{target.address}: {exc}", answered=True)
+                continue
+            log.fail(
+                f"{target.address}: HTTP {reply.status} {rpc.error_text(reply.body)}", answered=True
+            )
+            if reply.status >= 500:
+                self._strike_node(target.pubkey_ed25519)
+        raise self.error(log, what)
+
+    def _pick_any(self, tried: set[str]) -> Node | None:
+        in_paths = {n.pubkey_ed25519 for p in self.paths.paths.snapshot() for n in p.nodes}
+        pool = [n for n in self.pool.nodes() if n.pubkey_ed25519 not in tried]
+        outside = [n for n in pool if n.pubkey_ed25519 not in in_paths]
+        choices = outside or pool
+        return self._rng.choice(choices) if choices else None
+
+    def settle_network_time(self, deadline: Deadline, *, exclude: Collection[str] = ()) -> None:
+        """Before deciding that the network time moved, base it on CLOCK_SAMPLES answers of this
+        run: offsets saved by an earlier run may predate a change of the local clock, and one
+        skewed node must not decide alone. Nodes in `exclude` (the refusing node's swarm, which
+        may share its clock trouble) and nodes known to refuse our time are not asked."""
+        asked: set[str] = set(exclude)
+        for _ in range(2 * CLOCK_SAMPLES):
+            if self.clock.samples_this_run() >= CLOCK_SAMPLES or deadline.expired():
+                return
+            try:
+                node = self.any_node_call(
+                    rpc.build_info(),
+                    lambda n, _r: n.pubkey_ed25519,
+                    deadline,
+                    what="network time",
+                    exclude=asked | self.clock.refused(),
+                )
+            except SessionCliError:
+                return
+            asked.add(node)
+
+    def learn_time(self, node: Node, deadline: Deadline, blame: Blame) -> bool:
+        """Ask `node` for its time (info) after a 406; True if we learnt something new."""
+        before = self.clock.node_offset_ms(node.pubkey_ed25519)
+        try:
+            reply = self.send(
+                node, rpc.build_info(), deadline, CallLog(), blame, clock_refused=True
+            )
+        except PathTrouble:
+            return False
+        if rpc.network_time(reply.body) is None:
+            return False
+        after = self.clock.node_offset_ms(node.pubkey_ed25519)
+        return before is None or after is None or abs(after - before) > 1000
+
+
+def _hops(path: Path) -> list[onion.Hop]:
+    return [onion.Hop.from_hex(n.pubkey_ed25519, n.pubkey_x25519) for n in path.nodes]

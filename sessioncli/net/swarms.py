@@ -1,0 +1,96 @@
+"""The swarm cache: which members hold an account's messages, most recently used kept, on disk."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from sessioncli.net.cache import SWARMS, NetCache
+from sessioncli.net.pool import nodes_from_json
+from sessioncli.protocol.rpc import Node
+
+SWARM_MAX_AGE_MS = 24 * 3600 * 1000
+MAX_SWARMS = 2000  # cached swarms (one per recipient): the most recently used/fetched stay
+MIN_SWARM_NODES = 3
+SMALL_SWARM_OK_MS = 60_000  # a swarm smaller than MIN_SWARM_NODES is trusted this long
+
+
+class SwarmCache:
+    """session id -> (fetched at, members), in order of use (the first is evicted first)."""
+
+    def __init__(self, cache: NetCache, *, limit: int = MAX_SWARMS) -> None:
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[int, list[Node]]] = OrderedDict()
+        self.limit = limit
+
+    def load(self) -> None:
+        raw = self._cache.read(SWARMS)
+        if not isinstance(raw, dict):
+            return
+        entries = []
+        for sid, entry in raw.items():
+            if isinstance(entry, dict) and isinstance(entry.get("at_ms"), int):
+                nodes = nodes_from_json(entry.get("nodes"))
+                if nodes:
+                    entries.append((sid, (entry["at_ms"], nodes)))
+        with self._lock:
+            self._entries = OrderedDict(sorted(entries, key=lambda kv: kv[1][0]))
+            self._trim()
+
+    def sids(self) -> list[str]:
+        with self._lock:
+            return list(self._entries)
+
+    def get(self, sid: str) -> list[Node] | None:
+        """The cached members (any age); marks the entry as used."""
+        with self._lock:
+            entry = self._entries.get(sid)
+            if entry is None:
+                return None
+            self._entries.move_to_end(sid)
+            return list(entry[1])
+
+    def fresh(self, sid: str, now_ms: int) -> list[Node] | None:
+        """The cached members if recent and numerous enough to rely on; marks the entry used."""
+        with self._lock:
+            entry = self._entries.get(sid)
+            if entry is None:
+                return None
+            self._entries.move_to_end(sid)
+            at, nodes = entry
+        age = now_ms - at
+        enough = len(nodes) >= MIN_SWARM_NODES or (nodes and age < SMALL_SWARM_OK_MS)
+        return list(nodes) if age < SWARM_MAX_AGE_MS and enough else None
+
+    def put(self, sid: str, nodes: list[Node], now_ms: int) -> None:
+        with self._lock:
+            self._entries.pop(sid, None)
+            self._entries[sid] = (now_ms, list(nodes))
+            self._trim()
+        self._save(sid)
+
+    def forget_node(self, ed: str) -> None:
+        with self._lock:
+            touched = [
+                sid
+                for sid, (_, ns) in self._entries.items()
+                if any(n.pubkey_ed25519 == ed for n in ns)
+            ]
+            for sid in touched:
+                at, ns = self._entries[sid]
+                self._entries[sid] = (at, [n for n in ns if n.pubkey_ed25519 != ed])
+        for sid in touched:
+            self._save(sid)
+
+    def _trim(self) -> None:
+        while len(self._entries) > self.limit:
+            self._entries.popitem(last=False)
+
+    def _save(self, sid: str) -> None:
+        with self._lock:
+            entry = self._entries.get(sid)
+        value = (
+            None if entry is None else {"at_ms": entry[0], "nodes": [n.to_json() for n in entry[1]]}
+        )
+        self._cache.merge_swarm(sid, value, limit=self.limit)

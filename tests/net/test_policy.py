@@ -1,0 +1,271 @@
+"""The pure rules of net/ (and receive's): failure scores, exit codes, hops, holders; no sockets."""
+
+from __future__ import annotations
+
+import base64
+
+import nacl.signing
+import pytest
+
+from sessioncli.core.receive import FollowHealth, Rotation
+from sessioncli.errors import NetworkUnavailable, TemporaryFailure
+from sessioncli.net.client import verified_holders
+from sessioncli.net.paths import pick_hops
+from sessioncli.net.policy import Blame, CallLog, Deadline, named_node
+from sessioncli.protocol import rpc
+from sessioncli.protocol.rpc import Node
+
+T, T2 = "t" * 64, "u" * 64
+
+
+def P(*hops: str) -> tuple[str, ...]:
+    return hops
+
+
+# --- Blame: a table of event sequences and their verdicts -------------------------------------
+
+# (events, target, expected verdict after the last event, expected scores)
+# an event: ("built", path) | ("guard", path) | ("down", path, target, guard_cleared)
+CASES = [
+    pytest.param(
+        [
+            ("built", P("g1", "a", "b")),
+            ("built", P("g2", "c", "d")),
+            ("down", P("g1", "a", "b"), T, False),
+            ("down", P("g2", "c", "d"), T, False),
+        ],
+        T,
+        True,
+        {"g1": 0, "a": 0, "b": 0, "g2": 0, "c": 0, "d": 0},
+        id="two vouched disjoint paths: the target is blamed and the hops cleared",
+    ),
+    pytest.param(
+        [
+            ("built", P("g1", "r1", "b")),
+            ("built", P("g2", "r1", "d")),
+            ("down", P("g1", "r1", "b"), T, False),
+            ("down", P("g2", "r1", "d"), T, False),
+        ],
+        T,
+        False,
+        {"r1": 2, T: 2},
+        id="a shared relay ties the target: not blamed",
+    ),
+    pytest.param(
+        [
+            ("built", P("g2", "c", "d")),
+            ("down", P("g1", "a", "b"), T, False),
+            ("down", P("g2", "c", "d"), T, False),
+        ],
+        T,
+        False,
+        {T: 1, "g1": 1},
+        id="a cached (unvouched) path does not count against the target",
+    ),
+    pytest.param(
+        [("down", P("g1", "a", "b"), T, True), ("down", P("g2", "c", "d"), T, True)],
+        T,
+        True,
+        {"g1": 0, "g2": 0, "a": 0},
+        id="junk with the guards cleared by probes: the target explains it",
+    ),
+    pytest.param(
+        [("guard", P("g1", "a", "b")), ("guard", P("g2", "c", "d"))],
+        T,
+        False,
+        {"g1": 0, "a": 0, T: 0},
+        id="silent guards change no score",
+    ),
+    pytest.param(
+        [("down", P("g1", "a", "b"), "", True), ("down", P("g2", "c", "d"), "", True)],
+        "",
+        False,
+        {"a": 1, "c": 1},
+        id="a server destination is never blamed",
+    ),
+]
+
+
+def _play(events: list[tuple], blame: Blame) -> bool:
+    verdict = False
+    for ev in events:
+        if ev[0] == "built":
+            blame.built(ev[1])
+        elif ev[0] == "guard":
+            blame.guard_failed(ev[1])
+        else:
+            verdict = blame.downstream_failed(ev[1], ev[2], guard_cleared=ev[3])
+    return verdict
+
+
+@pytest.mark.parametrize(("events", "target", "blamed", "scores"), CASES)
+def test_blame_table(events, target, blamed, scores) -> None:
+    blame = Blame()
+    assert _play(events, blame) is blamed
+    for node, score in scores.items():
+        assert blame.score[node] == score, node
+    # the evidence, not its order, decides (built events stay first: they happen before sends)
+    built = [e for e in events if e[0] == "built"]
+    rest = [e for e in events if e[0] != "built"]
+    again = Blame()
+    _play(built + rest[::-1], again)
+    assert again.to_blame(target) is blamed if target else True
+
+
+def test_spent_paths_and_barred_guards() -> None:
+    blame = Blame()
+    blame.built(P("x", "g1", "y"))
+    blame.guard_failed(P("g1", "a", "b"))
+    assert not blame.usable(P("g1", "a", "b"))
+    assert not blame.usable(P("g1", "x", "y"))  # g1 is barred as a guard
+    assert blame.usable(P("x", "g1", "y"))  # ... not as a relay
+    assert not blame.usable(P("h", "i", "j"))  # and a cached path is not trusted any more
+    blame.downstream_failed(P("g2", "c", "d"), T, guard_cleared=True)
+    blame.built(P("g2", "e", "f"))
+    assert blame.usable(P("g2", "e", "f"))  # a probe cleared g2
+    assert not blame.usable(P("g3", T, "f"), avoid=T)  # never through the target
+
+
+def test_rank_prefers_fewer_failures_and_shuns_swarm_members_last() -> None:
+    blame = Blame(shun=frozenset({"m1"}))
+    blame.downstream_failed(P("g1", "r1", "r2"), T, guard_cleared=True)
+    blame.downstream_failed(P("g2", "r1", "r3"), T2, guard_cleared=True)
+    assert blame.score["r1"] == 2
+    order = sorted(["r1", "r2", "m1", "fresh"], key=blame.rank)  # (shunned, sick, score)
+    assert order == ["fresh", "r2", "r1", "m1"]
+    assert blame.clean(P("g9", "fresh", "x")) and not blame.clean(P("g9", "r2", "x"))
+
+
+def test_a_node_that_failed_a_probe_ranks_last_and_takes_the_blame() -> None:
+    blame = Blame()
+    blame.probe_failed("junk")
+    assert sorted(["junk", "r1"], key=blame.rank) == ["r1", "junk"]
+    blame.downstream_failed(P("g1", "junk", "b"), T, guard_cleared=True)
+    assert not blame.downstream_failed(P("g2", "c", "d"), T, guard_cleared=True)  # junk explains
+    assert blame.score[T] == 2
+
+
+def test_named_target_is_blamed_at_once() -> None:
+    blame = Blame()
+    blame.named(T)
+    assert blame.to_blame(T)
+
+
+# --- CallLog: 69 only when nothing ever answered ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answered_here", "answered_before", "error"),
+    [
+        (False, False, NetworkUnavailable),
+        (True, False, TemporaryFailure),
+        (False, True, TemporaryFailure),
+    ],
+)
+def test_call_log_exit_rule(answered_here, answered_before, error) -> None:
+    log = CallLog()
+    log.fail("guard 1.2.3.4: no answer within 2.0 s")
+    log.fail("path via 1.2.3.5: HTTP 504", answered=answered_here)
+    exc = log.error("store for 05ab…", network_answered=answered_before)
+    assert type(exc) is error
+    assert exc.message == "store for 05ab… failed: path via 1.2.3.5: HTTP 504"
+
+
+def test_deadline_with_a_fake_clock() -> None:
+    now = [100.0]
+    d = Deadline(10, now=lambda: now[0])
+    assert d.remaining() == 10 and d.cap(30) == 10 and d.cap(2) == 2
+    sub = d.sub(4)
+    now[0] = 105.0
+    assert sub.expired() and not d.expired() and d.remaining() == 5
+    now[0] = 110.0
+    assert d.expired() and d.cap(5) == 0.05
+    assert d.sub(4).expired()  # a sub-deadline never outlives its parent
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "named"),
+    [
+        (502, "Next node not found: " + "ab" * 32, "ab" * 32),
+        (502, "Next node is currently unreachable: " + "AB" * 32, "ab" * 32),
+        (502, "Next node not found: nothex", None),
+        (504, "Next node not found: " + "ab" * 32, None),
+        (502, "Failed to reach 127.0.0.1:1", None),
+    ],
+)
+def test_named_node(status, text, named) -> None:
+    assert named_node(status, text) == named
+
+
+# --- pick_hops: one node per /24 across paths, else within a path ------------------------------
+
+
+def _n(i: int, subnet: int | None = None) -> Node:
+    s = i if subnet is None else subnet
+    return Node(f"10.0.{s}.{i % 250 + 1}", 1000 + i, f"{i:064x}", f"{i:064x}", 0)
+
+
+def test_pick_hops_prefers_unused_subnets_then_falls_back_per_path() -> None:
+    g = _n(0)
+    ranked = [_n(1, subnet=9), _n(2), _n(3)]
+    assert pick_hops(g, ranked, used_subnets={"10.0.9"}) == [g, _n(2), _n(3)]
+    # only /24s that other paths use are left: the rule holds within this path only
+    tight = [_n(4, subnet=7), _n(5, subnet=7), _n(6, subnet=8)]
+    assert pick_hops(g, tight, used_subnets={"10.0.7", "10.0.8"}) == [g, _n(4, 7), _n(6, 8)]
+    assert pick_hops(g, [_n(4, 7), _n(5, 7)], used_subnets=set()) is None
+    assert pick_hops(g, ranked, used_subnets=set(), exclude={_n(2).pubkey_ed25519}) == [
+        g,
+        _n(1, 9),
+        _n(3),
+    ]
+
+
+# --- store holders: signed by each member, for the hash we computed ---------------------------
+
+
+def _answer(data: bytes, sid: str, members: list[nacl.signing.SigningKey], forged: int) -> dict:
+    h = rpc.message_hash(sid, 0, data)
+    swarm = {}
+    for i, key in enumerate(members):
+        ed = key.verify_key.encode().hex()
+        signer = members[0] if i == forged else key  # a junk node signing for another
+        sig = base64.b64encode(signer.sign(h.encode()).signature).decode()
+        swarm[ed] = {"hash": h, "signature": sig, "expiry": 1}
+    return {"hash": h, "swarm": swarm}
+
+
+def test_holders_need_their_own_signature_over_our_hash() -> None:
+    keys = [nacl.signing.SigningKey.generate() for _ in range(4)]
+    eds = [k.verify_key.encode().hex() for k in keys]
+    sid = "05" + "cd" * 32
+    result = rpc.parse_store(_answer(b"hello", sid, keys, forged=2))
+    expected = rpc.message_hash(sid, 0, b"hello")
+    assert verified_holders(result, eds[0], expected, set(eds)) == [eds[0], eds[1], eds[3]]
+    assert verified_holders(result, eds[0], expected, {eds[0]}) == [eds[0]]  # not in the swarm
+    other = rpc.message_hash(sid, 0, b"something else")
+    assert verified_holders(result, eds[0], other, set(eds)) == []
+    alone = rpc.parse_store({"hash": expected})
+    assert verified_holders(alone, eds[1], expected, set(eds)) == [eds[1]]
+
+
+# --- receive: rotation and blindness ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7, 12])
+def test_rotation_asks_every_member_within_five_polls(size: int) -> None:
+    members = [f"m{i}" for i in range(size)]
+    rotation = Rotation()
+    last: dict[str, int] = dict.fromkeys(members, 0)  # the first poll asked everyone
+    for poll in range(1, 40):
+        asked = rotation.pick(members)
+        assert len(asked) == -(-size // 5)  # ceil(size / 5): the cost of a poll stays small
+        for m in asked:
+            last[m] = poll
+        assert all(poll - at < 5 for at in last.values()), (poll, last)
+
+
+def test_follow_health_warns_once_after_three_failures_and_once_on_recovery() -> None:
+    h = FollowHealth()
+    assert [h.failed() for _ in range(5)] == [False, False, True, False, False]
+    assert h.answered() is True and h.answered() is False
+    assert [h.failed(), h.failed(), h.answered()] == [False, False, False]
