@@ -253,11 +253,13 @@ class PathManager:
             return self._rng.choice([p for p in clean if not p.failures] or clean)
         try:
             with self.building(deadline):
-                # paths spent in this call go, and so do cached ones it no longer trusts (see
-                # Blame.fresh_only): their nodes may serve again, probed first
-                self.paths.keep(lambda p: p.key not in blame.spent and blame.usable(p.key))
-                if usable and self.paths.count() >= PATH_COUNT:  # the new one takes its place
-                    self.paths.keep(lambda p: p is not usable[0])
+                self.paths.keep(lambda p: p.key not in blame.spent)
+                if self.paths.count() >= PATH_COUNT:  # the new one takes the place of one
+                    # not trusted in this call (see Blame.fresh_only), else of a usable one
+                    doubtful = [p for p in self.paths.snapshot() if blame.fresh_only]
+                    spare = [p for p in doubtful if p.key not in blame.vouched] or usable
+                    if spare:
+                        self.paths.keep(lambda p: p is not spare[0])
                 (fresh,) = self.build(1, deadline, blame, avoid={avoid} - {""})
         except SessionCliError as exc:
             if usable:
