@@ -293,6 +293,11 @@ def main_options(
         quiet=quiet,
         verbose=verbose,
     )
+    if verbose and not quiet:
+        from sessioncli.cli._errors import err
+        from sessioncli.core import context
+
+        context.trace_requests(lambda line: err(f"sessioncli: {line}"))
 
 
 def _valid_profile(name: str) -> bool:

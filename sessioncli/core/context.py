@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,14 @@ def resolve(opts: Options) -> Resolved:
     )
 
 
+_request_trace: list[Callable[[str], None]] = []  # set once per process by the CLI's -v
+
+
+def trace_requests(sink: Callable[[str], None]) -> None:
+    """Every network client opened from now on reports each onion request to `sink` (-v)."""
+    _request_trace[:] = [sink]
+
+
 def open_network(resolved: Resolved, *, timeout: float | None = None) -> NetworkClient:
     from sessioncli.net.client import NetworkClient
 
@@ -50,6 +59,7 @@ def open_network(resolved: Resolved, *, timeout: float | None = None) -> Network
         resolved.network,
         timeout=timeout if timeout is not None else resolved.timeout,
         proxy=resolved.proxy,
+        trace=_request_trace[0] if _request_trace else None,
     )
 
 

@@ -76,8 +76,12 @@ class NetworkClient:
         clock: LocalClock | None = None,
         transport: PostTransport | None = None,
         rng: random.Random | None = None,
+        trace: Callable[[str], None] | None = None,
     ) -> None:
+        """`trace`, when given, gets one line per onion request (path, target, outcome, time):
+        what `-v` shows."""
         self.config: NetworkConfig = resolve_network(network)
+        self._trace = trace
         self.name: str = self.config.name
         self.timeout = timeout
         inner = transport or Transport(proxy=proxy or None, pins=self.config.pins)
@@ -126,6 +130,7 @@ class NetworkClient:
             strike_node=self._strike_node,
             forget_node=self.forget_node,
             rng=self._rng,
+            trace=self._trace,
         )
         self._lookup = SwarmLookup(get=self._swarm, put=self._set_swarm)
         self._parts = Parts(

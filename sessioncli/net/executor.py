@@ -16,8 +16,10 @@ Persistent effects of a failed attempt (the per-call evidence goes to policy.Bla
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable, Collection
+import time
+from collections.abc import Callable, Collection, Iterator
 from typing import NoReturn, TypeVar
 
 from sessioncli.errors import NetworkUnavailable, ProtocolError, SessionCliError
@@ -54,7 +56,9 @@ class Executor:
         strike_node: Callable[[str], None],
         forget_node: Callable[[str], None],
         rng: random.Random,
+        trace: Callable[[str], None] | None = None,
     ) -> None:
+        self._trace = trace
         self.transport = transport
         self.paths = paths
         self.pool = pool
@@ -92,7 +96,9 @@ class Executor:
         built = onion.build_snode_request(
             _hops(path), onion.Hop.from_hex(ed, target.pubkey_x25519), request.to_json()
         )
-        resp = self._post(path, built, deadline, log, blame, ed, SNODE_REPLY_MAX_BYTES)
+        started = time.monotonic()
+        with self._traced(path, f"{request.method} on {target.address}", started):
+            resp = self._post(path, built, deadline, log, blame, ed, SNODE_REPLY_MAX_BYTES)
         try:
             reply = onion.decrypt_snode_reply(built, resp.body)
         except ProtocolError as exc:
@@ -116,7 +122,8 @@ class Executor:
         """`v4` (an encoded v4 request) to `server` behind the last hop of a chosen path."""
         path = self.paths.choose("", server.host, blame, log, deadline)
         built = onion.build_server_request(_hops(path), server, v4)
-        resp = self._post(path, built, deadline, log, blame, "", max_bytes)
+        with self._traced(path, f"request to {server.host}", time.monotonic()):
+            resp = self._post(path, built, deadline, log, blame, "", max_bytes)
         try:
             reply = onion.decrypt_v4_reply(built, resp.body)
         except ProtocolError as exc:
@@ -125,6 +132,21 @@ class Executor:
         self.paths.paths.succeeded(path)
         self.pool.clear_strikes(path.key)
         return reply
+
+    @contextlib.contextmanager
+    def _traced(self, path: Path, what: str, started: float) -> Iterator[None]:
+        """One `-v` line per onion request: the path guard first, what for, the outcome, time."""
+        if self._trace is None:
+            yield
+            return
+        hops = " -> ".join(n.address for n in path.nodes)
+        outcome = "failed"
+        try:
+            yield
+            outcome = "answered"
+        finally:
+            ms = round((time.monotonic() - started) * 1000)
+            self._trace(f"onion request: {what} via {hops}: {outcome} in {ms} ms")
 
     def _post(
         self,

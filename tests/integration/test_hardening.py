@@ -378,3 +378,19 @@ def test_a_stopped_devnet_says_how_to_rehearse_an_outage(tmp_path: Path, pair) -
     res = alice.run(["--network", network_file, "nodes"])
     assert res.returncode == 78
     assert "devnet ctl --dir DIR down NODE" in res.stderr
+
+
+def test_verbose_shows_each_onion_request(users) -> None:
+    """Issue 12 item 7: -v names the path (guard first), the swarm member and the time of each
+    request, for send, path --test and receive alike."""
+    alice, bob = users("alice"), users("bob")
+    for args in (["send", "--no-sync", bob.session_id, "traced"], ["path", "--test"], ["receive"]):
+        res = alice.run(["-v", *args])
+        assert res.returncode == 0, res.stderr
+        lines = [
+            ln for ln in res.stderr.splitlines() if ln.startswith("sessioncli: onion request:")
+        ]
+        assert lines, (args, res.stderr)
+        assert all(" via " in ln and " -> " in ln and ln.endswith(" ms") for ln in lines)
+    quiet = alice.run(["send", bob.session_id, "untraced"])
+    assert "onion request" not in quiet.stderr
