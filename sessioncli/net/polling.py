@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 MEMBER_ATTEMPTS = 4  # paths one member is tried on by a swarm-wide poll
 STRAGGLER_GRACE = 3.0  # seconds the other members get once one has answered (see run_all)
+POLL_ROUNDS = 3  # when no member answered at all, rounds on fresh paths before giving up
 
 
 def poll_swarm(
@@ -45,6 +46,12 @@ def poll_swarm(
         members = [m for m in members if m.pubkey_ed25519 in only]
     recipe = retrieve_recipe(parts, identity, cursors, namespace, max_count, lambda ns: ns)
     pages, errors, moved = _poll_members(parts, identity, recipe, members, deadline)
+    for _ in range(POLL_ROUNDS - 1):
+        # Every member failed: usually the paths (guards answering junk), which that round
+        # struck or dropped; the next round runs on fresh paths, within the same deadline.
+        if pages or moved or deadline.remaining() <= 1.0:
+            break
+        pages, errors, moved = _poll_members(parts, identity, recipe, members, deadline)
     if moved and only is None:
         asked = {m.pubkey_ed25519 for m in members}
         new = [
