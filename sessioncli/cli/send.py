@@ -208,7 +208,12 @@ def send(
     started = time.monotonic()
     try:
         folder = context.state_folder(resolved, identity.session_id)
-        pointers, picture = attachments_core.upload_for_send(net, files, avatar_file, folder)
+        # Community posts upload their files to each room (core/community_send.py); the file
+        # server is used only when another kind of recipient needs the files.
+        from sessioncli.core import community_send
+
+        fs_files = files if any(t.source != "community" for t in targets) else []
+        pointers, picture = attachments_core.upload_for_send(net, fs_files, avatar_file, folder)
         results = dispatch.send(
             dispatch.SendContext(identity, net, folder),
             targets,
@@ -221,6 +226,7 @@ def send(
                 profile_picture=picture,
                 reply_to=reply_to,
                 disappear=expiration,
+                extra={community_send.ROOM_FILES: tuple(files)} if files else {},
             ),
         )
         if g.verbose:

@@ -191,12 +191,25 @@ def fallback_id(a: Attachment) -> str:
         return "attachment"
 
 
+# How a record's attachments are fetched when not from the network's file server (a
+# community post's room files: core/community_attachments.py).
+Downloader = Callable[["Attachment", "float | None"], "bytes | bytearray"]
+
+
 def fetch(
-    net: NetworkClient, a: Attachment, folder: Path, *, timeout: float | None = None
+    net: NetworkClient,
+    a: Attachment,
+    folder: Path,
+    *,
+    timeout: float | None = None,
+    download: Downloader | None = None,
 ) -> Fetched:
     """Download, check and write one attachment; failures come back in `error`, never raised."""
     try:
-        data = core_attachments.download(net, a, timeout=timeout)
+        if download is not None:
+            data = download(a, timeout)
+        else:
+            data = core_attachments.download(net, a, timeout=timeout)
         stem, ext = safe_name(a.file_name, fallback_id(a), a.content_type)
         path = save(folder, data, stem, ext)
     except SessionCliError as exc:
@@ -205,9 +218,14 @@ def fetch(
 
 
 def fetch_all(
-    net: NetworkClient, attachments: list[Attachment], folder: Path, *, timeout: float | None = None
+    net: NetworkClient,
+    attachments: list[Attachment],
+    folder: Path,
+    *,
+    timeout: float | None = None,
+    download: Downloader | None = None,
 ) -> list[Fetched]:
-    return [fetch(net, a, folder, timeout=timeout) for a in attachments]
+    return [fetch(net, a, folder, timeout=timeout, download=download) for a in attachments]
 
 
 class RecordWithAttachments:
@@ -233,19 +251,28 @@ def receive_hook(
     *,
     on_error: Callable[[str], None] | None = None,
 ) -> Callable[[Any], Any]:
-    """What `receive` applies to each record before printing it (only DMs carry attachments)."""
+    """What `receive` applies to each record before printing it.
+
+    DM records carry their attachments in `message`; community records (core/community_receive)
+    in `attachments`, with a `download` of their own for a post's room files, whose pointers
+    are not kept (`attachments fetch` reads the file server).
+    """
     store = PointerStore(state_folder)
 
     def apply(record: Any) -> Any:
         message = getattr(record, "message", None)
-        atts = tuple(getattr(message, "attachments", ()) or ())
+        atts = tuple(
+            getattr(message, "attachments", ()) or getattr(record, "attachments", ()) or ()
+        )
         if not atts:
             return record
-        with contextlib.suppress(SessionCliError, OSError):
-            store.keep(record.hash, atts, int(time.time() * 1000))
+        download: Downloader | None = getattr(record, "download", None)
+        if download is None:
+            with contextlib.suppress(SessionCliError, OSError):
+                store.keep(record.hash, atts, int(time.time() * 1000))
         if folder is None:
             return RecordWithAttachments(record, [Fetched(a, None, None) for a in atts])
-        fetched = fetch_all(net, list(atts), folder)
+        fetched = fetch_all(net, list(atts), folder, download=download)
         for f in fetched:
             if f.error and on_error is not None:
                 on_error(

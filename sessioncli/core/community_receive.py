@@ -27,13 +27,26 @@ if TYPE_CHECKING:
     from sessioncli.core.community_server import ServerSession
     from sessioncli.core.inbox import ReceiveContext
     from sessioncli.protocol import sogs
+    from sessioncli.protocol.message import Attachment
 
 MAX_PAGES_PER_POLL = 50
 
 
 @dataclass(frozen=True)
 class CommunityRecord:
+    """One record; `attachments` for `core/attachment_files.receive_hook` to fetch.
+
+    `download` fetches a post's room files from the post's own room; None (a blinded DM) means
+    the network's file server, as for any DM.
+    """
+
     data: dict[str, Any]
+    attachments: tuple[Attachment, ...] = ()
+    download: Callable[[Attachment, float | None], bytes | bytearray] | None = None
+
+    @property
+    def hash(self) -> str:
+        return str(self.data.get("hash"))
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.data)
@@ -206,7 +219,26 @@ class ServerSource:
         except message.MessageDecodeError as exc:
             self._drop(exc.reason)
             return None
-        return CommunityRecord(_merge(base, decoded, edit_ms=m.edited_ms))
+        attachments = tuple(getattr(decoded, "attachments", ()) or ())
+        return CommunityRecord(
+            _merge(base, decoded, edit_ms=m.edited_ms),
+            attachments,
+            self._room_download(room) if attachments else None,
+        )
+
+    def _room_download(
+        self, room: Community
+    ) -> Callable[[Attachment, float | None], bytes | bytearray]:
+        from sessioncli.core import community_attachments
+        from sessioncli.core.community_server import ServerSession
+
+        # The room's own server and token: where the post came from, whatever its pointer says.
+        session = ServerSession(self.ctx.net, self.ctx.identity, room.parsed, blinded=self.blinded)
+
+        def download(att: Attachment, timeout: float | None) -> bytes | bytearray:
+            return community_attachments.download(session, att, timeout=timeout)
+
+        return download
 
     # --- blinded DMs --------------------------------------------------------------------------
 
@@ -277,7 +309,8 @@ class ServerSource:
             "id": m.id,
             "session_id": opened.sender_session_id,
         }
-        return CommunityRecord(_merge(base, decoded, edit_ms=None))
+        attachments = tuple(getattr(decoded, "attachments", ()) or ())
+        return CommunityRecord(_merge(base, decoded, edit_ms=None), attachments)
 
     def _drop(self, reason: str) -> None:
         self.stats.dropped += 1

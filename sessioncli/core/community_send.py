@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from sessioncli.core.dispatch import Outgoing, SendContext, SendOutcome
 
 
+# Outgoing.extra key: the local files (core.attachments.LocalFile) a post uploads to its room.
+ROOM_FILES = "room_files"
+
+
 @dataclass(frozen=True)
 class CommunitySendResult:
     """One post or blinded DM: the DM result's keys plus id, seqno, posted_at_ms."""
@@ -77,9 +81,14 @@ def _post(ctx: SendContext, target: Target, outgoing: Outgoing) -> CommunitySend
 
     community = communities.get(target.name or "")
     session = _session(ctx, community)
+    # Room files, uploaded to this room before the post (each room holds its own copy).
+    pointers = _upload_room_files(session, outgoing)
     ts = int(time.time() * 1000)
-    padded = sogs.build_post(outgoing.body, ts, display_name=outgoing.display_name)
-    body = sogs.post_body(padded, session.signer.sign(padded))
+    padded = sogs.build_post(
+        outgoing.body, ts, display_name=outgoing.display_name, attachments=pointers
+    )
+    files = [p.file_id for p in pointers]
+    body = sogs.post_body(padded, session.signer.sign(padded), files)
     room = community.parsed.room
     reply = session.call("POST", f"/room/{room}/message", body, what=f"post to {room!r}")
     posted = sogs.parse_posted(reply.body, what="post")
@@ -95,6 +104,15 @@ def _post(ctx: SendContext, target: Target, outgoing: Outgoing) -> CommunitySend
     )
 
 
+def _upload_room_files(session: ServerSession, outgoing: Outgoing) -> list[Any]:
+    files = outgoing.extra.get(ROOM_FILES, ())
+    if not files:
+        return []
+    from sessioncli.core import community_attachments
+
+    return community_attachments.upload(session, tuple(files))
+
+
 def _dm(ctx: SendContext, target: Target, outgoing: Outgoing) -> CommunitySendResult:
     from sessioncli.core import communities
     from sessioncli.core.community_server import RoomMissing
@@ -107,7 +125,11 @@ def _dm(ctx: SendContext, target: Target, outgoing: Outgoing) -> CommunitySendRe
         raise UsageError(f"{target.address[:10]}… is not a 15 blinded id")
     session = _session(ctx, community)
     ts = int(time.time() * 1000)
-    padded = sogs.build_post(outgoing.body, ts, display_name=outgoing.display_name)
+    # A blinded DM is a one-to-one conversation: desktop sends its files to the file server,
+    # encrypted, as for any DM (`MessageModel.uploadData`: only communities use room files).
+    padded = sogs.build_post(
+        outgoing.body, ts, display_name=outgoing.display_name, attachments=outgoing.attachments
+    )
     try:
         data = blinding.encrypt_blinded_dm(
             ctx.identity.ed25519_secret, community.parsed.server_pk, target.address, padded

@@ -82,11 +82,19 @@ class ServerSession:
         return self.identity.session_id
 
     def request(
-        self, method: str, endpoint: str, body: bytes | None = None, *, auth: bool = True
+        self,
+        method: str,
+        endpoint: str,
+        body: bytes | None = None,
+        *,
+        auth: bool = True,
+        headers: dict[str, str] | None = None,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> onion.V4Reply:
-        headers: dict[str, str] = {}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        """One request; `headers` replace the JSON Content-Type (a room file upload sends its own)."""
+        if headers is None:
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = dict(headers)
         if auth:
             headers.update(
                 sogs.auth_headers(
@@ -105,12 +113,22 @@ class ServerSession:
             headers=headers,
             body=body,
             timeout=self.timeout,
-            max_reply_bytes=MAX_REPLY_BYTES,
+            max_reply_bytes=max_reply_bytes,
         )
 
     def call(
-        self, method: str, endpoint: str, body: bytes | None = None, *, what: str, auth: bool = True
+        self,
+        method: str,
+        endpoint: str,
+        body: bytes | None = None,
+        *,
+        what: str,
+        auth: bool = True,
+        headers: dict[str, str] | None = None,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> onion.V4Reply:
-        reply = self.request(method, endpoint, body, auth=auth)
+        reply = self.request(
+            method, endpoint, body, auth=auth, headers=headers, max_reply_bytes=max_reply_bytes
+        )
         check_reply(reply, what, self.url.host)
         return reply

@@ -77,6 +77,11 @@ class SendOutcome(Protocol):
 # Send options only direct messages carry yet: a community or group send refuses them before
 # anything is uploaded or sent, rather than dropping them silently.
 DM_ONLY_OPTIONS = ("--attach", "--avatar", "--reply-to", "--disappear")
+# ... and those of them another kind of conversation carries too (core/community_send.py).
+ALSO_CARRIED: dict[Source, tuple[str, ...]] = {
+    "community": ("--attach",),
+    "community_dm": ("--attach",),
+}
 
 
 def check_supported(targets: Sequence[Target], *, options: Sequence[str] = ()) -> None:
@@ -84,7 +89,9 @@ def check_supported(targets: Sequence[Target], *, options: Sequence[str] = ()) -
     for t in targets:
         if t.source not in _SENDERS:
             raise UsageError(f"cannot send to {t.label}: {t.source} messages are not supported")
-        dm_only = [o for o in options if o in DM_ONLY_OPTIONS]
+        dm_only = [
+            o for o in options if o in DM_ONLY_OPTIONS and o not in ALSO_CARRIED.get(t.source, ())
+        ]
         if dm_only and t.source != "dm":
             raise UsageError(
                 f"{', '.join(dm_only)} cannot be used with {t.label}: "

@@ -9,6 +9,7 @@ import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from sessioncli.devnet.lsrpc import HttpReply, HttpRequest
@@ -367,11 +368,15 @@ def _download(ctx: Context, request: HttpRequest, match: re.Match[str]) -> HttpR
     found = ctx.store.file(room["id"], int(match["id"]), ctx.now)
     if found is None:
         return HttpReply.text(404, "Not Found")
-    data, name, _uploaded = found
+    data, name, uploaded, expiry = found
     disposition = "attachment"
     if name:
         disposition += "; filename*=UTF-8''" + urllib.parse.quote(name.encode("utf-8"))
-    return HttpReply(200, data, "application/octet-stream", {"content-disposition": disposition})
+    # pysogs `serve_file`: the upload time as Date, the current expiry as Expires (HTTP dates).
+    headers = {"content-disposition": disposition, "date": formatdate(uploaded, usegmt=True)}
+    if expiry is not None:
+        headers["expires"] = formatdate(expiry, usegmt=True)
+    return HttpReply(200, data, "application/octet-stream", headers)
 
 
 # -- blinded DMs -----------------------------------------------------------------------------

@@ -372,14 +372,18 @@ class SogsStore:
 
     def file(
         self, room_id: int, file_id: int, now: float
-    ) -> tuple[bytes, str | None, float] | None:
+    ) -> tuple[bytes, str | None, float, float | None] | None:
+        """(data, filename, uploaded, expiry) of a live file of this room."""
         with self._lock:
             row = self._tx(
-                "SELECT data, filename, uploaded FROM files WHERE id = ? AND room = ? "
+                "SELECT data, filename, uploaded, expiry FROM files WHERE id = ? AND room = ? "
                 "AND (expiry IS NULL OR expiry > ?)",
                 (file_id, room_id, now),
             ).fetchone()
-        return None if row is None else (bytes(row[0]), row[1], float(row[2]))
+        if row is None:
+            return None
+        expiry = None if row[3] is None else float(row[3])
+        return bytes(row[0]), row[1], float(row[2]), expiry
 
     # -- blinded DMs -----------------------------------------------------------------------
 

@@ -24,7 +24,9 @@ class Pointer:
     file_id: int = 0  # deprecated_id: desktop puts the numeric file id here, 0 if not numeric
 
     def to_proto(self) -> pb.AttachmentPointer:
-        ptr = pb.AttachmentPointer(deprecated_id=self.file_id, key=self.key, size=self.size)
+        ptr = pb.AttachmentPointer(deprecated_id=self.file_id, size=self.size)
+        if self.key:  # a community's room files are not encrypted: no key (as desktop sends)
+            ptr.key = self.key
         ptr.url = self.url
         if self.digest:
             ptr.digest = self.digest

@@ -11,6 +11,7 @@ import binascii
 import json
 import re
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -148,9 +149,16 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def post_body(padded: bytes, signature: bytes) -> bytes:
-    """`POST /room/<token>/message`: the padded Content and our signature over it."""
-    return json.dumps({"data": _b64(padded), "signature": _b64(signature)}).encode("utf-8")
+def post_body(padded: bytes, signature: bytes, files: Sequence[int] = ()) -> bytes:
+    """`POST /room/<token>/message`: the padded Content, our signature, the room files it uses.
+
+    `files` (pysogs `post_message`) claims our uploads for this post, so the server keeps them
+    for its attachment lifetime (15 days by default) instead of deleting them after an hour.
+    """
+    fields: dict[str, Any] = {"data": _b64(padded), "signature": _b64(signature)}
+    if files:
+        fields["files"] = list(files)
+    return json.dumps(fields).encode("utf-8")
 
 
 def inbox_body(message: bytes) -> bytes:
@@ -364,11 +372,30 @@ def error_words(body: bytes, limit: int = 200) -> str:
 # --- post content -----------------------------------------------------------------------------
 
 
-def build_post(body: str, timestamp_ms: int, *, display_name: str | None = None) -> bytes:
-    """The padded Content of a community post or blinded DM (libsession `encode_for_community`)."""
+def build_post(
+    body: str,
+    timestamp_ms: int,
+    *,
+    display_name: str | None = None,
+    attachments: Sequence[Any] = (),
+) -> bytes:
+    """The padded Content of a community post or blinded DM (libsession `encode_for_community`).
+
+    `attachments` are `attachment_message.Pointer`s: room files for a post, file server
+    pointers (encrypted, as for DMs) for a blinded DM.
+    """
     from sessioncli.protocol import message
 
-    return message.pad(message.build_text_content(body, timestamp_ms, display_name=display_name))
+    if not attachments:
+        return message.pad(
+            message.build_text_content(body, timestamp_ms, display_name=display_name)
+        )
+    from sessioncli.protocol import attachment_message
+
+    content = attachment_message.build_content(
+        body, timestamp_ms, attachments=attachments, display_name=display_name
+    )
+    return message.pad(content)
 
 
 def decode_content(padded: bytes, sender: str, sender_key: str, timestamp_ms: int) -> Any:
