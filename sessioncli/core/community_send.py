@@ -3,7 +3,9 @@
 A post carries the padded Content signed by our blinded key (our unblinded key on a server
 without `blind`); a blinded DM is encrypted for the recipient's 15 id (SPEC §2.3) and left in
 their inbox on that server. Each target is sent on its own, in order; one failure is that
-target's result, not the others'.
+target's result, not the others'. A post's files are uploaded to its room first (unencrypted, as
+the apps do: core/community_attachments.py) and claimed by the post; a blinded DM carries the
+file server pointers every DM gets (encrypted, uploaded once by the caller).
 """
 
 from __future__ import annotations

@@ -116,3 +116,14 @@ def test_dm_only_options_are_refused_for_other_sources() -> None:
     with pytest.raises(UsageError, match="--attach cannot be used with team"):
         dispatch.check_supported([Target("dm", ALICE), group], options=["--attach"])
     dispatch.check_supported([group], options=[])
+
+
+def test_communities_carry_attach_but_not_the_other_dm_options() -> None:
+    from sessioncli.core import dispatch
+    from sessioncli.core.recipients import Target
+
+    room = Target("community", "https://h/r?public_key=" + "ab" * 32, name="lobby")
+    blinded = Target("community_dm", "15" + "cd" * 32, via="lobby")
+    dispatch.check_supported([room, blinded], options=["--attach"])
+    with pytest.raises(UsageError, match="--avatar cannot be used with lobby"):
+        dispatch.check_supported([room], options=["--attach", "--avatar"])
