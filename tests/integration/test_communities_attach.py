@@ -117,6 +117,14 @@ def test_post_with_text_and_file_arrives_byte_identical(devnet, users, room_url)
     assert code == 200 and body == data
     expires = parsedate_to_datetime(headers["expires"]).timestamp()
     assert expires > time.time() + 14 * 86400
+    # Guard and middle relay saw neither the file's endpoint nor the server (onion layers).
+    host = base.split("//")[1].split(":")[0]
+    for node in devnet.nodes():
+        for entry in devnet.ctl("seen", node["id"]):
+            if entry.get("kind") == "final" or "host" in entry.get("routing", {}):
+                continue
+            text = json.dumps(entry)
+            assert f"/room/{room}" not in text and host not in text, node["id"]
 
 
 def test_hostile_pointers_land_inside_dir_or_nowhere(users, room_url) -> None:
@@ -141,6 +149,10 @@ def test_hostile_pointers_land_inside_dir_or_nowhere(users, room_url) -> None:
     assert code == 201, body
     file_id = json.loads(body)["id"]
     here = f"{base}/room/{room}/file/{file_id}"
+    # a file far larger than its pointer admits: the download stops at the cap
+    code, body, _ = _direct(room_url, sk, "POST", f"/room/{room}/file", os.urandom(2_000_000), {})
+    assert code == 201, body
+    huge_id = json.loads(body)["id"]
     elsewhere = f"http://127.0.0.77:9/room/{room}/file/{file_id}"
 
     def ptr(url: str, name: str) -> Pointer:
@@ -151,13 +163,14 @@ def test_hostile_pointers_land_inside_dir_or_nowhere(users, room_url) -> None:
         ptr(here, "a/b\x00c"),
         ptr(elsewhere, "from-elsewhere.txt"),
         ptr(f"{base}/room/other-room/file/{file_id}", "other-room.txt"),
+        Pointer(url=f"{base}/room/{room}/file/{huge_id}", key=b"", size=1, file_name="endless"),
     ]
     padded = sogs.build_post("look", int(time.time() * 1000), attachments=pointers)
     signature = blinding.blind15_sign(sk, server_pk, padded)
     post = {
         "data": base64.b64encode(padded).decode(),
         "signature": base64.b64encode(signature).decode(),
-        "files": [file_id],
+        "files": [file_id, huge_id],
     }
     code, body, _ = _direct(
         room_url,
@@ -179,8 +192,9 @@ def test_hostile_pointers_land_inside_dir_or_nowhere(users, room_url) -> None:
         written = Path(a["path"])
         assert written.parent == folder and written.read_bytes() == data
     assert Path(atts[0]["path"]).name == "passwd"
-    for a in atts[2:]:
+    for a in atts[2:4]:
         assert a["path"] is None and "not downloaded" in a["error"], a
+    assert atts[4]["path"] is None and atts[4]["error"], atts[4]
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         Path(a["path"]).name for a in atts[:2]
     )
@@ -220,7 +234,7 @@ def test_sogs_down_during_upload_posts_nothing(devnet, users, room_url) -> None:
     assert got.returncode == 0 and got.stdout == "", got.stderr
 
 
-def test_blinded_dm_attachment_goes_through_the_file_server(users, room_url) -> None:
+def test_blinded_dm_and_mixed_sends_carry_the_file_everywhere(users, room_url) -> None:
     gina, hal = users("gina"), users("hal")
     _join(gina, room_url)
     _join(hal, room_url)
@@ -229,11 +243,18 @@ def test_blinded_dm_attachment_goes_through_the_file_server(users, room_url) -> 
     src.write_bytes(data)
     res = gina.run(["send", "--json", "--via", "lobby", _our_id(hal), "for you", "-a", str(src)])
     assert res.returncode == 0, res.stderr
+    # One send to a room and a DM: a room file for the post, a file server upload for the DM.
+    res = gina.run(["send", "--json", f"lobby,{hal.session_id}", "for all", "-a", str(src)])
+    assert res.returncode == 0, res.stderr
+    assert [r["source"] for r in json.loads(res.stdout)] == ["community", "dm"]
     folder = hal.home / "dl"
     got = hal.run(["receive", "--json", "--attachments", str(folder)])
     assert got.returncode == 0, got.stderr
-    (rec,) = [r for r in _records(got.stdout) if r["source"] == "community_dm"]
-    (att,) = rec["attachments"]
-    assert rec["body"] == "for you" and att["error"] is None
-    assert Path(att["path"]).read_bytes() == data
-    assert "/room/" not in att["url"]  # the network's file server, encrypted as for a DM
+    by_source = {r["source"]: r for r in _records(got.stdout)}
+    assert sorted(by_source) == ["community", "community_dm", "dm"]
+    for source, rec in by_source.items():
+        (att,) = rec["attachments"]
+        assert att["error"] is None and Path(att["path"]).read_bytes() == data, source
+        # a room file for the post; the network's file server (encrypted) for the DMs
+        assert ("/room/" in att["url"]) == (source == "community"), (source, att["url"])
+    assert by_source["community_dm"]["body"] == "for you"
