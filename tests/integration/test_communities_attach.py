@@ -42,6 +42,14 @@ def _join(user, url: str) -> None:
     assert res.returncode == 0, res.stderr
 
 
+def _members(users, url: str, *names: str) -> list:
+    """New identities that joined the room as "lobby"."""
+    made = [users(n) for n in names]
+    for u in made:
+        _join(u, url)
+    return made
+
+
 def _our_id(user) -> str:
     res = user.run(["community", "show", "lobby", "--json"])
     assert res.returncode == 0, res.stderr
@@ -86,9 +94,7 @@ def _sogs_requests(devnet, method: str, suffix: str) -> int:
 
 
 def test_post_with_text_and_file_arrives_byte_identical(devnet, users, room_url) -> None:
-    alice, bob = users("alice"), users("bob")
-    _join(alice, room_url)
-    _join(bob, room_url)
+    alice, bob = _members(users, room_url, "alice", "bob")
     data = os.urandom(300_000)
     src = alice.home / "release notes v1.bin"
     src.write_bytes(data)
@@ -131,8 +137,7 @@ def test_hostile_pointers_land_inside_dir_or_nowhere(users, room_url) -> None:
     from sessioncli.protocol import blinding, crypto, sogs
     from sessioncli.protocol.attachment_message import Pointer
 
-    reader = users("carol")
-    _join(reader, room_url)
+    (reader,) = _members(users, room_url, "carol")
     _, sk = crypto.ed25519_keypair_from_seed(b"h" * 32)
     server_pk = bytes.fromhex(room_url.split("public_key=")[1])
     room = room_url.split("/")[3].split("?")[0]
@@ -202,8 +207,7 @@ def test_hostile_pointers_land_inside_dir_or_nowhere(users, room_url) -> None:
 
 
 def test_oversized_file_is_refused_before_any_upload(devnet, users, room_url) -> None:
-    dave = users("dave")
-    _join(dave, room_url)
+    (dave,) = _members(users, room_url, "dave")
     big = dave.home / "big.iso"
     with open(big, "wb") as fh:
         fh.truncate(10_000_001)
@@ -215,9 +219,7 @@ def test_oversized_file_is_refused_before_any_upload(devnet, users, room_url) ->
 
 
 def test_sogs_down_during_upload_posts_nothing(devnet, users, room_url) -> None:
-    erin, frank = users("erin"), users("frank")
-    _join(erin, room_url)
-    _join(frank, room_url)
+    erin, frank = _members(users, room_url, "erin", "frank")
     src = erin.home / "log.txt"
     src.write_bytes(b"a log line\n" * 100)
     posts = _sogs_requests(devnet, "POST", "/message")
@@ -235,9 +237,7 @@ def test_sogs_down_during_upload_posts_nothing(devnet, users, room_url) -> None:
 
 
 def test_blinded_dm_and_mixed_sends_carry_the_file_everywhere(users, room_url) -> None:
-    gina, hal = users("gina"), users("hal")
-    _join(gina, room_url)
-    _join(hal, room_url)
+    gina, hal = _members(users, room_url, "gina", "hal")
     data = os.urandom(5000)
     src = gina.home / "photo.bin"
     src.write_bytes(data)
