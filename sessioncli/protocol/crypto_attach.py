@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable, Iterator
 
 import nacl.bindings as sodium
 import nacl.exceptions
@@ -51,12 +52,13 @@ def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
     return enc.update(padded) + enc.finalize()
 
 
-def aes_cbc_encrypt_padded_into(
-    key: bytes, iv: bytes, plaintext: Bytes, padded_len: int, tail: int
-) -> bytearray:
-    """iv || AES-256-CBC-PKCS#7(plaintext || zeros to padded_len) || `tail` spare bytes.
+def aes_cbc_padded_pieces(
+    key: bytes, iv: bytes, plaintext: Bytes, padded_len: int
+) -> Iterator[bytes]:
+    """AES-256-CBC-PKCS#7(plaintext || zeros to padded_len), a piece (about 1 MiB) at a time.
 
-    Same bytes as `iv + aes_cbc_encrypt(key, iv, padded)`, built in one buffer (large files).
+    Joined, the same bytes as `aes_cbc_encrypt(key, iv, padded)`; a large file is hashed, or
+    written where it is sent from, without a whole ciphertext held aside.
     """
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -65,21 +67,30 @@ def aes_cbc_encrypt_padded_into(
     if padded_len < len(plaintext):
         raise CryptoError("padded length is shorter than the plaintext")
     pkcs = 16 - padded_len % 16
-    ct_len = padded_len + pkcs
-    out = bytearray(16 + ct_len + tail)
-    out[:16] = iv
     enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    view = memoryview(out)
+    view = memoryview(plaintext)
     step = 1 << 20  # a multiple of the block size
-    pos = 16
-    for start in range(0, len(plaintext), step):
-        pos += enc.update_into(plaintext[start : start + step], view[pos:])
-    rest = bytes(padded_len - len(plaintext)) + bytes([pkcs]) * pkcs
-    for start in range(0, len(rest), step):
-        pos += enc.update_into(rest[start : start + step], view[pos:])
-    if enc.finalize() or pos != 16 + ct_len:  # block-aligned input: nothing left over
+    for start in range(0, len(view), step):
+        yield enc.update(view[start : start + step])
+    zeros = padded_len - len(view)
+    for start in range(0, zeros, step):
+        yield enc.update(bytes(min(step, zeros - start)))
+    yield enc.update(bytes([pkcs]) * pkcs)
+    if enc.finalize():  # the input was block-aligned: nothing is left over
         raise CryptoError("AES-CBC produced an unexpected length")
-    return out
+
+
+def mac_and_digest(mac_key: bytes, pieces: Iterable[Bytes]) -> tuple[bytes, bytes]:
+    """(HMAC-SHA256(mac_key, pieces), SHA-256(pieces || that MAC)): a legacy attachment's
+    MAC and digest, streamed over its pieces."""
+    mac = hmac.new(mac_key, digestmod=hashlib.sha256)
+    digest = hashlib.sha256()
+    for piece in pieces:
+        mac.update(piece)
+        digest.update(piece)
+    tag = mac.digest()
+    digest.update(tag)
+    return tag, digest.digest()
 
 
 def aes_cbc_decrypt_into(key: bytes, iv: bytes, ciphertext: memoryview) -> bytearray:
