@@ -298,23 +298,53 @@ def xchacha20_seal_in_place(key: bytes, buf: memoryview, nonce: bytes | None = N
     buf[24:] = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, None, nonce, key)
 
 
-def aes_gcm_open_into(key: bytes, data: Buffer) -> bytearray:
-    """`aes_gcm_decrypt` into a fresh buffer, reading `data` without slicing copies of it."""
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+class AesGcmReader:
+    """AES-256-GCM decryption of `iv(12) || ciphertext || tag(16)`, read a piece at a time.
 
-    _need("AES-GCM key", key, 32)
-    if len(data) < 12 + 16:
-        raise CryptoError("AES-GCM ciphertext too short")
-    view = memoryview(data)
-    out = bytearray(len(view) - 28)
-    dec = Cipher(algorithms.AES(key), modes.GCM(bytes(view[:12]))).decryptor()
-    dec.update_into(view[12:-16], out)
-    try:
-        dec.finalize_with_tag(bytes(view[-16:]))
-    except InvalidTag as exc:
-        raise CryptoError("AES-GCM authentication failed") from exc
-    return out
+    A large part of the plaintext (a downloaded file inside a v4 reply) then comes out as one
+    bytes object, without the whole plaintext held beside it. Nothing taken is authentic
+    until `finish()` has returned.
+    """
+
+    def __init__(self, key: bytes, data: Buffer) -> None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        _need("AES-GCM key", key, 32)
+        if len(data) < 12 + 16:
+            raise CryptoError("AES-GCM ciphertext too short")
+        self._view = memoryview(data)
+        self._pos, self._end = 12, len(self._view) - 16
+        self._dec = Cipher(algorithms.AES(key), modes.GCM(bytes(self._view[:12]))).decryptor()
+
+    def left(self) -> int:
+        return self._end - self._pos
+
+    def take(self, n: int) -> bytes:
+        """The next min(n, left()) plaintext bytes."""
+        stop = min(self._end, self._pos + max(0, n))
+        out = self._dec.update(self._view[self._pos : stop])
+        self._pos = stop
+        return out
+
+    def take_into(self, n: int) -> bytearray:
+        """`take`, into a fresh buffer: `update()` would build its result in a scratch buffer
+        first (twice the size for a moment), `update_into` writes it where it stays."""
+        stop = min(self._end, self._pos + max(0, n))
+        out = bytearray(stop - self._pos)
+        self._dec.update_into(self._view[self._pos : stop], out)
+        self._pos = stop
+        return out
+
+    def finish(self) -> None:
+        """Decrypt (and drop) whatever was not taken, then check the tag (CryptoError if bad)."""
+        from cryptography.exceptions import InvalidTag
+
+        while self.left():
+            self.take(_CHUNK)
+        try:
+            self._dec.finalize_with_tag(bytes(self._view[self._end :]))
+        except InvalidTag as exc:
+            raise CryptoError("AES-GCM authentication failed") from exc
 
 
 # --- certificates (seed pinning) -------------------------------------------------------------

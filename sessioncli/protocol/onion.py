@@ -345,25 +345,61 @@ def bencode_list(items: Sequence[bytes]) -> bytes:
     return b"l" + b"".join(str(len(x)).encode() + b":" + x for x in items) + b"e"
 
 
-def bdecode_string_list(data: bytes) -> list[bytes]:
-    """Decode a bencoded list of byte strings (the only shape onion v4 uses)."""
-    if data[:1] != b"l" or data[-1:] != b"e":
+class _Reader(Protocol):
+    def left(self) -> int: ...
+    def take(self, n: int) -> bytes: ...
+    def take_into(self, n: int) -> bytearray: ...
+    def finish(self) -> None: ...
+
+
+class _BytesReader:
+    """A `_Reader` over plaintext already in hand."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._pos = data, 0
+
+    def left(self) -> int:
+        return len(self._data) - self._pos
+
+    def take(self, n: int) -> bytes:
+        out = self._data[self._pos : self._pos + max(0, n)]
+        self._pos += len(out)
+        return out
+
+    def take_into(self, n: int) -> bytearray:
+        return bytearray(self.take(n))
+
+    def finish(self) -> None:
+        pass
+
+
+_LARGE = 1 << 16  # strings from here on are read into a buffer of their own (`take_into`)
+
+
+def _string_list(r: _Reader, *, large_into: bool) -> list[bytes | bytearray]:
+    """A bencoded list of byte strings read from `r`, each taken in one piece: a downloaded
+    file is produced once, not sliced out of a whole plaintext (`large_into`: into a buffer)."""
+    if r.take(1) != b"l":
         raise ProtocolError("v4 reply is not a bencoded list")
-    out: list[bytes] = []
-    i = 1
-    while i < len(data) - 1:
-        colon = data.find(b":", i)
-        if colon < 0 or not data[i:colon].isdigit() or colon - i > 12:
+    out: list[bytes | bytearray] = []
+    while (head := r.take(1)) != b"e":
+        length = head
+        while length[-1:].isdigit() and len(length) <= 12:
+            length += r.take(1)
+        if length[-1:] != b":" or not length[:-1].isdigit():
             raise ProtocolError("v4 reply has a malformed string length")
-        n = int(data[i:colon])
-        start = colon + 1
-        if start + n > len(data) - 1:
+        n = int(length[:-1])
+        if n > r.left() - 1:
             raise ProtocolError("v4 reply string overruns the list")
-        out.append(data[start : start + n])
-        i = start + n
-    if i != len(data) - 1:
+        out.append(r.take_into(n) if large_into and n >= _LARGE else r.take(n))
+    if r.left():
         raise ProtocolError("v4 reply has trailing bytes")
     return out
+
+
+def bdecode_string_list(data: bytes) -> list[bytes]:
+    """Decode a bencoded list of byte strings (the only shape onion v4 uses)."""
+    return [bytes(x) for x in _string_list(_BytesReader(data), large_into=False)]
 
 
 @dataclass(frozen=True)
@@ -417,14 +453,40 @@ def encode_v4_request(
 
 @dataclass(frozen=True)
 class V4Reply:
+    """A server's answer. `data` is the body as decrypted (a large one stays in its own
+    buffer: a downloaded file is not copied again); `body` is it as bytes."""
+
     code: int
     headers: dict[str, str]
-    body: bytes
+    data: bytes | bytearray = field(repr=False)
+
+    @property
+    def body(self) -> bytes:
+        return self.data if isinstance(self.data, bytes) else bytes(self.data)
+
+
+def _v4_parts(request: OnionRequest, reply: bytes) -> list[bytes | bytearray]:
+    """Decrypt and split a v4 reply; an AES-GCM one a piece at a time, so that its body (a
+    downloaded file) is the only whole copy made of it."""
+    reader: _Reader
+    try:
+        if request.enc_type == "aes-gcm":
+            reader = crypto.AesGcmReader(request.reply_key, reply)
+        else:
+            reader = _BytesReader(decrypt_layer(request.enc_type, request.reply_key, reply))
+        try:
+            parts = _string_list(reader, large_into=True)
+        finally:
+            reader.finish()  # a reply that does not authenticate says so, not how it misparsed
+    except crypto.CryptoError as exc:
+        raise OnionDecryptError(
+            f"onion layer did not decrypt ({request.enc_type}): {exc}"
+        ) from None
+    return parts
 
 
 def decrypt_v4_reply(request: OnionRequest, reply: bytes) -> V4Reply:
-    plaintext = decrypt_layer(request.enc_type, request.reply_key, reply)
-    parts = bdecode_string_list(plaintext)
+    parts = _v4_parts(request, reply)
     if not parts:
         raise ProtocolError("v4 reply is empty")
     try:
@@ -442,4 +504,4 @@ def decrypt_v4_reply(request: OnionRequest, reply: bytes) -> V4Reply:
         if isinstance(raw_headers, dict)
         else {}
     )
-    return V4Reply(code=code, headers=headers, body=parts[1] if len(parts) > 1 else b"")
+    return V4Reply(code=code, headers=headers, data=parts[1] if len(parts) > 1 else b"")

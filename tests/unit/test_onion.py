@@ -247,7 +247,7 @@ def test_v4_request_encoding_matches_bencode():
         assert onion.bdecode_string_list(req.encode()) == [meta, raw]
 
 
-def test_in_place_aeads_match_the_plain_ones():
+def test_in_place_aeads_and_the_gcm_reader_match_the_plain_ones():
     key = crypto.random_bytes(32)
     for n in (0, 1, 100_000, 600_000):
         plain = crypto.random_bytes(n)
@@ -255,10 +255,39 @@ def test_in_place_aeads_match_the_plain_ones():
         buf = bytearray(12) + plain + bytearray(16)
         crypto.aes_gcm_seal_in_place(key, memoryview(buf), iv)
         assert bytes(buf) == crypto.aes_gcm_encrypt(key, plain, iv)
-        assert crypto.aes_gcm_open_into(key, buf) == plain
+        reader = crypto.AesGcmReader(key, buf)
+        got = reader.take(7) + reader.take(n)
+        reader.finish()
+        assert got == plain and reader.left() == 0
         buf[20 % len(buf)] ^= 1
+        reader = crypto.AesGcmReader(key, buf)
         with pytest.raises(crypto.CryptoError):
-            crypto.aes_gcm_open_into(key, buf)
+            reader.finish()
         buf = bytearray(24) + plain + bytearray(16)
         crypto.xchacha20_seal_in_place(key, memoryview(buf), nonce)
         assert bytes(buf) == crypto.xchacha20_encrypt(key, plain, nonce)
+
+
+@pytest.mark.parametrize("enc", ["aes-gcm", "xchacha20"])
+def test_v4_reply_read_piecewise_and_authenticated_first(enc):
+    g, srv = _Hop(), _Hop()
+    req = onion.build_server_request(
+        [g.hop], onion.ServerTarget(host="h", x25519=srv.x_pub), b"le", enc_type=enc
+    )
+    body = bytes(range(256)) * 4000
+    good = onion.bencode_list([b'{"code":200}', body])
+    r = onion.decrypt_v4_reply(req, onion.encrypt_layer(enc, req.reply_key, good))
+    assert (r.code, r.body) == (200, body)
+    # a plaintext that is not a list is a ProtocolError once it authenticated...
+    with pytest.raises(ProtocolError, match="bencoded") as bad:
+        onion.decrypt_v4_reply(req, onion.encrypt_layer(enc, req.reply_key, b"x" + good))
+    assert not isinstance(bad.value, onion.OnionDecryptError)
+    # ...and a reply that does not authenticate says so, however it would have parsed
+    sealed = bytearray(onion.encrypt_layer(enc, req.reply_key, good))
+    sealed[-1] ^= 1
+    with pytest.raises(onion.OnionDecryptError):
+        onion.decrypt_v4_reply(req, bytes(sealed))
+    sealed = bytearray(onion.encrypt_layer(enc, req.reply_key, b"x" + good))
+    sealed[-1] ^= 1
+    with pytest.raises(onion.OnionDecryptError):
+        onion.decrypt_v4_reply(req, bytes(sealed))
