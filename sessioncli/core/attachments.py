@@ -279,9 +279,10 @@ def download(
         raise ProtocolError("the file server no longer has it (404: expired or never uploaded)")
     if reply.code != 200:
         raise _refused("download", reply.code, reply.body)
+    # reply.data, not .body: the downloaded blob is read where it was decrypted, not copied
     if parsed.deterministic:
-        return pa.trim(pa.s_decrypt(reply.body, att.key), att.size)
-    return pa.legacy_decrypt(reply.body, att.key, att.digest, att.size)
+        return pa.trim(pa.s_decrypt(reply.data, att.key), att.size)
+    return pa.legacy_decrypt(reply.data, att.key, att.digest, att.size)
 
 
 def extension_for(content_type: str | None) -> str:

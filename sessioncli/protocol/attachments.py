@@ -96,7 +96,8 @@ class LegacyUpload:
     def __len__(self) -> int:
         return legacy_encrypted_size(len(self.plaintext))
 
-    def pieces(self) -> Iterator[bytes]:
+    def pieces(self) -> Iterator[bytes | memoryview]:
+        """The blob in order; a view is only valid until the next piece (see _cbc)."""
         yield self.iv
         yield from _cbc(self.plaintext, self.key, self.iv)
         yield self.mac
@@ -110,7 +111,7 @@ class LegacyUpload:
             raise AttachmentError("attachment blob does not fill its buffer")
 
 
-def _cbc(plaintext: ca.Bytes, keys: bytes, iv: bytes) -> Iterator[bytes]:
+def _cbc(plaintext: ca.Bytes, keys: bytes, iv: bytes) -> Iterator[memoryview]:
     return ca.aes_cbc_padded_pieces(keys[:32], iv, plaintext, padded_size(len(plaintext)))
 
 
@@ -131,10 +132,13 @@ def legacy_encrypt(
 ) -> Encrypted:
     """blob = iv || AES-256-CBC(padded, aes_key) || HMAC-SHA256(mac_key, iv || ct); key = 64 bytes."""
     sealed = legacy_seal(plaintext, keys=keys, iv=iv)
-    return Encrypted(blob=b"".join(sealed.pieces()), key=sealed.key, digest=sealed.digest)
+    blob = b"".join(bytes(piece) for piece in sealed.pieces())  # each copied before the next
+    return Encrypted(blob=blob, key=sealed.key, digest=sealed.digest)
 
 
-def legacy_decrypt(blob: bytes, keys: bytes, digest: bytes, size: int | None) -> bytearray:
+def legacy_decrypt(
+    blob: bytes | bytearray, keys: bytes, digest: bytes, size: int | None
+) -> bytearray:
     """Check the MAC and the digest, decrypt, trim to `size` (the padding is the sender's)."""
     if len(keys) != 64:
         raise AttachmentError("attachment key is not 64 bytes")
@@ -215,7 +219,7 @@ def s_encrypt(
     return Encrypted(blob=b"".join(out), key=key)
 
 
-def s_decrypt(blob: bytes, key: bytes) -> bytes:
+def s_decrypt(blob: bytes | bytearray, key: bytes) -> bytes:
     """Reverse of `s_encrypt`: every chunk authenticated, FINAL exactly at the end, padding stripped."""
     if len(key) != 32:
         raise AttachmentError("attachment key is not 32 bytes")
@@ -223,7 +227,7 @@ def s_decrypt(blob: bytes, key: bytes) -> bytes:
         raise AttachmentError("attachment is too short to be encrypted")
     if blob[:1] != S_PREFIX:
         raise AttachmentError(f"unknown attachment encryption type 0x{blob[0]:02x}")
-    stream = ca.SecretStream(key, blob[1 : 1 + S_HEADER])
+    stream = ca.SecretStream(key, bytes(blob[1 : 1 + S_HEADER]))
     pos, end = 1 + S_HEADER, len(blob)
     parts: list[bytes] = []
     in_padding = True
@@ -231,7 +235,7 @@ def s_decrypt(blob: bytes, key: bytes) -> bytes:
     while pos < end:
         if final:
             raise AttachmentError("attachment has data after its FINAL chunk")
-        piece = blob[pos : pos + S_CHUNK + S_TAG]
+        piece = bytes(blob[pos : pos + S_CHUNK + S_TAG])  # PyNaCl takes bytes only
         if len(piece) <= S_TAG:
             raise AttachmentError("attachment ends inside a chunk")
         pos += len(piece)

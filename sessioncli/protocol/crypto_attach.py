@@ -54,11 +54,12 @@ def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
 
 def aes_cbc_padded_pieces(
     key: bytes, iv: bytes, plaintext: Bytes, padded_len: int
-) -> Iterator[bytes]:
+) -> Iterator[memoryview]:
     """AES-256-CBC-PKCS#7(plaintext || zeros to padded_len), a piece (about 1 MiB) at a time.
 
     Joined, the same bytes as `aes_cbc_encrypt(key, iv, padded)`; a large file is hashed, or
-    written where it is sent from, without a whole ciphertext held aside.
+    written where it is sent from, without a whole ciphertext held aside. Each piece is a view
+    of one scratch buffer, valid until the next one is asked for (copy it to keep it).
     """
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -66,16 +67,22 @@ def aes_cbc_padded_pieces(
     _need("AES-CBC iv", iv, 16)
     if padded_len < len(plaintext):
         raise CryptoError("padded length is shorter than the plaintext")
-    pkcs = 16 - padded_len % 16
     enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    view = memoryview(plaintext)
     step = 1 << 20  # a multiple of the block size
+    scratch = memoryview(bytearray(step + 16))  # update_into wants a block of room to spare
+
+    def piece(data: Bytes) -> memoryview:
+        return scratch[: enc.update_into(data, scratch)]
+
+    view = memoryview(plaintext)
     for start in range(0, len(view), step):
-        yield enc.update(view[start : start + step])
+        yield piece(view[start : start + step])
     zeros = padded_len - len(view)
+    zero = memoryview(bytes(min(step, zeros)))
     for start in range(0, zeros, step):
-        yield enc.update(bytes(min(step, zeros - start)))
-    yield enc.update(bytes([pkcs]) * pkcs)
+        yield piece(zero[: min(step, zeros - start)])
+    pkcs = 16 - padded_len % 16
+    yield piece(bytes([pkcs]) * pkcs)
     if enc.finalize():  # the input was block-aligned: nothing is left over
         raise CryptoError("AES-CBC produced an unexpected length")
 
