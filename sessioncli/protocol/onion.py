@@ -384,7 +384,7 @@ def _string_list(r: _Reader, *, large_into: bool) -> list[bytes | bytearray]:
     out: list[bytes | bytearray] = []
     while (head := r.take(1)) != b"e":
         length = head
-        while length[-1:].isdigit() and len(length) <= 12:
+        while length[-1:].isdigit() and len(length) <= 12 and r.left():
             length += r.take(1)
         if length[-1:] != b":" or not length[:-1].isdigit():
             raise ProtocolError("v4 reply has a malformed string length")

@@ -234,6 +234,15 @@ class _Writer:
         out[:] = self.data
 
 
+def test_bdecode_refuses_truncated_and_malformed_lists():
+    for bad in (b"", b"l", b"l5", b"l12", b"l5:ab", b"l3:abc", b"x3:abce", b"l:e", b"l1x:ae"):
+        with pytest.raises(ProtocolError):
+            onion.bdecode_string_list(bad)
+    with pytest.raises(ProtocolError):
+        onion.bdecode_string_list(b"l" + b"1" * 13 + b":e")
+    assert onion.bdecode_string_list(b"l0:3:abce") == [b"", b"abc"]
+
+
 def test_v4_request_encoding_matches_bencode():
     assert onion.encode_v4_request("GET", "/file/1") == onion.bencode_list(
         [b'{"method":"GET","endpoint":"/file/1","headers":{}}']
