@@ -17,6 +17,9 @@ from typing import Any, Literal, Protocol
 
 from sessioncli.errors import ProtocolError
 from sessioncli.protocol import crypto
+from sessioncli.protocol import onion_bencode as bencode
+from sessioncli.protocol.onion_bencode import bdecode_string_list as bdecode_string_list
+from sessioncli.protocol.onion_bencode import bencode_list as bencode_list
 
 EncType = Literal["aes-gcm", "xchacha20"]
 DEFAULT_ENC_TYPE: EncType = "aes-gcm"  # what desktop uses, and the server default
@@ -341,67 +344,6 @@ def decrypt_snode_reply(request: OnionRequest, reply: bytes) -> SnodeReply:
 # --- onion v4 (server destinations) -----------------------------------------------------------
 
 
-def bencode_list(items: Sequence[bytes]) -> bytes:
-    return b"l" + b"".join(str(len(x)).encode() + b":" + x for x in items) + b"e"
-
-
-class _Reader(Protocol):
-    def left(self) -> int: ...
-    def take(self, n: int) -> bytes: ...
-    def take_into(self, n: int) -> bytearray: ...
-    def finish(self) -> None: ...
-
-
-class _BytesReader:
-    """A `_Reader` over plaintext already in hand."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data, self._pos = data, 0
-
-    def left(self) -> int:
-        return len(self._data) - self._pos
-
-    def take(self, n: int) -> bytes:
-        out = self._data[self._pos : self._pos + max(0, n)]
-        self._pos += len(out)
-        return out
-
-    def take_into(self, n: int) -> bytearray:
-        return bytearray(self.take(n))
-
-    def finish(self) -> None:
-        pass
-
-
-_LARGE = 1 << 16  # strings from here on are read into a buffer of their own (`take_into`)
-
-
-def _string_list(r: _Reader, *, large_into: bool) -> list[bytes | bytearray]:
-    """A bencoded list of byte strings read from `r`, each taken in one piece: a downloaded
-    file is produced once, not sliced out of a whole plaintext (`large_into`: into a buffer)."""
-    if r.take(1) != b"l":
-        raise ProtocolError("v4 reply is not a bencoded list")
-    out: list[bytes | bytearray] = []
-    while (head := r.take(1)) != b"e":
-        length = head
-        while length[-1:].isdigit() and len(length) <= 12 and r.left():
-            length += r.take(1)
-        if length[-1:] != b":" or not length[:-1].isdigit():
-            raise ProtocolError("v4 reply has a malformed string length")
-        n = int(length[:-1])
-        if n > r.left() - 1:
-            raise ProtocolError("v4 reply string overruns the list")
-        out.append(r.take_into(n) if large_into and n >= _LARGE else r.take(n))
-    if r.left():
-        raise ProtocolError("v4 reply has trailing bytes")
-    return out
-
-
-def bdecode_string_list(data: bytes) -> list[bytes]:
-    """Decode a bencoded list of byte strings (the only shape onion v4 uses)."""
-    return [bytes(x) for x in _string_list(_BytesReader(data), large_into=False)]
-
-
 @dataclass(frozen=True)
 class V4Request:
     """A v4 request: bencoded list [metadata JSON, body] (the body only when there is one).
@@ -468,14 +410,14 @@ class V4Reply:
 def _v4_parts(request: OnionRequest, reply: bytes) -> list[bytes | bytearray]:
     """Decrypt and split a v4 reply; an AES-GCM one a piece at a time, so that its body (a
     downloaded file) is the only whole copy made of it."""
-    reader: _Reader
+    reader: bencode.Reader
     try:
         if request.enc_type == "aes-gcm":
             reader = crypto.AesGcmReader(request.reply_key, reply)
         else:
-            reader = _BytesReader(decrypt_layer(request.enc_type, request.reply_key, reply))
+            reader = bencode.BytesReader(decrypt_layer(request.enc_type, request.reply_key, reply))
         try:
-            parts = _string_list(reader, large_into=True)
+            parts = bencode.string_list(reader, large_into=True)
         finally:
             reader.finish()  # a reply that does not authenticate says so, not how it misparsed
     except crypto.CryptoError as exc:
