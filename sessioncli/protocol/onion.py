@@ -354,7 +354,8 @@ class V4Request:
 
     method: str
     endpoint: str
-    headers: dict[str, str] = field(default_factory=dict)
+    # not shown: SOGS requests carry their auth signature in the headers
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
     body: Body | None = field(default=None, repr=False)
 
     def _meta(self) -> bytes:
