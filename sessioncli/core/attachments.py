@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from sessioncli.net.policy import Deadline
     from sessioncli.protocol.attachment_message import Pointer
     from sessioncli.protocol.message import Attachment
-    from sessioncli.protocol.onion import ServerTarget
+    from sessioncli.protocol.onion import Body, ServerTarget
 
 MAX_PARALLEL_UPLOADS = 4
 MAX_FILE_BYTES = 10_000_000  # desktop's limit (protocol.attachments.MAX_FILE_BYTES)
@@ -158,7 +158,7 @@ class Uploaded:
 
 
 def upload_blob(
-    net: NetworkClient, fs: FileServer, blob: bytes, what: str, timeout: float | Deadline | None
+    net: NetworkClient, fs: FileServer, blob: Body, what: str, timeout: float | Deadline | None
 ) -> Uploaded:
     """POST /file through onion v4; the server's id (and expiry, when it says)."""
     try:
@@ -203,13 +203,15 @@ def _upload_one(
     from sessioncli.protocol import attachments as pa
     from sessioncli.protocol.attachment_message import Pointer
 
-    enc = pa.legacy_encrypt(f.data)
-    up = upload_blob(net, fs, enc.blob, f.label, timeout)
+    # The blob is not built here: the onion builder writes it straight into the request (one
+    # buffer per attempt), so the file and that buffer are all an upload holds.
+    sealed = pa.legacy_seal(f.data)
+    up = upload_blob(net, fs, sealed, f.label, timeout)
     return Pointer(
         url=file_url(fs, up.file_id),
-        key=enc.key,
+        key=sealed.key,
         size=len(f.data),
-        digest=enc.digest,
+        digest=sealed.digest,
         content_type=f.content_type,
         file_name=f.file_name,
         width=f.width,
@@ -277,9 +279,10 @@ def download(
         raise ProtocolError("the file server no longer has it (404: expired or never uploaded)")
     if reply.code != 200:
         raise _refused("download", reply.code, reply.body)
+    # reply.data, not .body: the downloaded blob is read where it was decrypted, not copied
     if parsed.deterministic:
-        return pa.trim(pa.s_decrypt(reply.body, att.key), att.size)
-    return pa.legacy_decrypt(reply.body, att.key, att.digest, att.size)
+        return pa.trim(pa.s_decrypt(reply.data, att.key), att.size)
+    return pa.legacy_decrypt(reply.data, att.key, att.digest, att.size)
 
 
 def extension_for(content_type: str | None) -> str:

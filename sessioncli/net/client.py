@@ -354,7 +354,7 @@ class NetworkClient:
         endpoint: str,
         *,
         headers: dict[str, str] | None = None,
-        body: bytes | None = None,
+        body: onion.Body | None = None,
         timeout: Timeout = None,
         max_reply_bytes: int | None = None,
     ) -> onion.V4Reply:
@@ -368,7 +368,8 @@ class NetworkClient:
         """
         deadline = self._deadline(timeout)
         self._load()
-        v4 = onion.encode_v4_request(method, endpoint, headers, body)
+        # not encoded here: each attempt's onion writes the body straight into its one buffer
+        v4 = onion.V4Request(method, endpoint, headers or {}, body)
         log, blame = CallLog(), Blame()
         for _ in range(MAX_SERVER_ATTEMPTS):
             if deadline.expired():

@@ -113,13 +113,13 @@ class Executor:
     def send_v4(
         self,
         server: onion.ServerTarget,
-        v4: bytes,
+        v4: onion.V4Request,
         deadline: Deadline,
         log: CallLog,
         blame: Blame,
         max_bytes: int | None,
     ) -> onion.V4Reply:
-        """`v4` (an encoded v4 request) to `server` behind the last hop of a chosen path."""
+        """`v4` to `server` behind the last hop of a chosen path."""
         path = self.paths.choose("", server.host, blame, log, deadline)
         built = onion.build_server_request(_hops(path), server, v4)
         with self._traced(path, f"request to {server.host}", time.monotonic()):

@@ -15,7 +15,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from sessioncli.errors import UsageError
 
@@ -91,7 +91,7 @@ class Transport:
     def post(
         self,
         url: str,
-        body: bytes,
+        body: bytes | bytearray,  # onion bodies are built in place: sent without a copy
         *,
         timeout: float,
         content_type: str = "application/json",
@@ -108,7 +108,9 @@ class Transport:
         try:
             with session.post(
                 url,
-                data=body,
+                # a bytearray goes out as it is: requests sets Content-Length from len() and
+                # urllib3 sends any buffer without copying it (the stubs only know bytes)
+                data=cast(bytes, body),
                 headers={**_HEADERS, "Content-Type": content_type},
                 timeout=(min(timeout, 10.0), timeout),
                 verify=verify,
@@ -154,7 +156,7 @@ class PostTransport(Protocol):
     def post(
         self,
         url: str,
-        body: bytes,
+        body: bytes | bytearray,
         *,
         timeout: float,
         content_type: str = "application/json",
@@ -181,7 +183,7 @@ class WatchedTransport:
     def post(
         self,
         url: str,
-        body: bytes,
+        body: bytes | bytearray,
         *,
         timeout: float,
         content_type: str = "application/json",

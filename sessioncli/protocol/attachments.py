@@ -3,7 +3,9 @@ deterministic `S` format, profile pictures, file URLs, and the size maths that b
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
@@ -76,25 +78,67 @@ class Encrypted:
     digest: bytes = b""  # SHA-256 of the blob (legacy only)
 
 
-def legacy_encrypt(
-    plaintext: bytes, *, keys: bytes | None = None, iv: bytes | None = None
-) -> Encrypted:
-    """blob = iv || AES-256-CBC(padded, aes_key) || HMAC-SHA256(mac_key, iv || ct); key = 64 bytes."""
+@dataclass(frozen=True)
+class LegacyUpload:
+    """A legacy blob described rather than held: iv || AES-CBC(padded) || MAC (an onion Payload).
+
+    `legacy_seal` computes the MAC and digest by streaming the ciphertext; `write_into`
+    encrypts again (same keys and iv, so the same bytes) straight into the request buffer. An
+    upload then holds the file and the request, not a third whole copy as a separate blob.
+    """
+
+    plaintext: ca.Bytes = field(repr=False)
+    key: bytes = field(repr=False)  # 64 bytes: AES key || MAC key
+    iv: bytes
+    mac: bytes
+    digest: bytes
+
+    def __len__(self) -> int:
+        return legacy_encrypted_size(len(self.plaintext))
+
+    def pieces(self) -> Iterator[bytes | memoryview]:
+        """The blob in order; a view is only valid until the next piece (see _cbc)."""
+        yield self.iv
+        yield from _cbc(self.plaintext, self.key, self.iv)
+        yield self.mac
+
+    def write_into(self, out: memoryview) -> None:
+        pos = 0
+        for piece in self.pieces():
+            out[pos : pos + len(piece)] = piece
+            pos += len(piece)
+        if pos != len(out):
+            raise AttachmentError("attachment blob does not fill its buffer")
+
+
+def _cbc(plaintext: ca.Bytes, keys: bytes, iv: bytes) -> Iterator[memoryview]:
+    return ca.aes_cbc_padded_pieces(keys[:32], iv, plaintext, padded_size(len(plaintext)))
+
+
+def legacy_seal(
+    plaintext: ca.Bytes, *, keys: bytes | None = None, iv: bytes | None = None
+) -> LegacyUpload:
+    """Random keys (64 bytes) and iv for `plaintext`; the blob's MAC and SHA-256 digest."""
     keys = keys if keys is not None else crypto.random_bytes(64)
     iv = iv if iv is not None else crypto.random_bytes(_IV)
     if len(keys) != 64:
         raise AttachmentError("legacy attachment keys must be 64 bytes")
-    # One buffer for the whole blob, encrypted piece by piece: a file of up to 10 MB is held
-    # about twice (plaintext and blob), not once per intermediate step.
-    blob = ca.aes_cbc_encrypt_padded_into(
-        keys[:32], iv, plaintext, padded_size(len(plaintext)), _MAC
-    )
-    blob[-_MAC:] = ca.hmac_sha256(keys[32:], memoryview(blob)[:-_MAC])
-    digest = ca.sha256(blob)
-    return Encrypted(blob=bytes(blob), key=keys, digest=digest)
+    mac, digest = ca.mac_and_digest(keys[32:], itertools.chain([iv], _cbc(plaintext, keys, iv)))
+    return LegacyUpload(plaintext=plaintext, key=keys, iv=iv, mac=mac, digest=digest)
 
 
-def legacy_decrypt(blob: bytes, keys: bytes, digest: bytes, size: int | None) -> bytearray:
+def legacy_encrypt(
+    plaintext: bytes, *, keys: bytes | None = None, iv: bytes | None = None
+) -> Encrypted:
+    """blob = iv || AES-256-CBC(padded, aes_key) || HMAC-SHA256(mac_key, iv || ct); key = 64 bytes."""
+    sealed = legacy_seal(plaintext, keys=keys, iv=iv)
+    blob = b"".join(bytes(piece) for piece in sealed.pieces())  # each copied before the next
+    return Encrypted(blob=blob, key=sealed.key, digest=sealed.digest)
+
+
+def legacy_decrypt(
+    blob: bytes | bytearray, keys: bytes, digest: bytes, size: int | None
+) -> bytearray:
     """Check the MAC and the digest, decrypt, trim to `size` (the padding is the sender's)."""
     if len(keys) != 64:
         raise AttachmentError("attachment key is not 64 bytes")
@@ -175,7 +219,7 @@ def s_encrypt(
     return Encrypted(blob=b"".join(out), key=key)
 
 
-def s_decrypt(blob: bytes, key: bytes) -> bytes:
+def s_decrypt(blob: bytes | bytearray, key: bytes) -> bytes:
     """Reverse of `s_encrypt`: every chunk authenticated, FINAL exactly at the end, padding stripped."""
     if len(key) != 32:
         raise AttachmentError("attachment key is not 32 bytes")
@@ -183,7 +227,7 @@ def s_decrypt(blob: bytes, key: bytes) -> bytes:
         raise AttachmentError("attachment is too short to be encrypted")
     if blob[:1] != S_PREFIX:
         raise AttachmentError(f"unknown attachment encryption type 0x{blob[0]:02x}")
-    stream = ca.SecretStream(key, blob[1 : 1 + S_HEADER])
+    stream = ca.SecretStream(key, bytes(blob[1 : 1 + S_HEADER]))
     pos, end = 1 + S_HEADER, len(blob)
     parts: list[bytes] = []
     in_padding = True
@@ -191,7 +235,7 @@ def s_decrypt(blob: bytes, key: bytes) -> bytes:
     while pos < end:
         if final:
             raise AttachmentError("attachment has data after its FINAL chunk")
-        piece = blob[pos : pos + S_CHUNK + S_TAG]
+        piece = bytes(blob[pos : pos + S_CHUNK + S_TAG])  # PyNaCl takes bytes only
         if len(piece) <= S_TAG:
             raise AttachmentError("attachment ends inside a chunk")
         pos += len(piece)

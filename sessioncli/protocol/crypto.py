@@ -218,8 +218,9 @@ def xchacha20_encrypt(key: bytes, plaintext: bytes, nonce: bytes | None = None) 
     return nonce + ct
 
 
-def xchacha20_decrypt(key: bytes, data: bytes) -> bytes:
+def xchacha20_decrypt(key: bytes, data: bytes | bytearray | memoryview) -> bytes:
     _need("XChaCha20 key", key, 32)
+    data = bytes(data)  # PyNaCl takes bytes only (onion bodies are bytearrays); small layers only
     if len(data) < 24 + 16:
         raise CryptoError("XChaCha20 ciphertext too short")
     try:
@@ -249,6 +250,101 @@ def aes_gcm_decrypt(key: bytes, data: bytes) -> bytes:
         return AESGCM(key).decrypt(data[:12], data[12:], None)
     except InvalidTag as exc:
         raise CryptoError("AES-GCM authentication failed") from exc
+
+
+# --- the same AEADs in place (large onion layers: one buffer for the whole request) ----------
+
+Buffer = bytes | bytearray | memoryview
+AEAD_FRAMING = {"aes-gcm": (12, 16), "xchacha20": (24, 16)}  # (nonce before, tag after)
+_CHUNK = 1 << 18  # what is copied at a time while a buffer is encrypted where it lies
+
+
+def aes_gcm_seal_in_place(key: bytes, buf: memoryview, iv: bytes | None = None) -> None:
+    """`buf` = room for iv(12) || plaintext || room for tag(16): the same bytes as
+    `aes_gcm_encrypt(key, plaintext, iv)`, produced where the plaintext lies.
+
+    The plaintext is read a chunk at a time into a copy, so that the cipher's input and output
+    never alias; a large layer costs one chunk, not a second copy of itself.
+    """
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    _need("AES-GCM key", key, 32)
+    iv = iv if iv is not None else os.urandom(12)
+    _need("AES-GCM iv", iv, 12)
+    end = len(buf) - 16
+    if end < 12:
+        raise CryptoError("AES-GCM buffer has no room for its iv and tag")
+    buf[:12] = iv
+    enc = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+    for start in range(12, end, _CHUNK):
+        stop = min(start + _CHUNK, end)
+        enc.update_into(bytes(buf[start:stop]), buf[start:stop])
+    enc.finalize()
+    buf[end:] = enc.tag
+
+
+def xchacha20_seal_in_place(key: bytes, buf: memoryview, nonce: bytes | None = None) -> None:
+    """`buf` = room for nonce(24) || plaintext || room for tag(16), as `xchacha20_encrypt`.
+
+    PyNaCl has no in-place AEAD: this copies the layer once (only small requests use it).
+    """
+    _need("XChaCha20 key", key, 32)
+    nonce = nonce if nonce is not None else os.urandom(24)
+    _need("XChaCha20 nonce", nonce, 24)
+    if len(buf) < 40:
+        raise CryptoError("XChaCha20 buffer has no room for its nonce and tag")
+    plain = bytes(buf[24:-16])
+    buf[:24] = nonce
+    buf[24:] = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, None, nonce, key)
+
+
+class AesGcmReader:
+    """AES-256-GCM decryption of `iv(12) || ciphertext || tag(16)`, read a piece at a time.
+
+    A large part of the plaintext (a downloaded file inside a v4 reply) then comes out as one
+    bytes object, without the whole plaintext held beside it. Nothing taken is authentic
+    until `finish()` has returned.
+    """
+
+    def __init__(self, key: bytes, data: Buffer) -> None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        _need("AES-GCM key", key, 32)
+        if len(data) < 12 + 16:
+            raise CryptoError("AES-GCM ciphertext too short")
+        self._view = memoryview(data)
+        self._pos, self._end = 12, len(self._view) - 16
+        self._dec = Cipher(algorithms.AES(key), modes.GCM(bytes(self._view[:12]))).decryptor()
+
+    def left(self) -> int:
+        return self._end - self._pos
+
+    def take(self, n: int) -> bytes:
+        """The next min(n, left()) plaintext bytes."""
+        stop = min(self._end, self._pos + max(0, n))
+        out = self._dec.update(self._view[self._pos : stop])
+        self._pos = stop
+        return out
+
+    def take_into(self, n: int) -> bytearray:
+        """`take`, into a fresh buffer: `update()` would build its result in a scratch buffer
+        first (twice the size for a moment), `update_into` writes it where it stays."""
+        stop = min(self._end, self._pos + max(0, n))
+        out = bytearray(stop - self._pos)
+        self._dec.update_into(self._view[self._pos : stop], out)
+        self._pos = stop
+        return out
+
+    def finish(self) -> None:
+        """Decrypt (and drop) whatever was not taken, then check the tag (CryptoError if bad)."""
+        from cryptography.exceptions import InvalidTag
+
+        while self.left():
+            self.take(_CHUNK)
+        try:
+            self._dec.finalize_with_tag(bytes(self._view[self._end :]))
+        except InvalidTag as exc:
+            raise CryptoError("AES-GCM authentication failed") from exc
 
 
 # --- certificates (seed pinning) -------------------------------------------------------------

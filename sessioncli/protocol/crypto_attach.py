@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable, Iterator
 
 import nacl.bindings as sodium
 import nacl.exceptions
@@ -51,12 +52,14 @@ def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
     return enc.update(padded) + enc.finalize()
 
 
-def aes_cbc_encrypt_padded_into(
-    key: bytes, iv: bytes, plaintext: Bytes, padded_len: int, tail: int
-) -> bytearray:
-    """iv || AES-256-CBC-PKCS#7(plaintext || zeros to padded_len) || `tail` spare bytes.
+def aes_cbc_padded_pieces(
+    key: bytes, iv: bytes, plaintext: Bytes, padded_len: int
+) -> Iterator[memoryview]:
+    """AES-256-CBC-PKCS#7(plaintext || zeros to padded_len), a piece (about 1 MiB) at a time.
 
-    Same bytes as `iv + aes_cbc_encrypt(key, iv, padded)`, built in one buffer (large files).
+    Joined, the same bytes as `aes_cbc_encrypt(key, iv, padded)`; a large file is hashed, or
+    written where it is sent from, without a whole ciphertext held aside. Each piece is a view
+    of one scratch buffer, valid until the next one is asked for (copy it to keep it).
     """
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -64,22 +67,37 @@ def aes_cbc_encrypt_padded_into(
     _need("AES-CBC iv", iv, 16)
     if padded_len < len(plaintext):
         raise CryptoError("padded length is shorter than the plaintext")
-    pkcs = 16 - padded_len % 16
-    ct_len = padded_len + pkcs
-    out = bytearray(16 + ct_len + tail)
-    out[:16] = iv
     enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    view = memoryview(out)
     step = 1 << 20  # a multiple of the block size
-    pos = 16
-    for start in range(0, len(plaintext), step):
-        pos += enc.update_into(plaintext[start : start + step], view[pos:])
-    rest = bytes(padded_len - len(plaintext)) + bytes([pkcs]) * pkcs
-    for start in range(0, len(rest), step):
-        pos += enc.update_into(rest[start : start + step], view[pos:])
-    if enc.finalize() or pos != 16 + ct_len:  # block-aligned input: nothing left over
+    scratch = memoryview(bytearray(step + 16))  # update_into wants a block of room to spare
+
+    def piece(data: Bytes) -> memoryview:
+        return scratch[: enc.update_into(data, scratch)]
+
+    view = memoryview(plaintext)
+    for start in range(0, len(view), step):
+        yield piece(view[start : start + step])
+    zeros = padded_len - len(view)
+    zero = memoryview(bytes(min(step, zeros)))
+    for start in range(0, zeros, step):
+        yield piece(zero[: min(step, zeros - start)])
+    pkcs = 16 - padded_len % 16
+    yield piece(bytes([pkcs]) * pkcs)
+    if enc.finalize():  # the input was block-aligned: nothing is left over
         raise CryptoError("AES-CBC produced an unexpected length")
-    return out
+
+
+def mac_and_digest(mac_key: bytes, pieces: Iterable[Bytes]) -> tuple[bytes, bytes]:
+    """(HMAC-SHA256(mac_key, pieces), SHA-256(pieces || that MAC)): a legacy attachment's
+    MAC and digest, streamed over its pieces."""
+    mac = hmac.new(mac_key, digestmod=hashlib.sha256)
+    digest = hashlib.sha256()
+    for piece in pieces:
+        mac.update(piece)
+        digest.update(piece)
+    tag = mac.digest()
+    digest.update(tag)
+    return tag, digest.digest()
 
 
 def aes_cbc_decrypt_into(key: bytes, iv: bytes, ciphertext: memoryview) -> bytearray:

@@ -13,10 +13,13 @@ import json
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sessioncli.errors import ProtocolError
 from sessioncli.protocol import crypto
+from sessioncli.protocol import onion_bencode as bencode
+from sessioncli.protocol.onion_bencode import bdecode_string_list as bdecode_string_list
+from sessioncli.protocol.onion_bencode import bencode_list as bencode_list
 
 EncType = Literal["aes-gcm", "xchacha20"]
 DEFAULT_ENC_TYPE: EncType = "aes-gcm"  # what desktop uses, and the server default
@@ -150,36 +153,68 @@ class ServerTarget:
 class OnionRequest:
     """What to POST to the guard, and what is needed to read the reply."""
 
-    body: bytes = field(repr=False)
+    body: bytearray = field(repr=False)  # built in place; passed on without a copy
     reply_key: bytes = field(repr=False)
     enc_type: EncType = DEFAULT_ENC_TYPE
 
 
-def _wrap(
+Random = Callable[[int], bytes]  # n -> n random bytes (the layers' nonces)
+
+
+class Payload(Protocol):
+    """Bytes produced on demand, straight into the request buffer (a large upload is never held
+    twice: see `attachments.LegacyUpload`)."""
+
+    def __len__(self) -> int: ...
+
+    def write_into(self, out: memoryview) -> None:
+        """Write exactly len(self) bytes into `out` (which is exactly that long)."""
+
+
+Body = bytes | bytearray | memoryview | Payload
+
+
+def _write(body: Body, out: memoryview) -> None:
+    if isinstance(body, bytes | bytearray | memoryview):
+        out[:] = body
+    else:
+        body.write_into(out)
+
+
+def _seal(enc_type: EncType, key: bytes, buf: memoryview, random: Random) -> None:
+    before, _ = crypto.AEAD_FRAMING[enc_type]
+    if enc_type == "aes-gcm":
+        crypto.aes_gcm_seal_in_place(key, buf, random(before))
+    else:
+        crypto.xchacha20_seal_in_place(key, buf, random(before))
+
+
+def _hop_layers(
     path: Sequence[Hop],
-    inner: bytes,
     inner_key_pub: bytes,
     first_routing: dict[str, Any],
     enc_type: EncType,
     keypair: KeypairFactory,
-) -> bytes:
-    """Wrap `inner` (already encrypted for whatever follows the last hop) once per hop."""
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """(key, JSON framed after the inner blob) per hop, last hop first; the guard's outer JSON.
+
+    Keypairs are asked for in the order the layers are encrypted (innermost first), the order
+    of the nested construction, so a test that injects them gets the same onion.
+    """
     routing = dict(first_routing)
     routing["ephemeral_key"] = inner_key_pub.hex()
     if enc_type != DEFAULT_ENC_TYPE:
         routing["enc_type"] = enc_type
-    blob = inner
+    layers: list[tuple[bytes, bytes]] = []
     for i in range(len(path) - 1, -1, -1):
-        hop = path[i]
         pub, sec = keypair()
-        key = derive_key(enc_type, sec, pub, hop.x25519)
-        blob = encrypt_layer(enc_type, key, frame(blob, routing))
+        layers.append((derive_key(enc_type, sec, pub, path[i].x25519), _json_bytes(routing)))
         routing = {"ephemeral_key": pub.hex()}
         if enc_type != DEFAULT_ENC_TYPE:
             routing["enc_type"] = enc_type
         if i > 0:
-            routing["destination"] = hop.ed25519
-    return frame(blob, routing)
+            routing["destination"] = path[i].ed25519
+    return layers, _json_bytes(routing)
 
 
 def build_snode_request(
@@ -189,22 +224,25 @@ def build_snode_request(
     *,
     enc_type: EncType = DEFAULT_ENC_TYPE,
     keypair: KeypairFactory = crypto.x25519_keypair,
+    random: Random = crypto.random_bytes,
 ) -> OnionRequest:
     """Onion for a storage RPC executed by `target` after the hops in `path` (guard first)."""
     final_plain = frame(rpc_json, {"headers": {}})
     routing = {"destination": target.ed25519}
-    return _build(path, target.x25519, final_plain, routing, enc_type, keypair)
+    return _build(path, target.x25519, final_plain, routing, enc_type, keypair, random)
 
 
 def build_server_request(
     path: Sequence[Hop],
     server: ServerTarget,
-    v4_request: bytes,
+    v4_request: bytes | V4Request,
     *,
     enc_type: EncType = DEFAULT_ENC_TYPE,
     keypair: KeypairFactory = crypto.x25519_keypair,
+    random: Random = crypto.random_bytes,
 ) -> OnionRequest:
-    """Onion v4 for an HTTP server behind the last hop; `v4_request` from `encode_v4_request`."""
+    """Onion v4 for an HTTP server behind the last hop; `v4_request` encoded or a V4Request
+    (whose body is then written once, straight into the onion)."""
     routing: dict[str, Any] = {
         "host": server.host,
         "target": server.target,
@@ -212,25 +250,49 @@ def build_server_request(
         "protocol": server.protocol,
         "port": server.port,
     }
-    return _build(path, server.x25519, v4_request, routing, enc_type, keypair)
+    return _build(path, server.x25519, v4_request, routing, enc_type, keypair, random)
 
 
 def _build(
     path: Sequence[Hop],
     destination_x25519: bytes,
-    final_plain: bytes,
+    final_plain: Body,
     routing: dict[str, Any],
     enc_type: EncType,
     keypair: KeypairFactory,
+    random: Random,
 ) -> OnionRequest:
-    """Encrypt the destination's layer, then wrap it for every hop; the reply key is kept."""
+    """The whole onion in one buffer: the destination's plaintext is written where it ends up,
+    then each layer (innermost first) is framed and encrypted in place around it.
+
+    Same bytes as nesting `frame(encrypt_layer(...))` per hop (SPEC §6), without a copy of the
+    payload per layer: the guard's body is `u32 || L1 || json`, L1 = nonce || E(u32 || L2 ||
+    json) || tag, and so on, so every blob's offset is known before anything is encrypted.
+    """
     if not path:
         raise ValueError("an onion path needs at least one hop")
     pub, sec = keypair()
     key = derive_key(enc_type, sec, pub, destination_x25519)
-    final = encrypt_layer(enc_type, key, final_plain)
-    body = _wrap(path, final, pub, routing, enc_type, keypair)
-    return OnionRequest(body=body, reply_key=key, enc_type=enc_type)
+    layers, outer_json = _hop_layers(path, pub, routing, enc_type, keypair)
+    before, after = crypto.AEAD_FRAMING[enc_type]
+    blob_len = before + len(final_plain) + after
+    for _, meta in layers:
+        blob_len = before + 4 + blob_len + len(meta) + after
+    buf = bytearray(4 + blob_len + len(outer_json))
+    view = memoryview(buf)
+    start = 4 + len(layers) * (before + 4)  # where the destination's blob goes
+    end = start + before + len(final_plain) + after
+    _write(final_plain, view[start + before : end - after])
+    _seal(enc_type, key, view[start:end], random)
+    for hop_key, meta in layers:
+        struct.pack_into("<I", buf, start - 4, end - start)
+        view[end : end + len(meta)] = meta
+        start, end = start - 4 - before, end + len(meta) + after
+        _seal(enc_type, hop_key, view[start:end], random)
+    struct.pack_into("<I", buf, 0, end - start)
+    view[end:] = outer_json
+    view.release()
+    return OnionRequest(body=buf, reply_key=key, enc_type=enc_type)
 
 
 # --- replies ---------------------------------------------------------------------------------
@@ -282,51 +344,92 @@ def decrypt_snode_reply(request: OnionRequest, reply: bytes) -> SnodeReply:
 # --- onion v4 (server destinations) -----------------------------------------------------------
 
 
-def bencode_list(items: Sequence[bytes]) -> bytes:
-    return b"l" + b"".join(str(len(x)).encode() + b":" + x for x in items) + b"e"
+@dataclass(frozen=True)
+class V4Request:
+    """A v4 request: bencoded list [metadata JSON, body] (the body only when there is one).
 
+    Its bytes are written straight into the onion buffer (`build_server_request`), so a large
+    body is not copied into an encoded request first.
+    """
 
-def bdecode_string_list(data: bytes) -> list[bytes]:
-    """Decode a bencoded list of byte strings (the only shape onion v4 uses)."""
-    if data[:1] != b"l" or data[-1:] != b"e":
-        raise ProtocolError("v4 reply is not a bencoded list")
-    out: list[bytes] = []
-    i = 1
-    while i < len(data) - 1:
-        colon = data.find(b":", i)
-        if colon < 0 or not data[i:colon].isdigit() or colon - i > 12:
-            raise ProtocolError("v4 reply has a malformed string length")
-        n = int(data[i:colon])
-        start = colon + 1
-        if start + n > len(data) - 1:
-            raise ProtocolError("v4 reply string overruns the list")
-        out.append(data[start : start + n])
-        i = start + n
-    if i != len(data) - 1:
-        raise ProtocolError("v4 reply has trailing bytes")
-    return out
+    method: str
+    endpoint: str
+    # not shown: SOGS requests carry their auth signature in the headers
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    body: Body | None = field(default=None, repr=False)
+
+    def _meta(self) -> bytes:
+        return _json_bytes(
+            {"method": self.method, "endpoint": self.endpoint, "headers": self.headers}
+        )
+
+    def _parts(self) -> tuple[bytes, bytes]:
+        """(everything up to the body, the bencode length prefix of the body)."""
+        meta = self._meta()
+        head = b"l" + str(len(meta)).encode() + b":" + meta
+        return head, b"" if self.body is None else str(len(self.body)).encode() + b":"
+
+    def __len__(self) -> int:
+        head, prefix = self._parts()
+        return len(head) + len(prefix) + (0 if self.body is None else len(self.body)) + 1
+
+    def write_into(self, out: memoryview) -> None:
+        head, prefix = self._parts()
+        pos = len(head) + len(prefix)
+        out[:pos] = head + prefix
+        if self.body is not None:
+            _write(self.body, out[pos : pos + len(self.body)])
+            pos += len(self.body)
+        out[pos:] = b"e"
+
+    def encode(self) -> bytes:
+        out = bytearray(len(self))
+        self.write_into(memoryview(out))
+        return bytes(out)
 
 
 def encode_v4_request(
     method: str, endpoint: str, headers: dict[str, str] | None = None, body: bytes | None = None
 ) -> bytes:
-    meta = {"method": method, "endpoint": endpoint, "headers": headers or {}}
-    parts = [_json_bytes(meta)]
-    if body is not None:
-        parts.append(body)
-    return bencode_list(parts)
+    return V4Request(method, endpoint, headers or {}, body).encode()
 
 
 @dataclass(frozen=True)
 class V4Reply:
+    """A server's answer. `data` is the body as decrypted (a large one stays in its own
+    buffer: a downloaded file is not copied again); `body` is it as bytes."""
+
     code: int
     headers: dict[str, str]
-    body: bytes
+    data: bytes | bytearray = field(repr=False)
+
+    @property
+    def body(self) -> bytes:
+        return self.data if isinstance(self.data, bytes) else bytes(self.data)
+
+
+def _v4_parts(request: OnionRequest, reply: bytes) -> list[bytes | bytearray]:
+    """Decrypt and split a v4 reply; an AES-GCM one a piece at a time, so that its body (a
+    downloaded file) is the only whole copy made of it."""
+    reader: bencode.Reader
+    try:
+        if request.enc_type == "aes-gcm":
+            reader = crypto.AesGcmReader(request.reply_key, reply)
+        else:
+            reader = bencode.BytesReader(decrypt_layer(request.enc_type, request.reply_key, reply))
+        try:
+            parts = bencode.string_list(reader, large_into=True)
+        finally:
+            reader.finish()  # a reply that does not authenticate says so, not how it misparsed
+    except crypto.CryptoError as exc:
+        raise OnionDecryptError(
+            f"onion layer did not decrypt ({request.enc_type}): {exc}"
+        ) from None
+    return parts
 
 
 def decrypt_v4_reply(request: OnionRequest, reply: bytes) -> V4Reply:
-    plaintext = decrypt_layer(request.enc_type, request.reply_key, reply)
-    parts = bdecode_string_list(plaintext)
+    parts = _v4_parts(request, reply)
     if not parts:
         raise ProtocolError("v4 reply is empty")
     try:
@@ -344,4 +447,4 @@ def decrypt_v4_reply(request: OnionRequest, reply: bytes) -> V4Reply:
         if isinstance(raw_headers, dict)
         else {}
     )
-    return V4Reply(code=code, headers=headers, body=parts[1] if len(parts) > 1 else b"")
+    return V4Reply(code=code, headers=headers, data=parts[1] if len(parts) > 1 else b"")

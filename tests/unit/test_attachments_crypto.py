@@ -58,6 +58,22 @@ def test_legacy_round_trip_padded_and_checked_independently(size: int) -> None:
     assert pa.legacy_decrypt(enc.blob, enc.key, enc.digest, size) == data
 
 
+@pytest.mark.parametrize("size", [1, 541, 1_048_577, 3_000_001])
+def test_sealed_upload_writes_the_same_blob_as_legacy_encrypt(size: int) -> None:
+    """What goes into the onion buffer (written on demand) is the blob, MAC and digest included."""
+    data = generated(size)
+    keys, iv = bytes(range(64)), bytes(range(16))
+    enc = pa.legacy_encrypt(data, keys=keys, iv=iv)
+    sealed = pa.legacy_seal(data, keys=keys, iv=iv)
+    assert len(sealed) == len(enc.blob) == pa.legacy_encrypted_size(size)
+    out = bytearray(len(sealed))
+    sealed.write_into(memoryview(out))
+    assert out == enc.blob and sealed.digest == enc.digest
+    assert independent_legacy_decrypt(bytes(out), keys, sealed.digest)[:size] == data
+    with pytest.raises(pa.AttachmentError):
+        sealed.write_into(memoryview(bytearray(len(sealed) + 1)))
+
+
 def test_one_byte_and_500_bytes_upload_the_same_size() -> None:
     assert len(pa.legacy_encrypt(b"x").blob) == len(pa.legacy_encrypt(b"y" * 500).blob) == 592
 

@@ -152,3 +152,151 @@ def test_reply_without_status_is_protocol_error():
     reply = base64.b64encode(onion.encrypt_layer("aes-gcm", req.reply_key, b'{"body":"x"}'))
     with pytest.raises(ProtocolError):
         onion.decrypt_snode_reply(req, reply)
+
+
+class _Seq:
+    """Deterministic keypairs and nonces, handed out in the order they are asked for."""
+
+    def __init__(self, seed: int) -> None:
+        self.keys = self.nonces = seed
+
+    def keypair(self) -> tuple[bytes, bytes]:
+        self.keys += 1
+        sec = crypto.blake2b(bytes([self.keys % 256]) * 8, size=32)
+        return crypto.x25519_public(sec), sec
+
+    def random(self, k: int) -> bytes:
+        self.nonces += 1
+        return crypto.blake2b(b"nonce" + bytes([self.nonces % 256]), size=32)[:k]
+
+
+def _nested(path, dest_x, final_plain, routing, enc, seq):
+    """SPEC §6 built the obvious way: encrypt for the destination, then frame and encrypt per hop
+    (innermost first); the reference the in-place builder must match byte for byte."""
+
+    def seal(key, plain):
+        nonce = seq.random(12 if enc == "aes-gcm" else 24)
+        if enc == "aes-gcm":
+            return crypto.aes_gcm_encrypt(key, plain, nonce)
+        return crypto.xchacha20_encrypt(key, plain, nonce)
+
+    pub, sec = seq.keypair()
+    key = onion.derive_key(enc, sec, pub, dest_x)
+    blob = seal(key, final_plain)
+    meta = {**routing, "ephemeral_key": pub.hex()}
+    if enc != "aes-gcm":
+        meta["enc_type"] = enc
+    for i in range(len(path) - 1, -1, -1):
+        hpub, hsec = seq.keypair()
+        blob = seal(onion.derive_key(enc, hsec, hpub, path[i].x25519), onion.frame(blob, meta))
+        meta = {"ephemeral_key": hpub.hex()}
+        if enc != "aes-gcm":
+            meta["enc_type"] = enc
+        if i > 0:
+            meta["destination"] = path[i].ed25519
+    return onion.frame(blob, meta), key
+
+
+@pytest.mark.parametrize("enc", ["aes-gcm", "xchacha20"])
+@pytest.mark.parametrize("hops", [1, 3])
+def test_in_place_onion_is_byte_identical_to_nesting(enc, hops):
+    path = [_Hop().hop for _ in range(hops)]
+    srv, target = _Hop(), _Hop()
+    body = bytes(range(256)) * 300
+    server = onion.ServerTarget(host="files.example", x25519=srv.x_pub)
+    v4 = onion.V4Request("POST", "/file", {"X-A": "b"}, body)
+    a, b = _Seq(7), _Seq(7)
+    built = onion.build_server_request(
+        path, server, v4, enc_type=enc, keypair=a.keypair, random=a.random
+    )
+    routing = {"host": "files.example", "target": "/oxen/v4/lsrpc", "method": "POST"}
+    routing |= {"protocol": "https", "port": 443}
+    expected, key = _nested(path, srv.x_pub, v4.encode(), routing, enc, b)
+    assert bytes(built.body) == expected and built.reply_key == key
+    rpc = b'{"method":"info","params":{}}'
+    a, b = _Seq(9), _Seq(9)
+    built = onion.build_snode_request(
+        path, target.hop, rpc, enc_type=enc, keypair=a.keypair, random=a.random
+    )
+    final = onion.frame(rpc, {"headers": {}})
+    expected, _ = _nested(path, target.x_pub, final, {"destination": target.ed}, enc, b)
+    assert bytes(built.body) == expected
+
+
+class _Writer:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def write_into(self, out: memoryview) -> None:
+        out[:] = self.data
+
+
+def test_bdecode_refuses_truncated_and_malformed_lists():
+    for bad in (b"", b"l", b"l5", b"l12", b"l5:ab", b"l3:abc", b"x3:abce", b"l:e", b"l1x:ae"):
+        with pytest.raises(ProtocolError):
+            onion.bdecode_string_list(bad)
+    with pytest.raises(ProtocolError):
+        onion.bdecode_string_list(b"l" + b"1" * 13 + b":e")
+    assert onion.bdecode_string_list(b"l0:3:abce") == [b"", b"abc"]
+
+
+def test_v4_request_encoding_matches_bencode():
+    assert onion.encode_v4_request("GET", "/file/1") == onion.bencode_list(
+        [b'{"method":"GET","endpoint":"/file/1","headers":{}}']
+    )
+    meta = b'{"method":"POST","endpoint":"/file","headers":{"a":"b"}}'
+    for body in (b"", b"\x00\xffdata", _Writer(b"written in place")):
+        req = onion.V4Request("POST", "/file", {"a": "b"}, body)
+        raw = body.data if isinstance(body, _Writer) else body
+        assert req.encode() == onion.bencode_list([meta, raw])
+        assert len(req) == len(req.encode())
+        assert onion.bdecode_string_list(req.encode()) == [meta, raw]
+
+
+def test_in_place_aeads_and_the_gcm_reader_match_the_plain_ones():
+    key = crypto.random_bytes(32)
+    for n in (0, 1, 100_000, 600_000):
+        plain = crypto.random_bytes(n)
+        iv, nonce = crypto.random_bytes(12), crypto.random_bytes(24)
+        buf = bytearray(12) + plain + bytearray(16)
+        crypto.aes_gcm_seal_in_place(key, memoryview(buf), iv)
+        assert bytes(buf) == crypto.aes_gcm_encrypt(key, plain, iv)
+        reader = crypto.AesGcmReader(key, buf)
+        got = reader.take(7) + reader.take(n)
+        reader.finish()
+        assert got == plain and reader.left() == 0
+        buf[20 % len(buf)] ^= 1
+        reader = crypto.AesGcmReader(key, buf)
+        with pytest.raises(crypto.CryptoError):
+            reader.finish()
+        buf = bytearray(24) + plain + bytearray(16)
+        crypto.xchacha20_seal_in_place(key, memoryview(buf), nonce)
+        assert bytes(buf) == crypto.xchacha20_encrypt(key, plain, nonce)
+
+
+@pytest.mark.parametrize("enc", ["aes-gcm", "xchacha20"])
+def test_v4_reply_read_piecewise_and_authenticated_first(enc):
+    g, srv = _Hop(), _Hop()
+    req = onion.build_server_request(
+        [g.hop], onion.ServerTarget(host="h", x25519=srv.x_pub), b"le", enc_type=enc
+    )
+    body = bytes(range(256)) * 4000
+    good = onion.bencode_list([b'{"code":200}', body])
+    r = onion.decrypt_v4_reply(req, onion.encrypt_layer(enc, req.reply_key, good))
+    assert (r.code, r.body) == (200, body)
+    # a plaintext that is not a list is a ProtocolError once it authenticated...
+    with pytest.raises(ProtocolError, match="bencoded") as bad:
+        onion.decrypt_v4_reply(req, onion.encrypt_layer(enc, req.reply_key, b"x" + good))
+    assert not isinstance(bad.value, onion.OnionDecryptError)
+    # ...and a reply that does not authenticate says so, however it would have parsed
+    sealed = bytearray(onion.encrypt_layer(enc, req.reply_key, good))
+    sealed[-1] ^= 1
+    with pytest.raises(onion.OnionDecryptError):
+        onion.decrypt_v4_reply(req, bytes(sealed))
+    sealed = bytearray(onion.encrypt_layer(enc, req.reply_key, b"x" + good))
+    sealed[-1] ^= 1
+    with pytest.raises(onion.OnionDecryptError):
+        onion.decrypt_v4_reply(req, bytes(sealed))
