@@ -46,15 +46,6 @@ def check_argv_text(value: str, what: str) -> str:
     return value
 
 
-def check_display_name(name: str) -> str:
-    """A display name we send: valid UTF-8 without control characters (they would reach, and
-    could rewrite, the other side's terminal)."""
-    check_argv_text(name, "the display name")
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
-        raise UsageError(f"invalid display name {name!a}: it holds control characters")
-    return name
-
-
 def read_stdin_file(limit: int) -> bytes:
     """The bytes of one attachment piped on stdin (checked for size and emptiness later)."""
     if sys.stdin is None or sys.stdin.isatty():
@@ -148,14 +139,8 @@ def send(
 ) -> None:
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
     g = get_globals(ctx)
-    from sessioncli.core import context, dispatch, recipients, settings
-    from sessioncli.core import disappear as disappear_core
-    from sessioncli.core import send as send_core
+    from sessioncli import api
 
-    words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
-    if not words:
-        raise UsageError("no recipient given")
-    targets = recipients.parse_targets(words, via=via)
     used = [
         flag
         for flag, value in (
@@ -166,7 +151,10 @@ def send(
         )
         if value
     ]
-    dispatch.check_supported(targets, options=used)
+    words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
+    if not words:
+        raise UsageError("no recipient given")
+    targets = api.parse_recipients(words, via=via, options=used)
 
     attach = list(attach or [])
     if attach.count("-") > 1 or ("-" in attach and (message is None or message == "-")):
@@ -179,57 +167,39 @@ def send(
         body = read_stdin_message()
     else:
         body = check_argv_text(message, "MESSAGE")
-    from sessioncli.core import attachments as attachments_core
-
-    stdin_file = read_stdin_file(attachments_core.MAX_FILE_BYTES) if "-" in attach else None
-    files = attachments_core.read_files(attach, stdin_file)
-    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
-    resolved = context.resolve(opts)
-    display_name = name or settings.pick(
-        None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
+    stdin_file = read_stdin_file(api.MAX_ATTACHMENT_BYTES) if "-" in attach else None
+    files = api.read_attachments(attach, stdin_file)
+    client = api.Client(
+        profile=g.profile,
+        network=g.network,
+        identity_file=g.identity_file,
+        proxy=g.proxy,
+        timeout=timeout,
     )
-    if display_name is not None:
-        check_display_name(display_name)
-    expiration = disappear_core.parse(disappear, disappear_after) if disappear else None
-    disappear_core.check_no_ttl(expiration, ttl)
-    ttl_ms = disappear_core.store_ttl_ms(expiration, settings.resolve_ttl_ms(ttl, resolved.config))
-    if not files:
-        send_core.check_body(body)
-    send_core.check_fits(body, display_name)
-    from sessioncli.core import avatar as avatar_core
-
-    avatar_file = avatar_core.read_avatar(avatar or resolved.config.avatar)
+    draft = client.compose(
+        targets,
+        body,
+        ttl=ttl,
+        display_name=name,
+        sync_copy=not no_sync,
+        files=files,
+        avatar=avatar,
+        reply_to=reply_to,
+        disappear=disappear,
+        disappear_after=disappear_after,
+    )
 
     if via_daemon or os.environ.get("SESSIONCLI_SOCKET"):
         _send_via_daemon(words, body, ttl, name, json_out, quiet=g.quiet)
         return
-    identity = context.load_identity(opts)
-    net = context.open_network(resolved)
     started = time.monotonic()
-    try:
-        folder = context.state_folder(resolved, identity.session_id)
-        pointers, picture = attachments_core.upload_for_send(net, files, avatar_file, folder)
-        results = dispatch.send(
-            dispatch.SendContext(identity, net, folder),
-            targets,
-            dispatch.Outgoing(
-                body,
-                ttl_ms,
-                display_name,
-                sync_copy=not no_sync,
-                attachments=tuple(pointers),
-                profile_picture=picture,
-                reply_to=reply_to,
-                disappear=expiration,
-            ),
-        )
+    with client:
+        results = client.send_draft(draft)
         if g.verbose:
             from sessioncli.cli import _verbose
 
             _verbose.sent(results, (time.monotonic() - started) * 1000)
-            _verbose.paths(net)
-    finally:
-        net.close()
+            _verbose.paths(client)
 
     for r in results:
         label = r.label
@@ -241,9 +211,8 @@ def send(
                     f"sessioncli: warning: {label} has not approved you yet: this lands in their "
                     "message requests, and phones notify only once for unapproved senders"
                 )
-        stored_on = getattr(r, "stored_on", None)  # swarm sends (DMs) say which members hold it
-        if g.verbose and r.ok and stored_on is not None:
-            held = len(stored_on)
+        if g.verbose and r.ok and r.stored_on is not None:  # swarm sends (DMs) say who holds it
+            held = len(r.stored_on)
             err(
                 f"sessioncli: {label}: stored on {held} swarm member(s)"
                 + (" only: the others did not confirm it in time" if held == 1 else "")
@@ -252,8 +221,8 @@ def send(
             err(f"sessioncli: error: {label}: {r.error}")
     if json_out:
         several = len(results) > 1 or len(words) > 1
-        emit_json([r.to_json() for r in results] if several else results[0].to_json())
-    code = dispatch.overall_exit(results)
+        emit_json([r.data for r in results] if several else results[0].data)
+    code = api.exit_code(results)
     if code:
         raise typer.Exit(int(code))
 
