@@ -190,7 +190,26 @@ def send(
     )
 
     if via_daemon or os.environ.get("SESSIONCLI_SOCKET"):
-        _send_via_daemon(words, body, ttl, name, json_out, quiet=g.quiet)
+        if attach or avatar:
+            raise UsageError(
+                f"{'--attach' if attach else '--avatar'} cannot be used with --daemon: "
+                "the daemon reads no files for its clients"
+            )
+        params: dict[str, object] = {"recipient": words, "message": body}
+        for key, value in (
+            ("ttl", ttl),
+            ("name", name),
+            ("via", via),
+            ("replyTo", reply_to),
+            ("disappear", disappear),
+        ):
+            if value:
+                params[key] = value
+        if disappear:
+            params["disappearAfter"] = disappear_after
+        if no_sync:
+            params["sync"] = False
+        _send_via_daemon(params, len(words), json_out)
         return
     started = time.monotonic()
     with client:
@@ -227,17 +246,10 @@ def send(
         raise typer.Exit(int(code))
 
 
-def _send_via_daemon(
-    words: list[str], body: str, ttl: str | None, name: str | None, json_out: bool, *, quiet: bool
-) -> None:
+def _send_via_daemon(params: dict[str, object], words: int, json_out: bool) -> None:
     """The same send, made by the daemon (its warm paths); the same output and exit codes."""
     from sessioncli.integrations import daemon_client
 
-    params: dict[str, object] = {"recipient": words, "message": body}
-    if ttl:
-        params["ttl"] = ttl
-    if name:
-        params["name"] = name
     try:
         answer = daemon_client.call("send", params)
     except daemon_client.DaemonError as exc:
@@ -248,7 +260,7 @@ def _send_via_daemon(
         if not r.get("ok"):
             err(f"sessioncli: error: {r.get('recipient_name') or r.get('recipient')}: {r['error']}")
     if json_out:
-        emit_json(results if len(results) > 1 or len(words) > 1 else results[0])
+        emit_json(results if len(results) > 1 or words > 1 else results[0])
     if answer["exit_code"]:
         raise typer.Exit(int(answer["exit_code"]))
 

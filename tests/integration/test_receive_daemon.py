@@ -105,3 +105,18 @@ def test_receive_daemon_not_running_and_local_only_options(users, tmp_path: Path
     assert gone.stderr.count("\n") == 1 and "cannot reach the sessioncli daemon" in gone.stderr
     peek = _cli(bob, env, "receive", "--peek")
     assert peek.returncode == 2 and "--peek cannot be used with --daemon" in peek.stderr
+
+
+def test_send_through_the_daemon_carries_the_options(users, daemon_for, tmp_path: Path) -> None:
+    alice, bob = users("alice"), users("bob")
+    d = daemon_for(alice, "opts")
+    env = {**alice.env, "SESSIONCLI_SOCKET": str(d.sock)}
+    sent = _cli(alice, env, "send", "--disappear", "5m", "--no-sync", bob.session_id, "gone soon")
+    assert sent.returncode == 0, sent.stderr
+    (got,) = bob.receive_json()
+    assert got["body"] == "gone soon" and got["expiration_timer_s"] == 300
+    assert got["expiration_type"] == "delete_after_send"
+    picture = tmp_path / "f.txt"
+    picture.write_text("x")
+    refused = _cli(alice, env, "send", "--attach", str(picture), bob.session_id, "x")
+    assert refused.returncode == 2 and "--attach cannot be used with --daemon" in refused.stderr
