@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -32,6 +34,21 @@ def _stdout_gone() -> bool:
         )
     except (OSError, ValueError, AttributeError):
         return False
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[threading.Event]:
+    """An event SIGTERM sets (a receive commits what it showed and exits 0), while inside."""
+    stop = threading.Event()
+
+    def on_term(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _make_emit(json_out: bool, runner: ExecRunner | None) -> Any:
@@ -211,14 +228,6 @@ def receive(
         timeout=None if follow else timeout,
     )
     _ = client.session_id  # the identity first (78), as every networked command
-    stop = threading.Event()
-
-    def on_term(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    runner = None if exec_cmd is None else ExecRunner(exec_cmd, RetryPolicy(max_attempts), stop)
-    emit = _make_emit(json_out, runner)
-    loop = _Loop(follow, timeout, max_count, interval, read_receipts, bool(g.verbose), g.quiet)
     rx = client.receiving(
         include_own=include_own,
         peek=peek,
@@ -227,13 +236,15 @@ def receive(
         on_attachment_error=(lambda line: err(f"sessioncli: {line}")) if g.verbose else None,
         deadline=not follow,  # --timeout: the whole run
     )
-    previous = signal.signal(signal.SIGTERM, on_term)
+    loop = _Loop(follow, timeout, max_count, interval, read_receipts, bool(g.verbose), g.quiet)
     try:
-        with rx:
-            loop.run(rx, emit, stop, watch_stdout=runner is None)
+        with _stop_on_sigterm() as stop, rx:
+            runner = (
+                None if exec_cmd is None else ExecRunner(exec_cmd, RetryPolicy(max_attempts), stop)
+            )
+            loop.run(rx, _make_emit(json_out, runner), stop, watch_stdout=runner is None)
     finally:
         client.close()
-        signal.signal(signal.SIGTERM, previous)
     if g.verbose:
         _report_end(rx, follow)
 
@@ -264,13 +275,7 @@ def _receive_via_daemon(
         include_own=include_own,
         max_count=max_count,
     )
-    stop = threading.Event()
-
-    def on_term(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
+    with _stop_on_sigterm() as stop:
         receive_daemon.run(
             params,
             _make_emit(json_out, None),
@@ -280,8 +285,6 @@ def _receive_via_daemon(
             stop=stop,
             stdout_gone=_stdout_gone,
         )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _report_end(rx: Any, follow: bool) -> None:
