@@ -26,56 +26,68 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sessioncli import __version__
+from sessioncli.api_values import (
+    MAX_ATTACHMENT_BYTES,
+    Draft,
+    Hop,
+    ReceiveFilter,
+    Recipients,
+    SendResult,
+    check_display_name,
+    exit_code,
+    is_recipient,
+    parse_recipients,
+    read_attachments,
+    sendmail_settings,
+)
 from sessioncli.errors import ConfigError, NetworkUnavailable, TemporaryFailure, UsageError
 from sessioncli.errors import SessionCliError as Error
 
 if TYPE_CHECKING:
+    from sessioncli.api_receive import Dropped, Polled, PollFigures, Receiving
+    from sessioncli.core.attachments import LocalFile as Attachment
     from sessioncli.core.context import Resolved
     from sessioncli.net.client import NetworkClient
     from sessioncli.protocol.ids import Identity
 
 __all__ = [
+    "MAX_ATTACHMENT_BYTES",
     "Client",
     "ConfigError",
+    "Draft",
+    "Dropped",
     "Error",
+    "Hop",
     "NetworkUnavailable",
+    "PollFigures",
+    "Polled",
+    "ReceiveFilter",
+    "Receiving",
+    "Recipients",
     "SendResult",
     "TemporaryFailure",
     "UsageError",
     "__version__",
+    "check_display_name",
     "exit_code",
+    "is_recipient",
+    "parse_recipients",
+    "read_attachments",
+    "sendmail_settings",
 ]
 
 
-@dataclass(frozen=True)
-class SendResult:
-    """One recipient's outcome; `data` is exactly the object `send --json` prints for it."""
+def __getattr__(name: str) -> Any:
+    """The receive session's types, imported only when asked for (start-up)."""
+    if name in ("Receiving", "Polled", "PollFigures", "Dropped"):
+        from sessioncli import api_receive
 
-    ok: bool
-    exit_code: int
-    error: str | None
-    warnings: tuple[str, ...]
-    first_contact: bool
-    data: dict[str, Any]
-
-    @property
-    def recipient(self) -> str:
-        return str(self.data.get("recipient"))
-
-
-def exit_code(results: Sequence[SendResult]) -> int:
-    """The CLI's exit status for these results: 0 all, 3 some, else the first failure's code."""
-    ok = [r for r in results if r.ok]
-    if len(ok) == len(results):
-        return 0
-    if ok:
-        return 3
-    return results[0].exit_code or 1
+        return getattr(api_receive, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Stop(Exception):
@@ -151,48 +163,174 @@ class Client:
 
     # --- sending ---------------------------------------------------------------------------
 
-    def send(
+    @property
+    def default_display_name(self) -> str | None:
+        """The display name sent when none is given: $SESSIONCLI_DISPLAY_NAME, else config."""
+        from sessioncli.core import settings
+
+        return settings.pick(None, "SESSIONCLI_DISPLAY_NAME", self._resolved.config.display_name)
+
+    def compose(
         self,
-        recipients: str | Sequence[str],
+        recipients: Recipients | str | Sequence[str],
         text: str,
         *,
         ttl: str | int | None = None,
         display_name: str | None = None,
         sync_copy: bool = True,
+        files: Sequence[Attachment] = (),
+        avatar: str | None = None,
+        reply_to: str | None = None,
+        disappear: str | None = None,
+        disappear_after: str = "send",
+    ) -> Draft:
+        """Check everything about a message that needs no network; `send_draft()` sends it.
+
+        `files` come from `read_attachments()`; `avatar` is a picture file (default: config's
+        `avatar`); `disappear` a timer ("1h", 10s to 14d) started after "send" or "read".
+        """
+        from sessioncli.core import avatar as avatar_core
+        from sessioncli.core import disappear as disappear_core
+        from sessioncli.core import send as send_core
+
+        if not isinstance(recipients, Recipients):
+            recipients = parse_recipients(recipients)
+        name = display_name or self.default_display_name
+        if name is not None:
+            check_display_name(name)
+        expiration = disappear_core.parse(disappear, disappear_after) if disappear else None
+        disappear_core.check_no_ttl(expiration, None if ttl is None else str(ttl))
+        ttl_ms = disappear_core.store_ttl_ms(expiration, self._ttl_ms(ttl))
+        if not files:
+            send_core.check_body(text)
+        send_core.check_fits(text, name)
+        picture = avatar_core.read_avatar(avatar or self._resolved.config.avatar)
+        return Draft(
+            recipients, text, ttl_ms, name, sync_copy, tuple(files), picture, reply_to, expiration
+        )
+
+    def _ttl_ms(self, ttl: str | int | None) -> int:
+        from sessioncli.core import settings
+
+        if isinstance(ttl, int):
+            if not settings.MIN_TTL_MS <= ttl <= settings.MAX_TTL_MS:
+                raise UsageError(f"TTL {ttl} ms is out of range (10s to 14d)")
+            return ttl
+        return settings.resolve_ttl_ms(ttl, self._resolved.config)
+
+    def send_draft(self, draft: Draft) -> list[SendResult]:
+        """Upload the draft's files (if any), then send it: one result per recipient, in order."""
+        from sessioncli.core import attachments as attachments_core
+        from sessioncli.core import dispatch
+
+        ident = self._ident()
+        net = self._network()
+        folder = self._folder()
+        from sessioncli.core import community_send
+
+        targets = list(draft.recipients.targets)
+        # Community posts upload their files to each room (core/community_send.py); the file
+        # server is used only when another kind of recipient needs the files.
+        fs_files = list(draft.files) if any(t.source != "community" for t in targets) else []
+        pointers, picture = attachments_core.upload_for_send(net, fs_files, draft.avatar, folder)
+        outgoing = dispatch.Outgoing(
+            draft.text,
+            draft.ttl_ms,
+            draft.display_name,
+            sync_copy=draft.sync_copy,
+            attachments=tuple(pointers),
+            profile_picture=picture,
+            reply_to=draft.reply_to,
+            disappear=draft.disappear,
+            extra={community_send.ROOM_FILES: tuple(draft.files)} if draft.files else {},
+        )
+        outcomes = dispatch.send(dispatch.SendContext(ident, net, folder), targets, outgoing)
+        return [
+            SendResult(
+                o.ok,
+                o.exit_code,
+                o.error,
+                o.warnings,
+                o.first_contact,
+                o.to_json(),
+                o.label,
+                getattr(o, "stored_on", None),
+            )
+            for o in outcomes
+        ]
+
+    def send(
+        self,
+        recipients: Recipients | str | Sequence[str],
+        text: str,
+        *,
+        ttl: str | int | None = None,
+        display_name: str | None = None,
+        sync_copy: bool = True,
+        files: Sequence[Attachment] = (),
+        avatar: str | None = None,
+        reply_to: str | None = None,
+        disappear: str | None = None,
+        disappear_after: str = "send",
     ) -> list[SendResult]:
         """Send `text` to each recipient (ids, contact names, communities, groups, @names).
 
         `ttl`: a duration string ("1h") or milliseconds; default as the CLI (config, then 14d).
+        The other options are `compose()`'s.
         """
-        from sessioncli.core import dispatch, settings
-        from sessioncli.core import recipients as rcp
-        from sessioncli.core import send as send_core
+        draft = self.compose(
+            recipients,
+            text,
+            ttl=ttl,
+            display_name=display_name,
+            sync_copy=sync_copy,
+            files=files,
+            avatar=avatar,
+            reply_to=reply_to,
+            disappear=disappear,
+            disappear_after=disappear_after,
+        )
+        return self.send_draft(draft)
 
-        words = [recipients] if isinstance(recipients, str) else list(recipients)
-        words = [p for w in words for p in w.split(",") if p.strip()]
-        targets = rcp.parse_targets(words)
-        dispatch.check_supported(targets)
-        if isinstance(ttl, int):
-            ttl_ms = ttl
-            if not settings.MIN_TTL_MS <= ttl_ms <= settings.MAX_TTL_MS:
-                raise UsageError(f"TTL {ttl} ms is out of range (10s to 14d)")
-        else:
-            ttl_ms = settings.resolve_ttl_ms(ttl, self._resolved.config)
-        name = display_name or settings.pick(
-            None, "SESSIONCLI_DISPLAY_NAME", self._resolved.config.display_name
-        )
-        send_core.check_body(text)
-        send_core.check_fits(text, name)
-        ctx = dispatch.SendContext(self._ident(), self._network(), self._folder())
-        outcomes = dispatch.send(
-            ctx, targets, dispatch.Outgoing(text, ttl_ms, name, sync_copy=sync_copy)
-        )
-        return [
-            SendResult(o.ok, o.exit_code, o.error, o.warnings, o.first_contact, o.to_json())
-            for o in outcomes
-        ]
+    def paths(self) -> list[list[Hop]]:
+        """The onion paths the network client holds now, guard first."""
+        return [[Hop(n.address, n.pubkey_ed25519) for n in p] for p in self._network().paths()]
 
     # --- receiving -------------------------------------------------------------------------
+
+    def receiving(
+        self,
+        *,
+        include_own: bool = False,
+        peek: bool = False,
+        filter: ReceiveFilter | None = None,
+        attachments_dir: str | None = None,
+        on_attachment_error: Callable[[str], None] | None = None,
+        deadline: bool = False,
+    ) -> Receiving:
+        """An open receive (`with client.receiving() as rx: rx.poll(emit)`), see docs/api.md.
+
+        `filter` chooses what `emit` is given (hidden messages still count as received);
+        `attachments_dir` downloads attachments there; `deadline`: one `timeout` for every
+        poll together (a one-shot receive), instead of one per request.
+        """
+        from sessioncli.api_receive import Receiving
+
+        return Receiving(
+            self,
+            include_own=include_own,
+            peek=peek,
+            filter=filter,
+            attachments_dir=attachments_dir,
+            on_attachment_error=on_attachment_error,
+            deadline=deadline,
+        )
+
+    def shows(self, flt: ReceiveFilter | None) -> Callable[[dict[str, Any]], bool]:
+        """`flt` as a predicate on `receive --json` objects (against our contacts/approvals)."""
+        from sessioncli.api_receive import record_filter
+
+        return record_filter(self._folder(), flt)
 
     def receive(
         self,
@@ -202,6 +340,7 @@ class Client:
         include_own: bool = False,
         peek: bool = False,
         stop: threading.Event | None = None,
+        filter: ReceiveFilter | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield new messages as `receive --json` objects (see the module docstring for commits).
 
@@ -214,17 +353,29 @@ class Client:
         leaving = threading.Event()
         stopping = stop or threading.Event()
 
-        def emit(record: Any) -> None:
-            handoff.put(("record", record.to_json()))
+        def emit(record: dict[str, Any]) -> None:
+            handoff.put(("record", record))
             proceed.acquire()
             if leaving.is_set():
                 raise _Stop  # not marked: the consumer never asked for the next one
 
-        worker = threading.Thread(
-            target=self._poll_loop,
-            args=(emit, handoff, follow, interval, include_own, peek, stopping, leaving),
-            daemon=True,
-        )
+        def run() -> None:
+            try:
+                with self.receiving(include_own=include_own, peek=peek, filter=filter) as rx:
+                    while not leaving.is_set():
+                        polled = rx.poll(emit, follow=follow)
+                        if polled.failures and not follow:
+                            raise polled.failures[0]
+                        if not follow or stopping.wait(interval):
+                            break
+                handoff.put(("done", None))
+            except _Stop:
+                pass
+            except BaseException as exc:  # a bug must reach the consumer, not hang it
+                if not leaving.is_set():
+                    handoff.put(("error", exc))
+
+        worker = threading.Thread(target=run, daemon=True)
         worker.start()
         try:
             while True:
@@ -240,49 +391,6 @@ class Client:
             leaving.set()
             proceed.release()
             worker.join(timeout=30)
-
-    def _poll_loop(
-        self,
-        emit: Any,
-        handoff: queue.Queue[tuple[str, Any]],
-        follow: bool,
-        interval: float,
-        include_own: bool,
-        peek: bool,
-        stopping: threading.Event,
-        leaving: threading.Event,
-    ) -> None:
-        from sessioncli.core import contacts, inbox
-        from sessioncli.core import receive as receive_core
-
-        try:
-            ident = self._ident()
-            folder = self._folder()
-            with receive_core.receive_lock(folder, ident.session_id):
-                ctx = inbox.ReceiveContext(
-                    ident,
-                    self._network(),
-                    folder,
-                    include_own=include_own,
-                    commit=not peek,
-                    contact_name=contacts.name_for,
-                )
-                sources = inbox.open_sources(ctx)
-                try:
-                    while not leaving.is_set():
-                        polled = inbox.poll_all(sources, emit)
-                        if polled.failures and not follow:
-                            raise polled.failures[0]
-                        if not follow or stopping.wait(interval):
-                            break
-                finally:
-                    inbox.close_all(sources)
-            handoff.put(("done", None))
-        except _Stop:
-            pass
-        except BaseException as exc:  # a bug must reach the consumer, not hang it
-            if not leaving.is_set():
-                handoff.put(("error", exc))
 
     # --- the rest --------------------------------------------------------------------------
 

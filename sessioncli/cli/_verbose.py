@@ -13,12 +13,12 @@ def _hop(node: Any) -> str:
     return f"{escape(node.address)} ({node.pubkey_ed25519[:8]}…)"
 
 
-def paths(net: Any) -> None:
-    """The onion paths the client holds now (guard first); never costs a request to build one."""
+def paths(client: Any) -> None:
+    """The onion paths `client` (an api.Client) holds now, guard first."""
     from sessioncli.errors import SessionCliError
 
     try:
-        held = net.paths()
+        held = client.paths()
     except SessionCliError:
         return
     for i, path in enumerate(held):
@@ -32,7 +32,7 @@ def paths(net: Any) -> None:
 
 def sent(results: Sequence[Any], elapsed_ms: float) -> None:
     for r in results:
-        data = r.to_json()
+        data = r.data  # api.SendResult: the `send --json` object
         stored = data.get("stored_on")
         where = (
             f"stored on {len(stored)} swarm member(s): " + ", ".join(f"{k[:8]}…" for k in stored)

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -35,27 +36,28 @@ def _stdout_gone() -> bool:
         return False
 
 
-def _send_receipts(scr: Any, identity: Any, net: Any, folder: Any, quiet: bool) -> None:
-    from sessioncli.core import receipts, requests
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[threading.Event]:
+    """An event SIGTERM sets (a receive commits what it showed and exits 0), while inside."""
+    stop = threading.Event()
 
-    report = receipts.send_receipts(
-        identity, net, folder, scr.take_read(), approved=requests.is_approved(folder)
-    )
-    for sender, why in report.failed.items():
-        if not quiet:
-            err(
-                f"sessioncli: warning: read receipt to {sender[:10]}… not sent (retried next run): {why}"
-            )
+    def on_term(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _make_emit(json_out: bool, runner: ExecRunner | None, with_files: Any) -> Any:
-    """Show one record (or hand it to --exec); filtering is done before, by the screen."""
+def _make_emit(json_out: bool, runner: ExecRunner | None) -> Any:
+    """Show one record (a `receive --json` object) or hand it to --exec; filtered before."""
     from sessioncli.cli._records import show
 
     tty = stdout_isatty()
 
-    def emit(record: Any) -> None:
-        data = with_files(record).to_json()
+    def emit(data: dict[str, Any]) -> None:
         if runner is not None:
             runner.deliver(data)
         else:
@@ -64,56 +66,13 @@ def _make_emit(json_out: bool, runner: ExecRunner | None, with_files: Any) -> An
     return emit
 
 
-def _conversation_sources(rctx: Any, names_given: list[str]) -> tuple[list[Any], Any]:
-    """The sources to poll and the record filter for `--conversation` (communities alone: no DMs)."""
-    from sessioncli.core import community_receive, inbox, recipients
-    from sessioncli.core.records import RecordFilter
-
-    if not names_given:
-        return inbox.open_sources(rctx), lambda _rec: True
-    targets = [recipients.parse_target(n) for n in names_given]
-    wanted = RecordFilter(
-        conversations=[*names_given, *(t.address for t in targets)], include_control=True
-    )
-    if all(t.source == "community" for t in targets):
-        sources: list[Any] = community_receive.open_sources(rctx, only={t.address for t in targets})
-    else:
-        sources = inbox.open_sources(rctx)
-    return sources, lambda rec: wanted.shows(rec, approved=lambda _sid: True)
-
-
-def _fault_hook() -> Any:
-    """SESSIONCLI_FAULT=crash-after-fetch (crash-safety tests): die like kill -9 right after a
-    fetch that brought messages, before anything is printed or committed."""
-    if os.environ.get("SESSIONCLI_FAULT") != "crash-after-fetch":
-        return None
-    return lambda: os._exit(137)
-
-
-def _invite_hook(identity: Any, net: Any, folder: Any) -> Any:
-    from sessioncli.core import group_invites, requests
-    from sessioncli.core.group_net import NetGroupSwarm
-    from sessioncli.core.groups import GroupContext
-
-    gctx = GroupContext(identity, NetGroupSwarm(net), folder)
-    return group_invites.receive_hook(gctx, requests.is_approved(folder))
-
-
-def _report_sources(sources: list[Any]) -> None:
+def _report_sources(rx: Any) -> None:
     """-v: each poll's cost (the sources that keep per-member poll figures: DMs, groups)."""
-    for source in sources:
-        stats = getattr(source, "stats", None)
-        if stats is not None and hasattr(stats, "unreachable"):
-            group = getattr(source, "group_id", None) and getattr(source, "name", None)
-            _report_poll(stats, f"group {group}: " if group else "")
-
-
-def _report_poll(stats: Any, label: str = "") -> None:
-    down = stats.unreachable
-    err(
-        f"sessioncli: {label}poll {stats.polls or 1}: {stats.requests} request(s) so far"
-        + (f"; {len(down)} member(s) did not answer" if down else "")
-    )
+    for f in rx.poll_figures():
+        err(
+            f"sessioncli: {f.label}poll {f.polls or 1}: {f.requests} request(s) so far"
+            + (f"; {f.unreachable} member(s) did not answer" if f.unreachable else "")
+        )
 
 
 @app.command()
@@ -214,6 +173,13 @@ def receive(
         ),
     ] = 5,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    via_daemon: Annotated[
+        bool,
+        typer.Option(
+            "--daemon",
+            help="Receive through a running `sessioncli daemon` ($SESSIONCLI_SOCKET or its default).",
+        ),
+    ] = False,
 ) -> None:
     """Print new messages for our identity (once, or with --follow until stopped).
 
@@ -222,136 +188,186 @@ def receive(
     JSON or when asked for with --kind.
     """
     g = get_globals(ctx)
-    from sessioncli.cli._exec import ExecRunner, RetryPolicy, Stopped
-    from sessioncli.core import contacts, context, inbox, screen
-    from sessioncli.core import receive as receive_core
-    from sessioncli.core.records import RecordFilter
-    from sessioncli.net.policy import Deadline
+    from sessioncli import api
+    from sessioncli.cli._exec import ExecRunner, RetryPolicy
 
     if exec_cmd is not None and (json_out or peek):
         raise UsageError("--exec cannot be combined with --json or --peek")
     if read_receipts and peek:
         raise UsageError("--read-receipts marks messages read: it cannot be used with --peek")
-    chosen = RecordFilter(
+    if via_daemon or os.environ.get("SESSIONCLI_SOCKET"):
+        _receive_via_daemon(
+            follow=follow,
+            timeout=timeout,
+            interval=interval,
+            max_count=max_count,
+            json_out=json_out,
+            include_own=include_own,
+            filters=(kinds, senders, conversations, contacts_only, requests_only),
+            local_only={
+                "--peek": peek,
+                "--exec": exec_cmd is not None,
+                "--attachments": attachments_dir is not None,
+                "--read-receipts": read_receipts,
+            },
+        )
+        return
+    chosen = api.ReceiveFilter(
         kinds=tuple(kinds or ()),
         senders=tuple(senders or ()),
+        conversations=tuple(conversations or ()),
         contacts_only=contacts_only,
+        requests_only=requests_only,
         include_control=json_out or exec_cmd is not None,
     )
-    opts = context.Options(
-        g.profile, g.network, g.identity_file, g.proxy, None if follow else timeout
+    client = api.Client(
+        profile=g.profile,
+        network=g.network,
+        identity_file=g.identity_file,
+        proxy=g.proxy,
+        timeout=None if follow else timeout,
     )
-    resolved = context.resolve(opts)
-    identity = context.load_identity(opts)
-    folder = context.state_folder(resolved, identity.session_id)
-    stop = threading.Event()
-    scr = screen.Screen.open(folder, identity)
-    request_shows = screen.requests_filter(folder) if requests_only else None
-
-    def on_term(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    runner = None if exec_cmd is None else ExecRunner(exec_cmd, RetryPolicy(max_attempts), stop)
-    previous = signal.signal(signal.SIGTERM, on_term)
-    # --peek commits nothing, so it needs no lock and runs beside a --follow.
-    lock = (
-        contextlib.nullcontext() if peek else receive_core.receive_lock(folder, identity.session_id)
+    _ = client.session_id  # the identity first (78), as every networked command
+    rx = client.receiving(
+        include_own=include_own,
+        peek=peek,
+        filter=chosen,
+        attachments_dir=attachments_dir,
+        on_attachment_error=(lambda line: err(f"sessioncli: {line}")) if g.verbose else None,
+        deadline=not follow,  # --timeout: the whole run
     )
-    with lock:
-        net = context.open_network(resolved)
-        rctx = inbox.ReceiveContext(
-            identity,
-            net,
-            folder,
-            include_own=include_own,
-            commit=not peek,
-            contact_name=contacts.name_for,
-            screen=scr,
-            after_fetch=_fault_hook(),
-            deadline=None if follow else Deadline(resolved.timeout),  # --timeout: the whole run
-        )
-        from pathlib import Path
-
-        from sessioncli.core import attachment_files
-
-        with_files = attachment_files.receive_hook(
-            net,
-            folder,
-            Path(attachments_dir).expanduser() if attachments_dir else None,
-            on_error=(lambda line: err(f"sessioncli: {line}")) if g.verbose else None,
-        )
-        sources, conversation_shows = _conversation_sources(rctx, conversations or [])
-        health = receive_core.FollowHealth()
-        invites = _invite_hook(identity, net, folder)
-
-        def shows(rec: dict[str, Any]) -> bool:
-            return (
-                chosen.shows(rec, approved=lambda _sid: True)
-                and conversation_shows(rec)
-                and (request_shows is None or request_shows(rec))
+    loop = _Loop(follow, timeout, max_count, interval, read_receipts, bool(g.verbose), g.quiet)
+    try:
+        with _stop_on_sigterm() as stop, rx:
+            runner = (
+                None if exec_cmd is None else ExecRunner(exec_cmd, RetryPolicy(max_attempts), stop)
             )
+            loop.run(rx, _make_emit(json_out, runner), stop, watch_stdout=runner is None)
+    finally:
+        client.close()
+    if g.verbose:
+        _report_end(rx, follow)
 
-        observed = scr.observe(_make_emit(json_out, runner, with_files), shows)
 
-        def emit(r: Any) -> bool | None:
-            shown = invites(r)  # an invite DM becomes a group_invite record (or is dropped)
-            return False if shown is None else observed(shown)
+def _receive_via_daemon(
+    *,
+    follow: bool,
+    timeout: float | None,
+    interval: float,
+    max_count: int | None,
+    json_out: bool,
+    include_own: bool,
+    filters: tuple[list[str] | None, list[str] | None, list[str] | None, bool, bool],
+    local_only: dict[str, bool],
+) -> None:
+    """The same receive through the daemon's subscription (cli/receive_daemon.py)."""
+    from sessioncli.cli import receive_daemon
 
-        try:
-            total = 0
-            last_new = time.monotonic()
-            while True:
-                remaining = None if max_count is None else max_count - total
-                try:
-                    polled = inbox.poll_all(sources, emit, limit=remaining, follow=follow)
-                except Stopped:
-                    break  # the unacknowledged message stays for the next run
-                finally:
-                    if not peek:
-                        scr.flush()
-                if read_receipts:
-                    _send_receipts(scr, identity, net, folder, g.quiet)
-                for exc in polled.failures:
-                    if not follow:
-                        raise exc
-                    if g.verbose:
-                        err(f"sessioncli: poll failed, retrying: {exc.message}")
-                if follow and polled.failures and health.failed():
-                    err(
-                        f"sessioncli: warning: {health.in_a_row} polls in a row failed;"
-                        f" not receiving: {polled.failures[0].message}"
-                    )
-                elif follow and not polled.failures and health.answered():
-                    err("sessioncli: polls succeed again; receiving")
-                if g.verbose and follow:
-                    _report_sources(sources)
-                total += polled.emitted
-                if polled.emitted:
-                    last_new = time.monotonic()
-                if not follow or stop.is_set():
-                    break
-                if max_count is not None and total >= max_count:
-                    break
-                if timeout is not None and time.monotonic() - last_new >= timeout:
-                    break
-                if stop.wait(interval):
-                    break
-                if runner is None and _stdout_gone():
-                    break  # the reader left while we were idle: release the lock now
-        finally:
-            inbox.close_all(sources)
-            net.close()
-            signal.signal(signal.SIGTERM, previous)
-    if g.verbose and not follow:
-        _report_sources(sources)
-    if g.verbose and scr.hidden_counts:
-        err("sessioncli: not shown: " + ", ".join(f"{k} {v}" for k, v in scr.hidden_counts.items()))
-    for s in [*(getattr(source, "stats", None) for source in sources), invites.stats]:
-        if s is None or not (g.verbose and (s.dropped or s.duplicates)):
-            continue
-        reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.drop_reasons.items()))
-        err(
-            f"sessioncli: {s.dropped} message(s) failed verification and were dropped"
-            + (f" ({reasons})" if reasons else "")
-            + f"; {s.duplicates} duplicate(s) skipped"
+    receive_daemon.check_options([flag for flag, used in local_only.items() if used])
+    kinds, senders, conversations, contacts_only, requests_only = filters
+    params = receive_daemon.params_of(
+        kinds=list(kinds or ()),
+        senders=list(senders or ()),
+        conversations=list(conversations or ()),
+        contacts_only=contacts_only,
+        requests_only=requests_only,
+        include_control=json_out,
+        include_own=include_own,
+        max_count=max_count,
+    )
+    with _stop_on_sigterm() as stop:
+        receive_daemon.run(
+            params,
+            _make_emit(json_out, None),
+            follow=follow,
+            timeout=timeout,
+            interval=interval,
+            stop=stop,
+            stdout_gone=_stdout_gone,
         )
+
+
+def _report_end(rx: Any, follow: bool) -> None:
+    """-v at the end: poll costs (one-shot), hidden and dropped messages."""
+    if not follow:
+        _report_sources(rx)
+    if rx.hidden_counts:
+        err("sessioncli: not shown: " + ", ".join(f"{k} {v}" for k, v in rx.hidden_counts.items()))
+    for d in rx.dropped():
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(d.reasons.items()))
+        err(
+            f"sessioncli: {d.dropped} message(s) failed verification and were dropped"
+            + (f" ({reasons})" if reasons else "")
+            + f"; {d.duplicates} duplicate(s) skipped"
+        )
+
+
+class _Loop:
+    """The polling loop: once, or --follow until SIGTERM, --max, --timeout idle or a gone reader."""
+
+    def __init__(
+        self,
+        follow: bool,
+        timeout: float | None,
+        max_count: int | None,
+        interval: float,
+        read_receipts: bool,
+        verbose: bool,
+        quiet: bool,
+    ) -> None:
+        self.follow = follow
+        self.timeout = timeout
+        self.max_count = max_count
+        self.interval = interval
+        self.read_receipts = read_receipts
+        self.verbose = verbose
+        self.quiet = quiet
+
+    def run(self, rx: Any, emit: Any, stop: threading.Event, *, watch_stdout: bool) -> None:
+        from sessioncli.cli._exec import Stopped
+
+        follow = self.follow
+        total = 0
+        last_new = time.monotonic()
+        while True:
+            remaining = None if self.max_count is None else self.max_count - total
+            try:
+                polled = rx.poll(emit, limit=remaining, follow=follow)
+            except Stopped:
+                break  # the unacknowledged message stays for the next run
+            if self.read_receipts:
+                self._receipts(rx)
+            for exc in polled.failures:
+                if not follow:
+                    raise exc
+                if self.verbose:
+                    err(f"sessioncli: poll failed, retrying: {exc.message}")
+            if follow and polled.failures and rx.health.failed():
+                err(
+                    f"sessioncli: warning: {rx.health.in_a_row} polls in a row failed;"
+                    f" not receiving: {polled.failures[0].message}"
+                )
+            elif follow and not polled.failures and rx.health.answered():
+                err("sessioncli: polls succeed again; receiving")
+            if self.verbose and follow:
+                _report_sources(rx)
+            total += polled.emitted
+            if polled.emitted:
+                last_new = time.monotonic()
+            if not follow or stop.is_set():
+                break
+            if self.max_count is not None and total >= self.max_count:
+                break
+            if self.timeout is not None and time.monotonic() - last_new >= self.timeout:
+                break
+            if stop.wait(self.interval):
+                break
+            if watch_stdout and _stdout_gone():
+                break  # the reader left while we were idle: release the lock now
+
+    def _receipts(self, rx: Any) -> None:
+        for sender, why in rx.send_read_receipts().items():
+            if not self.quiet:
+                err(
+                    f"sessioncli: warning: read receipt to {sender[:10]}… not sent (retried next run): {why}"
+                )

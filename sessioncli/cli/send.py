@@ -46,15 +46,6 @@ def check_argv_text(value: str, what: str) -> str:
     return value
 
 
-def check_display_name(name: str) -> str:
-    """A display name we send: valid UTF-8 without control characters (they would reach, and
-    could rewrite, the other side's terminal)."""
-    check_argv_text(name, "the display name")
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
-        raise UsageError(f"invalid display name {name!a}: it holds control characters")
-    return name
-
-
 def read_stdin_file(limit: int) -> bytes:
     """The bytes of one attachment piped on stdin (checked for size and emptiness later)."""
     if sys.stdin is None or sys.stdin.isatty():
@@ -148,14 +139,8 @@ def send(
 ) -> None:
     """Send a message. Silent on success; exit 3 if only some recipients got it."""
     g = get_globals(ctx)
-    from sessioncli.core import context, dispatch, recipients, settings
-    from sessioncli.core import disappear as disappear_core
-    from sessioncli.core import send as send_core
+    from sessioncli import api
 
-    words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
-    if not words:
-        raise UsageError("no recipient given")
-    targets = recipients.parse_targets(words, via=via)
     used = [
         flag
         for flag, value in (
@@ -166,7 +151,10 @@ def send(
         )
         if value
     ]
-    dispatch.check_supported(targets, options=used)
+    words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
+    if not words:
+        raise UsageError("no recipient given")
+    targets = api.parse_recipients(words, via=via, options=used)
 
     attach = list(attach or [])
     if attach.count("-") > 1 or ("-" in attach and (message is None or message == "-")):
@@ -179,63 +167,58 @@ def send(
         body = read_stdin_message()
     else:
         body = check_argv_text(message, "MESSAGE")
-    from sessioncli.core import attachments as attachments_core
-
-    stdin_file = read_stdin_file(attachments_core.MAX_FILE_BYTES) if "-" in attach else None
-    files = attachments_core.read_files(attach, stdin_file)
-    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
-    resolved = context.resolve(opts)
-    display_name = name or settings.pick(
-        None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
+    stdin_file = read_stdin_file(api.MAX_ATTACHMENT_BYTES) if "-" in attach else None
+    files = api.read_attachments(attach, stdin_file)
+    client = api.Client(
+        profile=g.profile,
+        network=g.network,
+        identity_file=g.identity_file,
+        proxy=g.proxy,
+        timeout=timeout,
     )
-    if display_name is not None:
-        check_display_name(display_name)
-    expiration = disappear_core.parse(disappear, disappear_after) if disappear else None
-    disappear_core.check_no_ttl(expiration, ttl)
-    ttl_ms = disappear_core.store_ttl_ms(expiration, settings.resolve_ttl_ms(ttl, resolved.config))
-    if not files:
-        send_core.check_body(body)
-    send_core.check_fits(body, display_name)
-    from sessioncli.core import avatar as avatar_core
-
-    avatar_file = avatar_core.read_avatar(avatar or resolved.config.avatar)
+    draft = client.compose(
+        targets,
+        body,
+        ttl=ttl,
+        display_name=name,
+        sync_copy=not no_sync,
+        files=files,
+        avatar=avatar,
+        reply_to=reply_to,
+        disappear=disappear,
+        disappear_after=disappear_after,
+    )
 
     if via_daemon or os.environ.get("SESSIONCLI_SOCKET"):
-        _send_via_daemon(words, body, ttl, name, json_out, quiet=g.quiet)
+        if attach or avatar:
+            raise UsageError(
+                f"{'--attach' if attach else '--avatar'} cannot be used with --daemon: "
+                "the daemon reads no files for its clients"
+            )
+        params: dict[str, object] = {"recipient": words, "message": body}
+        for key, value in (
+            ("ttl", ttl),
+            ("name", name),
+            ("via", via),
+            ("replyTo", reply_to),
+            ("disappear", disappear),
+        ):
+            if value:
+                params[key] = value
+        if disappear:
+            params["disappearAfter"] = disappear_after
+        if no_sync:
+            params["sync"] = False
+        _send_via_daemon(params, len(words), json_out)
         return
-    identity = context.load_identity(opts)
-    net = context.open_network(resolved)
     started = time.monotonic()
-    try:
-        folder = context.state_folder(resolved, identity.session_id)
-        # Community posts upload their files to each room (core/community_send.py); the file
-        # server is used only when another kind of recipient needs the files.
-        from sessioncli.core import community_send
-
-        fs_files = files if any(t.source != "community" for t in targets) else []
-        pointers, picture = attachments_core.upload_for_send(net, fs_files, avatar_file, folder)
-        results = dispatch.send(
-            dispatch.SendContext(identity, net, folder),
-            targets,
-            dispatch.Outgoing(
-                body,
-                ttl_ms,
-                display_name,
-                sync_copy=not no_sync,
-                attachments=tuple(pointers),
-                profile_picture=picture,
-                reply_to=reply_to,
-                disappear=expiration,
-                extra={community_send.ROOM_FILES: tuple(files)} if files else {},
-            ),
-        )
+    with client:
+        results = client.send_draft(draft)
         if g.verbose:
             from sessioncli.cli import _verbose
 
             _verbose.sent(results, (time.monotonic() - started) * 1000)
-            _verbose.paths(net)
-    finally:
-        net.close()
+            _verbose.paths(client)
 
     for r in results:
         label = r.label
@@ -247,9 +230,8 @@ def send(
                     f"sessioncli: warning: {label} has not approved you yet: this lands in their "
                     "message requests, and phones notify only once for unapproved senders"
                 )
-        stored_on = getattr(r, "stored_on", None)  # swarm sends (DMs) say which members hold it
-        if g.verbose and r.ok and stored_on is not None:
-            held = len(stored_on)
+        if g.verbose and r.ok and r.stored_on is not None:  # swarm sends (DMs) say who holds it
+            held = len(r.stored_on)
             err(
                 f"sessioncli: {label}: stored on {held} swarm member(s)"
                 + (" only: the others did not confirm it in time" if held == 1 else "")
@@ -258,23 +240,16 @@ def send(
             err(f"sessioncli: error: {label}: {r.error}")
     if json_out:
         several = len(results) > 1 or len(words) > 1
-        emit_json([r.to_json() for r in results] if several else results[0].to_json())
-    code = dispatch.overall_exit(results)
+        emit_json([r.data for r in results] if several else results[0].data)
+    code = api.exit_code(results)
     if code:
         raise typer.Exit(int(code))
 
 
-def _send_via_daemon(
-    words: list[str], body: str, ttl: str | None, name: str | None, json_out: bool, *, quiet: bool
-) -> None:
+def _send_via_daemon(params: dict[str, object], words: int, json_out: bool) -> None:
     """The same send, made by the daemon (its warm paths); the same output and exit codes."""
     from sessioncli.integrations import daemon_client
 
-    params: dict[str, object] = {"recipient": words, "message": body}
-    if ttl:
-        params["ttl"] = ttl
-    if name:
-        params["name"] = name
     try:
         answer = daemon_client.call("send", params)
     except daemon_client.DaemonError as exc:
@@ -285,7 +260,7 @@ def _send_via_daemon(
         if not r.get("ok"):
             err(f"sessioncli: error: {r.get('recipient_name') or r.get('recipient')}: {r['error']}")
     if json_out:
-        emit_json(results if len(results) > 1 or len(words) > 1 else results[0])
+        emit_json(results if len(results) > 1 or words > 1 else results[0])
     if answer["exit_code"]:
         raise typer.Exit(int(answer["exit_code"]))
 

@@ -53,8 +53,7 @@ def webhook(
     g = get_globals(ctx)
     import os
 
-    from sessioncli.api import Client
-    from sessioncli.core import recipients as rcp
+    from sessioncli.api import Client, parse_recipients
     from sessioncli.integrations.http_api import parse_listen
     from sessioncli.integrations.webhook import WebhookConfig, serve
 
@@ -65,7 +64,7 @@ def webhook(
     token = read_token(token_file) or os.environ.get("SESSIONCLI_WEBHOOK_TOKEN") or None
     host, port = parse_listen(listen, token=token)
     words = [w for item in to for w in item.split(",") if w.strip()]
-    rcp.parse_targets(words)  # refuse a recipient that cannot work before listening
+    parse_recipients(words)  # refuse a recipient that cannot work before listening
 
     def log(line: str) -> None:
         if not g.quiet:

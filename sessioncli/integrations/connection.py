@@ -16,6 +16,7 @@ from sessioncli.integrations import rpc
 
 if TYPE_CHECKING:
     from sessioncli.integrations.daemon import Daemon
+    from sessioncli.integrations.hub import SubscribeOptions
 
 
 class Connection:
@@ -42,12 +43,16 @@ class Connection:
             rpc.notification_line("receive", {"subscription": sid, "message": record})
         )
 
-    def _subscribe(self) -> int:
-        sid = self.daemon.hub.subscribe(self._deliver)
+    def subscribe(self, opts: SubscribeOptions) -> int:
+        sid = self.daemon.hub.subscribe(self._deliver, opts)
         self._subscriptions.add(sid)
         return sid
 
-    def _unsubscribe(self, sid: int) -> bool:
+    def drain(self, opts: SubscribeOptions, timeout: float) -> int:
+        """The `receive` method: what one poll finds, as notifications, before the answer."""
+        return self.daemon.hub.drain(self._deliver, opts, timeout)
+
+    def unsubscribe(self, sid: int) -> bool:
         if sid not in self._subscriptions:
             return False
         self._subscriptions.discard(sid)
@@ -67,7 +72,7 @@ class Connection:
                     break
                 if not line.strip():
                     continue
-                answer = self.daemon.handle(line, self._subscribe, self._unsubscribe)
+                answer = self.daemon.handle(line, self)
                 if answer is not None:
                     self.write(answer)
         except OSError:

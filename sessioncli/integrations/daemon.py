@@ -15,11 +15,22 @@ import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sessioncli.api import Client, ConfigError, TemporaryFailure
+from sessioncli.api import Client, ConfigError, Error, TemporaryFailure
 from sessioncli.integrations import rpc
-from sessioncli.integrations.hub import ReceiveHub
+from sessioncli.integrations.hub import ReceiveHub, SubscribeOptions
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class Peer(Protocol):
+        """Who sent a request: what subscriptions mean on its transport."""
+
+        def subscribe(self, opts: SubscribeOptions) -> int: ...
+        def unsubscribe(self, sid: int) -> bool: ...
+        def drain(self, opts: SubscribeOptions, timeout: float) -> int: ...
+
 
 SD_LISTEN_FDS_START = 3
 
@@ -121,9 +132,7 @@ class Daemon:
         with self._idle:
             self._idle.wait_for(lambda: self._busy == 0, timeout=self.grace)
 
-    def handle(
-        self, line: bytes, subscribe: Callable[[], int], unsubscribe: Callable[[int], bool]
-    ) -> bytes | None:
+    def handle(self, line: bytes, peer: Peer) -> bytes | None:
         """One request line → one response line (None for a notification)."""
         rid: Any = None
         try:
@@ -131,22 +140,32 @@ class Daemon:
             rid = request.id
             if self.stopping.is_set():
                 raise rpc.RpcFault(rpc.SESSION_ERROR, "the daemon is stopping", {"exit_code": 75})
-            if request.method == "subscribeReceive":
-                result: Any = subscribe()
-            elif request.method == "unsubscribeReceive":
-                sub = request.params.get("subscription")
-                if isinstance(sub, bool) or not isinstance(sub, int):
-                    raise rpc.RpcFault(rpc.INVALID_PARAMS, "params.subscription must be an integer")
-                result = unsubscribe(sub)
-            else:
-                with self.in_flight():
-                    result = self.methods.call(request)
+            result = self._dispatch(request, peer)
         except rpc.RpcFault as fault:
             return rpc.error_line(rid, fault)
+        except Error as exc:
+            return rpc.error_line(rid, rpc.fault_of(exc))
         except Exception as exc:  # a bug answers as one, without a secret or a traceback
             self.log(f"internal error: {type(exc).__name__}")
             return rpc.error_line(rid, rpc.RpcFault(rpc.INTERNAL_ERROR, "internal error"))
         return None if request.notification else rpc.result_line(rid, result)
+
+    def _dispatch(self, request: rpc.Request, peer: Peer) -> Any:
+        if request.method == "subscribeReceive":
+            return peer.subscribe(SubscribeOptions.from_params(request.params))
+        if request.method == "unsubscribeReceive":
+            sub = request.params.get("subscription")
+            if isinstance(sub, bool) or not isinstance(sub, int):
+                raise rpc.RpcFault(rpc.INVALID_PARAMS, "params.subscription must be an integer")
+            return peer.unsubscribe(sub)
+        if request.method == "receive":
+            opts = SubscribeOptions.from_params(request.params)
+            wait = request.params.get("timeout", 60)
+            if isinstance(wait, bool) or not isinstance(wait, int | float) or wait <= 0:
+                raise rpc.RpcFault(rpc.INVALID_PARAMS, "params.timeout must be positive seconds")
+            return {"received": peer.drain(opts, float(wait))}
+        with self.in_flight():
+            return self.methods.call(request)
 
     # --- the Unix socket -------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from sessioncli.integrations import rpc
 
 if TYPE_CHECKING:
     from sessioncli.integrations.daemon import Daemon
+    from sessioncli.integrations.hub import SubscribeOptions
 
 
 def parse_listen(text: str, *, token: str | None) -> tuple[str, int]:
@@ -84,11 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(413, b'{"error":"body missing or too large"}\n')
             return
         body = self.rfile.read(int(length))
-        answer = self.daemon_ref.handle(body, self._no_subscribe, lambda _s: False)
+        answer = self.daemon_ref.handle(body, _NoStream())
         self._reply(200, answer or b"")
-
-    def _no_subscribe(self) -> int:
-        raise rpc.RpcFault(rpc.INVALID_REQUEST, "subscribe with GET /api/v1/events")
 
     def _events(self) -> None:
         self.send_response(200)
@@ -123,6 +121,19 @@ class _Handler(BaseHTTPRequestHandler):
                         gone.set()
         finally:
             self.daemon_ref.hub.unsubscribe(sid)
+
+
+class _NoStream:
+    """POST /api/v1/rpc answers once: no notifications, so no subscriptions (use the events)."""
+
+    def subscribe(self, _opts: SubscribeOptions) -> int:
+        raise rpc.RpcFault(rpc.INVALID_REQUEST, "subscribe with GET /api/v1/events")
+
+    def unsubscribe(self, _sid: int) -> bool:
+        return False
+
+    def drain(self, _opts: SubscribeOptions, _timeout: float) -> int:
+        raise rpc.RpcFault(rpc.INVALID_REQUEST, "receive streams: use the Unix socket")
 
 
 def start_http(daemon: Daemon, host: str, port: int, token: str | None) -> ThreadingHTTPServer:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessioncli import __version__
-from sessioncli.api import Client, Error, UsageError, exit_code
+from sessioncli.api import Client, Error, UsageError, exit_code, parse_recipients
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -136,7 +136,28 @@ class Methods:
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, str | int)):
             raise RpcFault(INVALID_PARAMS, "params.ttl must be a duration string or milliseconds")
         name = _text(params, "name", required=False)
-        results = self.client.send(recipients, message, ttl=ttl, display_name=name)
+        reply_to = _text(params, "replyTo", required=False)
+        disappear = _text(params, "disappear", required=False)
+        after = _text(params, "disappearAfter", required=False) or "send"
+        sync = params.get("sync", True)
+        if not isinstance(sync, bool):
+            raise RpcFault(INVALID_PARAMS, "params.sync must be true or false")
+        used = [
+            flag for flag, value in (("--reply-to", reply_to), ("--disappear", disappear)) if value
+        ]
+        targets = parse_recipients(
+            recipients, via=_text(params, "via", required=False), options=used
+        )
+        results = self.client.send(
+            targets,
+            message,
+            ttl=ttl,
+            display_name=name,
+            sync_copy=sync,
+            reply_to=reply_to,
+            disappear=disappear,
+            disappear_after=after,
+        )
         return {"results": [r.data for r in results], "exit_code": exit_code(results)}
 
     def list_contacts(self, _params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -137,19 +137,14 @@ def map_address(address: str, aliases: dict[str, str]) -> str | None:
 
 
 def resolve_recipients(addresses: list[str], aliases: dict[str, str]) -> list[str]:
-    from sessioncli.api import UsageError
-    from sessioncli.core import recipients as rcp
+    from sessioncli.api import is_recipient
 
     words: list[str] = []
     for address in addresses:
         mapped = map_address(address, aliases)
         if mapped is None:
             local = address.strip().strip("<>").split("@", 1)[0]
-            try:
-                rcp.parse_target(local)
-                mapped = local
-            except UsageError:
-                mapped = aliases.get("*")
+            mapped = local if is_recipient(local) else aliases.get("*")
         if mapped is None:
             raise SendmailError(
                 f"address {address!r} maps to no Session recipient "
@@ -191,8 +186,7 @@ def _warn(line: str) -> None:
 
 
 def run(argv: Sequence[str]) -> int:
-    from sessioncli.api import Error
-    from sessioncli.core import settings
+    from sessioncli.api import Error, sendmail_settings
 
     try:
         args = parse_args(argv)
@@ -202,10 +196,10 @@ def run(argv: Sequence[str]) -> int:
         if len(raw) > _MAX_STDIN:
             raise SendmailError("message larger than 10 MB", 2)
         text, header_addresses = message_text(raw)
-        config = settings.load_config()
+        aliases, max_chars = sendmail_settings()
         addresses = args.recipients + (header_addresses if args.from_headers else [])
-        words = resolve_recipients(addresses, config.sendmail_aliases)
-        limit = args.max_chars or config.sendmail_max_chars or 2000
+        words = resolve_recipients(addresses, aliases)
+        limit = args.max_chars or max_chars or 2000
         body = truncate(text, limit) if text.strip() else "(empty message)"
         return _send(words, body)
     except SendmailError as exc:

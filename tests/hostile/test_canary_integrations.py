@@ -114,6 +114,7 @@ def test_front_doors_never_show_a_secret(devnet: Any, private_dirs: Path) -> Non
             {"jsonrpc": "2.0", "method": "status", "id": 3},
             {"jsonrpc": "2.0", "method": "listContacts", "id": 4},
             {"jsonrpc": "2.0", "method": "subscribeReceive", "id": 5},
+            {"jsonrpc": "2.0", "method": "receive", "params": {"kinds": ["text"]}, "id": 6},
         ):
             with socket.socket(socket.AF_UNIX) as s:
                 s.settimeout(60)
@@ -138,6 +139,16 @@ def test_front_doors_never_show_a_secret(devnet: Any, private_dirs: Path) -> Non
         )
         assert mail.returncode == 0, mail.stderr
         outputs += [mail.stdout, mail.stderr]
+        through = subprocess.run(  # `receive --daemon`: what the CLI prints from the daemon
+            [sys.executable, "-m", "sessioncli", "receive", "--json", "--daemon"],
+            env={**env, "SESSIONCLI_SOCKET": str(sock)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert through.returncode == 0, through.stderr
+        outputs += [through.stdout, through.stderr]
     finally:
         for proc in (daemon, hook):
             proc.terminate()
