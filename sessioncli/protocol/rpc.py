@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sessioncli.protocol import crypto
@@ -83,6 +84,10 @@ def sign_string(ed25519_secret: bytes, text: str) -> str:
     return base64.b64encode(crypto.sign(ed25519_secret, text.encode("ascii"))).decode("ascii")
 
 
+RequestSigner = Callable[[str], Mapping[str, Any]]
+"""The auth params (pubkey, signature, ...) for a signed string: a user's, or a group's."""
+
+
 def _auth(identity: Identity, signed: str) -> dict[str, Any]:
     return {
         "pubkey": identity.session_id,
@@ -110,18 +115,34 @@ def build_store(
     )
 
 
-def build_retrieve(
-    identity: Identity,
+def signed_store(
+    sign: RequestSigner, data_b64: str, *, namespace: int, ttl_ms: int, timestamp_ms: int
+) -> RpcRequest:
+    """An authenticated store ("store" + ns + timestamp; desktop sends `timestamp` only)."""
+    return RpcRequest(
+        "store",
+        {
+            "namespace": namespace,
+            "timestamp": timestamp_ms,
+            "ttl": ttl_ms,
+            "data": data_b64,
+            **sign(store_string(namespace, timestamp_ms)),
+        },
+    )
+
+
+def signed_retrieve(
+    sign: RequestSigner,
     *,
+    namespace: int,
     timestamp_ms: int,
-    namespace: int = 0,
     last_hash: str | None = None,
     max_count: int | None = None,
 ) -> RpcRequest:
     params: dict[str, Any] = {
         "namespace": namespace,
         "timestamp": timestamp_ms,
-        **_auth(identity, retrieve_string(namespace, timestamp_ms)),
+        **sign(retrieve_string(namespace, timestamp_ms)),
     }
     if last_hash:
         params["last_hash"] = last_hash
@@ -130,10 +151,30 @@ def build_retrieve(
     return RpcRequest("retrieve", params)
 
 
-def build_delete(identity: Identity, hashes: Sequence[str]) -> RpcRequest:
-    return RpcRequest(
-        "delete", {"messages": list(hashes), **_auth(identity, delete_string(hashes))}
+def signed_delete(sign: RequestSigner, hashes: Sequence[str]) -> RpcRequest:
+    return RpcRequest("delete", {"messages": list(hashes), **sign(delete_string(hashes))})
+
+
+def build_retrieve(
+    identity: Identity,
+    *,
+    timestamp_ms: int,
+    namespace: int = 0,
+    last_hash: str | None = None,
+    max_count: int | None = None,
+) -> RpcRequest:
+    """A retrieve signed by the account's own Ed25519 key."""
+    return signed_retrieve(
+        partial(_auth, identity),
+        namespace=namespace,
+        timestamp_ms=timestamp_ms,
+        last_hash=last_hash,
+        max_count=max_count,
     )
+
+
+def build_delete(identity: Identity, hashes: Sequence[str]) -> RpcRequest:
+    return signed_delete(partial(_auth, identity), hashes)
 
 
 def build_get_swarm(pubkey: str) -> RpcRequest:
