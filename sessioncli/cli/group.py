@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from sessioncli.cli._errors import cli_errors, err
-from sessioncli.cli._output import emit_json, emit_line, emit_rows
+from sessioncli.cli._listing import emit_json_or_rows, list_when_bare
+from sessioncli.cli._output import emit_json, emit_line
 from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
 
 if TYPE_CHECKING:
@@ -93,12 +94,6 @@ def _show(view: GroupView, json_out: bool, quiet: bool) -> None:
 def _run(ctx: typer.Context, timeout: float | None, fn: Callable[[GroupContext], T]) -> T:
     with _group_context(ctx, timeout) as gctx:
         return fn(gctx)
-
-
-@group_app.callback()
-def group_main(ctx: typer.Context) -> None:
-    if ctx.invoked_subcommand is None:
-        list_cmd(ctx, json_out=False)
 
 
 @group_app.command("create")
@@ -247,10 +242,11 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     from sessioncli.core import groups
 
     views = _run_offline(ctx, groups.list_groups)
-    if json_out:
-        emit_json([v.to_json() for v in views])
-        return
-    emit_rows(["NAME", "GROUP ID", "ROLE", "MEMBERS", "KEY GEN"], _rows(views))
+    headers = ["NAME", "GROUP ID", "ROLE", "MEMBERS", "KEY GEN"]
+    emit_json_or_rows(json_out, [v.to_json() for v in views], headers, _rows(views))
+
+
+list_when_bare(group_app, list_cmd)
 
 
 def _run_offline(ctx: typer.Context, fn: Callable[[GroupContext], T]) -> T:
