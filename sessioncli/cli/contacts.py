@@ -197,20 +197,17 @@ def _request_cmd(ctx: typer.Context, peer: str, action: str, json_out: bool) -> 
 
     g = get_globals(ctx)
     sid, _name = contacts.resolve_recipient(peer)
-    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy)
-    resolved = context.resolve(opts)
-    identity = context.load_identity(opts)
-    folder = context.state_folder(resolved, identity.session_id)
+    account = context.open_account(g.options())
     if action == "accept":
-        net = context.open_network(resolved)
+        net = context.open_network(account.resolved)
         try:
             change = requests.accept(
-                identity,
+                account.identity,
                 net,
-                folder,
+                account.folder,
                 sid,
                 display_name=settings.pick(
-                    None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
+                    None, "SESSIONCLI_DISPLAY_NAME", account.resolved.config.display_name
                 ),
                 ttl_ms=settings.DEFAULT_TTL_MS,
             )
@@ -221,7 +218,7 @@ def _request_cmd(ctx: typer.Context, peer: str, action: str, json_out: bool) -> 
             "decline": requests.decline,
             "block": requests.block,
             "unblock": requests.unblock,
-        }[action](folder, sid)
+        }[action](account.folder, sid)
     if json_out:
         emit_json(change.to_json())
 
