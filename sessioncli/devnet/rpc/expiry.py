@@ -14,10 +14,9 @@ from sessioncli.devnet import crypto
 from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.rpc import fields as f
 from sessioncli.devnet.rpc.auth import (
-    SIGNATURE_TOLERANCE_MS,
     Access,
-    check_window,
     require_signature,
+    require_timely_signature,
     signed,
     window_ms,
 )
@@ -153,19 +152,13 @@ def run_get_expiries(
     node: Node, net: Network, req: GetExpiries, params: dict[str, Any], forwarded: bool
 ) -> dict[str, Any]:
     check_swarm(node, net, req.pubkey)
-    check_window(
-        node,
-        req.timestamp,
-        SIGNATURE_TOLERANCE_MS,
-        "get_expiries timestamp too far from current time",
-    )
-    require_signature(
+    require_timely_signature(
         node,
         req.pubkey,
         req.auth,
         Access.READ,
-        "get_expiries signature verification failed",
         "get_expiries",
+        req.timestamp,
         req.timestamp,
         *req.messages,
     )
