@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from sessioncli import __version__
 from sessioncli.cli import _typer_plain
+
+if TYPE_CHECKING:
+    from sessioncli.core import context
 
 _typer_plain.install()  # before any value is processed: keeps pydantic out of start-up
 
@@ -142,6 +145,12 @@ class Globals:
     proxy: str | None = None
     quiet: bool = False
     verbose: int = 0
+
+    def options(self, timeout: float | None = None) -> context.Options:
+        """The plain values core/context.py builds a command's identity and network from."""
+        from sessioncli.core import context
+
+        return context.Options(self.profile, self.network, self.identity_file, self.proxy, timeout)
 
 
 def get_globals(ctx: typer.Context) -> Globals:

@@ -39,17 +39,14 @@ def fetch(
     from sessioncli.errors import UsageError
 
     g = get_globals(ctx)
-    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
-    resolved = context.resolve(opts)
-    identity = context.load_identity(opts)
-    folder = context.state_folder(resolved, identity.session_id)
-    pointers = attachment_files.PointerStore(folder).get(message_hash)
+    account = context.open_account(g.options(timeout))
+    pointers = attachment_files.PointerStore(account.folder).get(message_hash)
     if pointers is None:
         raise UsageError(
             f"no attachments known for message {message_hash!r}",
             hints=("receive keeps the pointers of messages with attachments for three weeks",),
         )
-    net = context.open_network(resolved)
+    net = context.open_network(account.resolved)
     try:
         results = attachment_files.fetch_all(net, pointers, Path(directory).expanduser())
     finally:

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from sessioncli.cli._errors import cli_errors
-from sessioncli.cli._output import emit_json, emit_rows
+from sessioncli.cli._listing import emit_fields, emit_json_or_rows, list_when_bare
+from sessioncli.cli._output import emit_json
 from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
 
 community_app = typer.Typer(
@@ -19,12 +20,6 @@ community_app = typer.Typer(
 app.add_typer(community_app)
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Our name for the community.")]
-
-
-@community_app.callback()
-def community_main(ctx: typer.Context) -> None:
-    if ctx.invoked_subcommand is None:
-        list_cmd(ctx, json_out=False)
 
 
 @community_app.command("add")
@@ -75,10 +70,11 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     from sessioncli.core import communities
 
     items = [c.to_json() for c in communities.list_communities()]
-    if json_out:
-        emit_json(items)
-        return
-    emit_rows(["NAME", "ROOM", "URL"], [[i["name"], i["room_name"], i["url"]] for i in items])
+    rows = [[i["name"], i["room_name"], i["url"]] for i in items]
+    emit_json_or_rows(json_out, items, ["NAME", "ROOM", "URL"], rows)
+
+
+list_when_bare(community_app, list_cmd)
 
 
 @community_app.command("show")
@@ -101,10 +97,7 @@ def show_cmd(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> No
         )
     except SessionCliError:
         item["our_id"] = None
-    if json_out:
-        emit_json(item)
-        return
-    emit_rows(["FIELD", "VALUE"], [[k, "-" if v is None else v] for k, v in item.items()])
+    emit_fields(json_out, item, lambda v: "-" if v is None else v)
 
 
 @community_app.command("remove")

@@ -8,7 +8,8 @@ import typer
 
 from sessioncli.cli._complete import complete_contact_name as complete_contact_name  # typer-free
 from sessioncli.cli._errors import cli_errors
-from sessioncli.cli._output import emit_json, emit_rows
+from sessioncli.cli._listing import emit_fields, emit_json_or_rows, list_when_bare
+from sessioncli.cli._output import emit_json
 from sessioncli.cli.app import JsonOpt, app, get_globals
 
 contacts_app = typer.Typer(
@@ -58,12 +59,6 @@ def _state_word(value: object) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
-@contacts_app.callback()
-def contacts_main(ctx: typer.Context) -> None:
-    if ctx.invoked_subcommand is None:
-        list_cmd(ctx, json_out=False)
-
-
 @contacts_app.command("list")
 @cli_errors
 def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
@@ -72,21 +67,19 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
     convs = _approval(ctx)
     items = [_as_json(c, convs) for c in contacts.list_contacts()]
-    if json_out:
-        emit_json(items)
-        return
-    emit_rows(
-        ["NAME", "SESSION ID", "WE APPROVED", "THEY APPROVED"],
+    rows = [
         [
-            [
-                i["name"],
-                i["session_id"],
-                _state_word(i["approved_by_us"]),
-                _state_word(i["approved_us"]),
-            ]
-            for i in items
-        ],
-    )
+            i["name"],
+            i["session_id"],
+            _state_word(i["approved_by_us"]),
+            _state_word(i["approved_us"]),
+        ]
+        for i in items
+    ]
+    emit_json_or_rows(json_out, items, ["NAME", "SESSION ID", "WE APPROVED", "THEY APPROVED"], rows)
+
+
+list_when_bare(contacts_app, list_cmd)
 
 
 @contacts_app.command("add")
@@ -170,13 +163,7 @@ def show_cmd(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> No
     """Show one contact."""
 
     item = _as_json(_get_or_suggest(name), _approval(ctx))
-    if json_out:
-        emit_json(item)
-        return
-    emit_rows(
-        ["FIELD", "VALUE"],
-        [[k, _state_word(v) if v is None or isinstance(v, bool) else v] for k, v in item.items()],
-    )
+    emit_fields(json_out, item, lambda v: _state_word(v) if v is None or isinstance(v, bool) else v)
 
 
 # --- message requests (issue 15) ------------------------------------------------------------
@@ -210,20 +197,17 @@ def _request_cmd(ctx: typer.Context, peer: str, action: str, json_out: bool) -> 
 
     g = get_globals(ctx)
     sid, _name = contacts.resolve_recipient(peer)
-    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy)
-    resolved = context.resolve(opts)
-    identity = context.load_identity(opts)
-    folder = context.state_folder(resolved, identity.session_id)
+    account = context.open_account(g.options())
     if action == "accept":
-        net = context.open_network(resolved)
+        net = context.open_network(account.resolved)
         try:
             change = requests.accept(
-                identity,
+                account.identity,
                 net,
-                folder,
+                account.folder,
                 sid,
                 display_name=settings.pick(
-                    None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name
+                    None, "SESSIONCLI_DISPLAY_NAME", account.resolved.config.display_name
                 ),
                 ttl_ms=settings.DEFAULT_TTL_MS,
             )
@@ -234,7 +218,7 @@ def _request_cmd(ctx: typer.Context, peer: str, action: str, json_out: bool) -> 
             "decline": requests.decline,
             "block": requests.block,
             "unblock": requests.unblock,
-        }[action](folder, sid)
+        }[action](account.folder, sid)
     if json_out:
         emit_json(change.to_json())
 

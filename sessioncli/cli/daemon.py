@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from pathlib import Path
@@ -11,21 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from sessioncli.cli._errors import cli_errors, err
+from sessioncli.cli._serving import read_token
 from sessioncli.cli.app import app, get_globals
-from sessioncli.errors import ConfigError, UsageError
-
-
-def read_token(token_file: str | None) -> str | None:
-    """The HTTP bearer token: from a file (first line) or $SESSIONCLI_DAEMON_TOKEN; never argv."""
-    if token_file:
-        try:
-            text = Path(token_file).read_text("utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read token file {token_file}: {exc}") from None
-        if not text:
-            raise ConfigError(f"token file {token_file} is empty")
-        return text.splitlines()[0]
-    return os.environ.get("SESSIONCLI_DAEMON_TOKEN") or None
+from sessioncli.errors import UsageError
 
 
 @app.command()
@@ -77,7 +64,7 @@ def daemon(
             gid = grp.getgrnam(socket_group).gr_gid
         except KeyError:
             raise UsageError(f"unknown group {socket_group!r}") from None
-    token = read_token(token_file)
+    token = read_token(token_file, "SESSIONCLI_DAEMON_TOKEN")
     listen = None
     if http:
         from sessioncli.integrations.http_api import parse_listen

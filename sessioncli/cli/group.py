@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from sessioncli.cli._errors import cli_errors, err
-from sessioncli.cli._output import emit_json, emit_line, emit_rows
+from sessioncli.cli._listing import emit_json_or_rows, list_when_bare
+from sessioncli.cli._output import emit_json, emit_line
 from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
 
 if TYPE_CHECKING:
@@ -44,14 +45,11 @@ def _group_context(ctx: typer.Context, timeout: float | None) -> Iterator[GroupC
     from sessioncli.core.groups import GroupContext
 
     g = get_globals(ctx)
-    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
-    resolved = context.resolve(opts)
-    identity = context.load_identity(opts)
-    folder = context.state_folder(resolved, identity.session_id)
-    name = settings.pick(None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name)
-    net = context.open_network(resolved)
+    account = context.open_account(g.options(timeout))
+    name = settings.pick(None, "SESSIONCLI_DISPLAY_NAME", account.resolved.config.display_name)
+    net = context.open_network(account.resolved)
     try:
-        yield GroupContext(identity, NetGroupSwarm(net), folder, name)
+        yield GroupContext(account.identity, NetGroupSwarm(net), account.folder, name)
     finally:
         net.close()
 
@@ -95,10 +93,14 @@ def _run(ctx: typer.Context, timeout: float | None, fn: Callable[[GroupContext],
         return fn(gctx)
 
 
-@group_app.callback()
-def group_main(ctx: typer.Context) -> None:
-    if ctx.invoked_subcommand is None:
-        list_cmd(ctx, json_out=False)
+def _run_and_show(
+    ctx: typer.Context,
+    timeout: float | None,
+    json_out: bool,
+    fn: Callable[[GroupContext], GroupView],
+) -> None:
+    """Run a group change on the network and print the group as it now is."""
+    _show(_run(ctx, timeout, fn), json_out, get_globals(ctx).quiet)
 
 
 @group_app.command("create")
@@ -122,8 +124,9 @@ def create_cmd(
 
     names.check_name(name, kind=KIND)  # bad input fails before the identity and the network
     ids = _member_ids(member or [])
-    view = _run(ctx, timeout, lambda g: groups.create(g, name, ids, description=description))
-    _show(view, json_out, get_globals(ctx).quiet)
+    _run_and_show(
+        ctx, timeout, json_out, lambda g: groups.create(g, name, ids, description=description)
+    )
 
 
 @group_app.command("add")
@@ -139,8 +142,7 @@ def add_cmd(
     from sessioncli.core import groups
 
     ids = _member_ids(members)
-    view = _run(ctx, timeout, lambda g: groups.add_members(g, name, ids))
-    _show(view, json_out, get_globals(ctx).quiet)
+    _run_and_show(ctx, timeout, json_out, lambda g: groups.add_members(g, name, ids))
 
 
 @group_app.command("remove")
@@ -156,8 +158,7 @@ def remove_cmd(
     from sessioncli.core import groups
 
     ids = _member_ids(members)
-    view = _run(ctx, timeout, lambda g: groups.remove_members(g, name, ids))
-    _show(view, json_out, get_globals(ctx).quiet)
+    _run_and_show(ctx, timeout, json_out, lambda g: groups.remove_members(g, name, ids))
 
 
 def _invite_id(gctx: GroupContext, text: str) -> str:
@@ -197,8 +198,9 @@ def accept_cmd(
 
     if local_name is not None:
         names.check_name(local_name, kind=KIND)
-    view = _run(ctx, timeout, lambda g: groups.accept(g, _invite_id(g, group), name=local_name))
-    _show(view, json_out, get_globals(ctx).quiet)
+    _run_and_show(
+        ctx, timeout, json_out, lambda g: groups.accept(g, _invite_id(g, group), name=local_name)
+    )
 
 
 @group_app.command("decline")
@@ -211,8 +213,7 @@ def decline_cmd(
     """Forget a pending invite (nothing is sent, as in the apps)."""
     from sessioncli.core import groups
 
-    view = _run(ctx, None, lambda g: groups.decline(g, _invite_id(g, group)))
-    _show(view, json_out, get_globals(ctx).quiet)
+    _run_and_show(ctx, None, json_out, lambda g: groups.decline(g, _invite_id(g, group)))
 
 
 @group_app.command("leave")
@@ -223,8 +224,7 @@ def leave_cmd(
     """Leave a group (the members are told) and forget it here."""
     from sessioncli.core import groups
 
-    view = _run(ctx, timeout, lambda g: groups.leave(g, name))
-    _show(view, json_out, get_globals(ctx).quiet)
+    _run_and_show(ctx, timeout, json_out, lambda g: groups.leave(g, name))
 
 
 def _rows(views: list[GroupView]) -> list[list[Any]]:
@@ -247,10 +247,11 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     from sessioncli.core import groups
 
     views = _run_offline(ctx, groups.list_groups)
-    if json_out:
-        emit_json([v.to_json() for v in views])
-        return
-    emit_rows(["NAME", "GROUP ID", "ROLE", "MEMBERS", "KEY GEN"], _rows(views))
+    headers = ["NAME", "GROUP ID", "ROLE", "MEMBERS", "KEY GEN"]
+    emit_json_or_rows(json_out, [v.to_json() for v in views], headers, _rows(views))
+
+
+list_when_bare(group_app, list_cmd)
 
 
 def _run_offline(ctx: typer.Context, fn: Callable[[GroupContext], T]) -> T:
@@ -259,11 +260,8 @@ def _run_offline(ctx: typer.Context, fn: Callable[[GroupContext], T]) -> T:
     from sessioncli.core.groups import GroupContext
 
     g = get_globals(ctx)
-    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, None)
-    resolved = context.resolve(opts)
-    identity = context.load_identity(opts)
-    folder = context.state_folder(resolved, identity.session_id)
-    return fn(GroupContext(identity, _NoSwarm(), folder))
+    account = context.open_account(g.options())
+    return fn(GroupContext(account.identity, _NoSwarm(), account.folder))
 
 
 class _NoSwarm:

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol
 
 import typer
 
 from sessioncli.cli._errors import cli_errors, err
 from sessioncli.cli._output import emit_json
 from sessioncli.cli.app import JsonOpt, TimeoutOpt, app, get_globals
+
+
+class _Outcome(Protocol):
+    """What react and unsend report: a send result or an unsend result."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def exit_code(self) -> int: ...
+    @property
+    def warnings(self) -> Sequence[str]: ...
+
+
+def _report(quiet: bool, result: _Outcome, json_value: dict[str, Any] | None) -> None:
+    """Warnings (unless -q), the JSON asked for, then the error line and its exit code."""
+    if not quiet:
+        for w in result.warnings:
+            err(f"sessioncli: warning: {w}")
+    if json_value is not None:
+        emit_json(json_value)
+    if not result.ok:
+        err(f"sessioncli: error: {result.error}")
+        raise typer.Exit(result.exit_code or 1)
+
 
 HashArg = Annotated[
     str,
@@ -32,20 +59,17 @@ def react(
 
     g = get_globals(ctx)
     react_core.check_emoji(emoji)
-    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
-    resolved = context.resolve(opts)
-    identity = context.load_identity(opts)
-    folder = context.state_folder(resolved, identity.session_id)
+    account = context.open_account(g.options(timeout))
     from sessioncli.core.msgindex import MessageIndex
 
-    MessageIndex(folder).get(msg_hash)  # an unknown hash is refused before the network
-    name = settings.pick(None, "SESSIONCLI_DISPLAY_NAME", resolved.config.display_name)
-    net = context.open_network(resolved)
+    MessageIndex(account.folder).get(msg_hash)  # an unknown hash is refused before the network
+    name = settings.pick(None, "SESSIONCLI_DISPLAY_NAME", account.resolved.config.display_name)
+    net = context.open_network(account.resolved)
     try:
         result = react_core.react(
-            identity,
+            account.identity,
             net,
-            folder,
+            account.folder,
             msg_hash,
             emoji,
             remove=remove,
@@ -54,14 +78,11 @@ def react(
         )
     finally:
         net.close()
-    if not g.quiet:
-        for w in result.warnings:
-            err(f"sessioncli: warning: {w}")
-    if json_out:
-        emit_json({**result.to_json(), "emoji": emoji.strip(), "removed": remove})
-    if not result.ok:
-        err(f"sessioncli: error: {result.error}")
-        raise typer.Exit(result.exit_code or 1)
+    _report(
+        g.quiet,
+        result,
+        {**result.to_json(), "emoji": emoji.strip(), "removed": remove} if json_out else None,
+    )
 
 
 @app.command()
@@ -78,21 +99,13 @@ def unsend(
     from sessioncli.core.msgindex import MessageIndex
 
     g = get_globals(ctx)
-    opts = context.Options(g.profile, g.network, g.identity_file, g.proxy, timeout)
-    resolved = context.resolve(opts)
-    identity = context.load_identity(opts)
-    folder = context.state_folder(resolved, identity.session_id)
-    MessageIndex(folder).get(msg_hash)  # an unknown hash is refused before the network
-    net = context.open_network(resolved)
+    account = context.open_account(g.options(timeout))
+    MessageIndex(account.folder).get(msg_hash)  # an unknown hash is refused before the network
+    net = context.open_network(account.resolved)
     try:
-        result = unsend_core.unsend(identity, net, folder, msg_hash, ttl_ms=settings.DEFAULT_TTL_MS)
+        result = unsend_core.unsend(
+            account.identity, net, account.folder, msg_hash, ttl_ms=settings.DEFAULT_TTL_MS
+        )
     finally:
         net.close()
-    if not g.quiet:
-        for w in result.warnings:
-            err(f"sessioncli: warning: {w}")
-    if json_out:
-        emit_json(result.to_json())
-    if not result.ok:
-        err(f"sessioncli: error: {result.error}")
-        raise typer.Exit(result.exit_code or 1)
+    _report(g.quiet, result, result.to_json() if json_out else None)

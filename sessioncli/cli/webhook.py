@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from sessioncli.cli._errors import cli_errors, err
+from sessioncli.cli._serving import read_token
 from sessioncli.cli.app import app, get_globals
-from sessioncli.cli.daemon import read_token
 from sessioncli.errors import UsageError
 
 _FORMATS = ("alertmanager", "grafana", "text", "json")
@@ -51,8 +51,6 @@ def webhook(
 ) -> None:
     """Turn alert webhooks into Session messages (2xx only once delivered; 503 to retry)."""
     g = get_globals(ctx)
-    import os
-
     from sessioncli.api import Client, parse_recipients
     from sessioncli.integrations.http_api import parse_listen
     from sessioncli.integrations.webhook import WebhookConfig, serve
@@ -61,7 +59,9 @@ def webhook(
         raise UsageError(f"unknown --format {fmt!r}: use {', '.join(_FORMATS)}")
     if field is not None and fmt != "json":
         raise UsageError("--field goes with --format json")
-    token = read_token(token_file) or os.environ.get("SESSIONCLI_WEBHOOK_TOKEN") or None
+    # Only the webhook's own, documented variable: a daemon token in the environment must not
+    # silently open the webhook to whoever holds it.
+    token = read_token(token_file, "SESSIONCLI_WEBHOOK_TOKEN")
     host, port = parse_listen(listen, token=token)
     words = [w for item in to for w in item.split(",") if w.strip()]
     parse_recipients(words)  # refuse a recipient that cannot work before listening

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sessioncli import state
 from sessioncli.core import names
 from sessioncli.core.recipients import Target
-from sessioncli.errors import ConfigError, UsageError
+from sessioncli.errors import UsageError
 from sessioncli.protocol import sogs
 
 if TYPE_CHECKING:
@@ -59,86 +58,59 @@ class Community:
         }
 
 
+def _read(item: Any) -> Community:
+    return Community(
+        str(item["name"]),
+        sogs.parse_community_url(str(item["url"])).canonical,
+        str(item["room_name"]),
+        tuple(str(x) for x in item["capabilities"]),
+        int(item["start_seqno"]),
+        int(item["added_ms"]),
+    )
+
+
+def _write(c: Community) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "url": c.url,
+        "room_name": c.room_name,
+        "capabilities": list(c.capabilities),
+        "start_seqno": c.start_seqno,
+        "added_ms": c.added_ms,
+    }
+
+
+_STORE = names.NameStore(
+    kind=KIND,
+    plural="communities",
+    read=_read,
+    write=_write,
+    name_of=lambda c: c.name,
+    list_command="sessioncli community list",
+    damaged_by=(UsageError,),  # a stored URL that no longer parses
+)
+
+
 def communities_path() -> Path:
-    return state.config_dir() / "communities.json"
-
-
-def _lock_path() -> Path:
-    return state.config_dir() / ".communities.lock"
-
-
-def _damaged(path: Path) -> ConfigError:
-    return ConfigError(
-        f"communities file {path} is damaged",
-        hints=("fix or remove it; sessioncli never rewrites a file it cannot read",),
-    )
-
-
-def _load(path: Path) -> dict[str, Community]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    import json
-
-    try:
-        data: Any = json.loads(raw.decode("utf-8"))
-        out: dict[str, Community] = {}
-        for item in data["communities"]:
-            c = Community(
-                str(item["name"]),
-                sogs.parse_community_url(str(item["url"])).canonical,
-                str(item["room_name"]),
-                tuple(str(x) for x in item["capabilities"]),
-                int(item["start_seqno"]),
-                int(item["added_ms"]),
-            )
-            out[c.name.casefold()] = c
-        return out
-    except (ValueError, KeyError, TypeError, OverflowError, RecursionError, UsageError):
-        raise _damaged(path) from None
-
-
-def _save(path: Path, items: dict[str, Community]) -> None:
-    ordered = sorted(items.values(), key=lambda c: c.name.casefold())
-    state.atomic_write_json(
-        path,
-        {
-            "version": 1,
-            "communities": [
-                {
-                    "name": c.name,
-                    "url": c.url,
-                    "room_name": c.room_name,
-                    "capabilities": list(c.capabilities),
-                    "start_seqno": c.start_seqno,
-                    "added_ms": c.added_ms,
-                }
-                for c in ordered
-            ],
-        },
-    )
+    return _STORE.path()
 
 
 def list_communities() -> list[Community]:
-    return sorted(_load(communities_path()).values(), key=lambda c: c.name.casefold())
+    return _STORE.entries()
 
 
 def get(name: str) -> Community:
-    found = _load(communities_path()).get(name.casefold())
-    if found is None:
-        raise UsageError(f"unknown community {name!r}", hints=("see: sessioncli community list",))
-    return found
+    return _STORE.get(name)
 
 
 def lookup_name(name: str) -> Target | None:
     """The community target of a name (case-insensitive), for sessioncli.core.names."""
-    found = _load(communities_path()).get(name.casefold())
+    found = _STORE.find(name)
     return None if found is None else Target("community", found.url, name=found.name)
 
 
 def all_names() -> list[str]:
-    return [c.name for c in list_communities()]
+    return _STORE.names()
 
 
 def _check_free(name: str, url: str) -> None:
@@ -176,23 +148,13 @@ def join(
         max(0, info.message_sequence - history),
         int(time.time() * 1000),
     )
-    path = communities_path()
-    with names.names_lock(), state.file_lock(_lock_path(), what="the communities file"):
-        items = _load(path)
-        names.claim(name, kind=KIND)
+
+    def refuse_joined_room(items: dict[str, Community]) -> None:
         if any(c.url == community.url for c in items.values()):
             raise UsageError(f"already joined {community.url}")
-        items[name.casefold()] = community
-        _save(path, items)
-    return community
+
+    return _STORE.add(community, refuse=refuse_joined_room)
 
 
 def remove(name: str) -> Community:
-    path = communities_path()
-    with state.file_lock(_lock_path(), what="the communities file"):
-        items = _load(path)
-        found = items.pop(name.casefold(), None)
-        if found is None:
-            raise UsageError(f"unknown community {name!r}")
-        _save(path, items)
-    return found
+    return _STORE.remove(name)

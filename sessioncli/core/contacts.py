@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sessioncli import state
 from sessioncli.core import names
 from sessioncli.core.recipients import Target
 from sessioncli.errors import ConfigError, UsageError
@@ -23,12 +22,29 @@ class Contact:
     added_ms: int
 
 
+def _read(item: Any) -> Contact:
+    return Contact(
+        str(item["name"]), parse_session_id(str(item["session_id"])), int(item["added_ms"])
+    )
+
+
+def _write(c: Contact) -> dict[str, Any]:
+    return {"name": c.name, "session_id": c.session_id, "added_ms": c.added_ms}
+
+
+_STORE = names.NameStore(
+    kind=KIND,
+    plural="contacts",
+    read=_read,
+    write=_write,
+    name_of=lambda c: c.name,
+    list_command="sessioncli contacts list",
+    damaged_by=(InvalidSessionId,),
+)
+
+
 def contacts_path() -> Path:
-    return state.config_dir() / "contacts.json"
-
-
-def _lock_path() -> Path:
-    return state.config_dir() / ".contacts.lock"
+    return _STORE.path()
 
 
 def check_name(name: str) -> str:
@@ -42,106 +58,37 @@ def check_id(text: str) -> str:
         raise UsageError(f"invalid Session ID {text!r}: {exc}") from None
 
 
-def _load(path: Path) -> dict[str, Contact]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    import json
-
-    try:
-        data: Any = json.loads(raw.decode("utf-8"))
-        entries = data["contacts"]
-        out: dict[str, Contact] = {}
-        for item in entries:
-            c = Contact(
-                str(item["name"]), parse_session_id(str(item["session_id"])), int(item["added_ms"])
-            )
-            out[c.name.casefold()] = c
-        return out
-    except (ValueError, KeyError, TypeError, OverflowError, RecursionError, InvalidSessionId):
-        raise ConfigError(
-            f"contacts file {path} is damaged",
-            hints=("fix or remove it; sessioncli never rewrites a file it cannot read",),
-        ) from None
-
-
-def _save(path: Path, contacts: dict[str, Contact]) -> None:
-    items = sorted(contacts.values(), key=lambda c: c.name.casefold())
-    state.atomic_write_json(
-        path,
-        {
-            "version": 1,
-            "contacts": [
-                {"name": c.name, "session_id": c.session_id, "added_ms": c.added_ms} for c in items
-            ],
-        },
-    )
-
-
 def list_contacts() -> list[Contact]:
-    return sorted(_load(contacts_path()).values(), key=lambda c: c.name.casefold())
+    return _STORE.entries()
 
 
 def get(name: str) -> Contact:
-    found = _load(contacts_path()).get(name.casefold())
-    if found is None:
-        raise UsageError(f"unknown contact {name!r}", hints=("see: sessioncli contacts list",))
-    return found
+    return _STORE.get(name)
 
 
 def add(name: str, session_id: str) -> Contact:
     name = check_name(name)
     sid = check_id(session_id)
-    path = contacts_path()
-    with names.names_lock(), state.file_lock(_lock_path(), what="the contacts file"):
-        contacts = _load(path)
-        if name.casefold() in contacts:
-            raise UsageError(f"a contact named {contacts[name.casefold()].name!r} already exists")
-        names.claim(name, kind=KIND)
-        contact = Contact(name, sid, int(time.time() * 1000))
-        contacts[name.casefold()] = contact
-        _save(path, contacts)
-    return contact
+    return _STORE.add(Contact(name, sid, int(time.time() * 1000)))
 
 
 def remove(name: str) -> Contact:
-    path = contacts_path()
-    with state.file_lock(_lock_path(), what="the contacts file"):
-        contacts = _load(path)
-        found = contacts.pop(name.casefold(), None)
-        if found is None:
-            raise UsageError(f"unknown contact {name!r}")
-        _save(path, contacts)
-    return found
+    return _STORE.remove(name)
 
 
 def rename(old: str, new: str) -> Contact:
     new = check_name(new)
-    path = contacts_path()
-    with names.names_lock(), state.file_lock(_lock_path(), what="the contacts file"):
-        contacts = _load(path)
-        found = contacts.pop(old.casefold(), None)
-        if found is None:
-            raise UsageError(f"unknown contact {old!r}")
-        if new.casefold() in contacts:
-            raise UsageError(f"a contact named {contacts[new.casefold()].name!r} already exists")
-        if new.casefold() != old.casefold():
-            names.claim(new, kind=KIND)
-        renamed = Contact(new, found.session_id, found.added_ms)
-        contacts[new.casefold()] = renamed
-        _save(path, contacts)
-    return renamed
+    return _STORE.rename(old, new, lambda c, name: Contact(name, c.session_id, c.added_ms))
 
 
 def lookup_name(name: str) -> Target | None:
     """The DM target of a contact name (case-insensitive), for sessioncli.core.names."""
-    found = _load(contacts_path()).get(name.casefold())
+    found = _STORE.find(name)
     return None if found is None else Target("dm", found.session_id, name=found.name)
 
 
 def all_names() -> list[str]:
-    return [c.name for c in list_contacts()]
+    return _STORE.names()
 
 
 def resolve_recipient(text: str) -> tuple[str, str | None]:
@@ -161,7 +108,7 @@ def resolve_recipient(text: str) -> tuple[str, str | None]:
 
 def name_for(session_id: str) -> str | None:
     try:
-        contacts = _load(contacts_path())
+        contacts = _STORE.load()
     except ConfigError:
         return None
     for c in contacts.values():

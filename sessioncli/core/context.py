@@ -72,3 +72,18 @@ def load_identity(opts: Options) -> Identity:
 
 def state_folder(resolved: Resolved, session_id: str) -> Path:
     return network_identity_dir(resolved.network, session_id)
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a command acting as the identity starts from: settings, identity, its state folder."""
+
+    resolved: Resolved
+    identity: Identity
+    folder: Path
+
+
+def open_account(opts: Options) -> Account:
+    resolved = resolve(opts)
+    identity = load_identity(opts)
+    return Account(resolved, identity, state_folder(resolved, identity.session_id))

@@ -9,7 +9,6 @@ secret; it is what the shared name namespace (core/names.py) reads.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,72 +33,55 @@ class GroupEntry:
     added_ms: int
 
 
+def _read(item: Any) -> GroupEntry:
+    entry = GroupEntry(str(item["name"]), str(item["group_id"]), int(item["added_ms"]))
+    if len(entry.group_id) != 66 or not entry.group_id.startswith("03"):
+        raise ValueError(entry.group_id)
+    return entry
+
+
+def _write(e: GroupEntry) -> dict[str, Any]:
+    return {"name": e.name, "group_id": e.group_id, "added_ms": e.added_ms}
+
+
+_INDEX = names.NameStore(
+    kind=KIND,
+    plural="groups",
+    read=_read,
+    write=_write,
+    name_of=lambda e: e.name,
+    list_command="sessioncli group list",
+)
+
+
 def index_path() -> Path:
-    return state.config_dir() / "groups.json"
-
-
-def _index_lock() -> Path:
-    return state.config_dir() / ".groups.lock"
-
-
-def _load_index() -> dict[str, GroupEntry]:
-    try:
-        raw = index_path().read_bytes()
-    except FileNotFoundError:
-        return {}
-    try:
-        data: Any = json.loads(raw.decode("utf-8"))
-        out: dict[str, GroupEntry] = {}
-        for item in data["groups"]:
-            e = GroupEntry(str(item["name"]), str(item["group_id"]), int(item["added_ms"]))
-            if len(e.group_id) != 66 or not e.group_id.startswith("03"):
-                raise ValueError(e.group_id)
-            out[e.name.casefold()] = e
-        return out
-    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
-        raise ConfigError(
-            f"groups file {index_path()} is damaged",
-            hints=("fix or remove it; sessioncli never rewrites a file it cannot read",),
-        ) from None
-
-
-def _save_index(entries: dict[str, GroupEntry]) -> None:
-    items = sorted(entries.values(), key=lambda e: e.name.casefold())
-    state.atomic_write_json(
-        index_path(),
-        {
-            "version": 1,
-            "groups": [
-                {"name": e.name, "group_id": e.group_id, "added_ms": e.added_ms} for e in items
-            ],
-        },
-    )
+    return _INDEX.path()
 
 
 def list_entries() -> list[GroupEntry]:
-    return sorted(_load_index().values(), key=lambda e: e.name.casefold())
+    return _INDEX.entries()
 
 
 def lookup_name(name: str) -> Target | None:
     """The group target of a group name (case-insensitive), for sessioncli.core.names."""
-    found = _load_index().get(name.casefold())
+    found = _INDEX.find(name)
     return None if found is None else Target("group", found.group_id, name=found.name)
 
 
 def lookup_id(group_id: str) -> Target | None:
-    for e in _load_index().values():
+    for e in _INDEX.load().values():
         if e.group_id == group_id.lower():
             return Target("group", e.group_id, name=e.name)
     return None
 
 
 def all_names() -> list[str]:
-    return [e.name for e in list_entries()]
+    return _INDEX.names()
 
 
 def entry_for(name_or_id: str) -> GroupEntry:
     """The index entry for a group name or 03 id; UsageError (exit 2) if unknown."""
-    index = _load_index()
+    index = _INDEX.load()
     text = name_or_id.strip()
     found = index.get(text.casefold())
     if found is None:
@@ -112,17 +94,14 @@ def entry_for(name_or_id: str) -> GroupEntry:
 def register(name: str, group_id: str) -> GroupEntry:
     """Name a group (the name is claimed in the shared namespace)."""
     name = names.check_name(name, kind=KIND)
-    with names.names_lock(), state.file_lock(_index_lock(), what="the groups file"):
-        index = _load_index()
+
+    def refuse_named_group(index: dict[str, GroupEntry]) -> None:
         if any(e.group_id == group_id for e in index.values()):
             raise UsageError(f"group {group_id[:10]}… already has a name")
-        if name.casefold() in index:
-            raise UsageError(f"a group named {index[name.casefold()].name!r} already exists")
-        names.claim(name, kind=KIND)
-        entry = GroupEntry(name, group_id, int(time.time() * 1000))
-        index[name.casefold()] = entry
-        _save_index(index)
-    return entry
+
+    return _INDEX.add(
+        GroupEntry(name, group_id, int(time.time() * 1000)), refuse=refuse_named_group
+    )
 
 
 def free_name(wanted: str) -> str:
@@ -137,14 +116,9 @@ def free_name(wanted: str) -> str:
 
 
 def unregister(group_id: str) -> GroupEntry | None:
-    with state.file_lock(_index_lock(), what="the groups file"):
-        index = _load_index()
+    with _INDEX.changing() as index:
         found = next((k for k, e in index.items() if e.group_id == group_id), None)
-        if found is None:
-            return None
-        entry = index.pop(found)
-        _save_index(index)
-    return entry
+        return None if found is None else index.pop(found)
 
 
 # --- sealed per-group state ------------------------------------------------------------------

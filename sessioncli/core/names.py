@@ -11,6 +11,9 @@ and plugs in here with a small module exposing:
 `claim(name)` is called by every `add`/`rename` while holding `names_lock()`, so that two kinds
 cannot take the same name, even from two processes at once. Lookup order is the order of
 `_KIND_MODULES`, but since names are unique across kinds it only matters for speed.
+
+Each kind keeps its file with a `NameStore`: loading (a damaged file is refused, never
+rewritten), locked changes, and the add / rename / remove that claim names here.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import contextlib
 import difflib
 import importlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
+from typing import Any, Generic, TypeVar
 
 from sessioncli import state
 from sessioncli.core.recipients import Target
-from sessioncli.errors import UsageError
+from sessioncli.errors import ConfigError, UsageError
 
 # No spaces, commas (they separate recipients), C0/C1 controls, DEL or lone surrogates (argv
 # bytes that were not UTF-8); '@' (a Session name) and '-' (an option) may not lead.
@@ -128,3 +134,122 @@ def group_by_id(group_id: str) -> Target:
         f"{group_id[:10]}… is a group id, and we are not a member of that group",
         hints=("see: sessioncli group list",),
     )
+
+
+# --- one kind's file of named entries --------------------------------------------------------
+
+Entry = TypeVar("Entry")
+
+# what reading a hand-damaged file can raise (RecursionError: absurdly nested JSON)
+_DAMAGED = (ValueError, KeyError, TypeError, OverflowError, RecursionError)
+
+
+@dataclass(frozen=True)
+class NameStore(Generic[Entry]):
+    """`<plural>.json` in the config folder: {"version": 1, plural: [entry, ...]}, by casefold name.
+
+    `read` builds an entry from one JSON item (raising one of _DAMAGED or `damaged_by` when the
+    item is bad); `write` is its inverse; `name_of` is the entry's name.
+    """
+
+    kind: str  # "contact": the kind of name in this namespace
+    plural: str  # "contacts": the file's name, its list key and its lock
+    read: Callable[[Any], Entry]
+    write: Callable[[Entry], dict[str, Any]]
+    name_of: Callable[[Entry], str]
+    list_command: str  # where a user sees the names ("sessioncli contacts list")
+    damaged_by: tuple[type[Exception], ...] = ()
+
+    def path(self) -> Path:
+        return state.config_dir() / f"{self.plural}.json"
+
+    def load(self) -> dict[str, Entry]:
+        try:
+            raw = self.path().read_bytes()
+        except FileNotFoundError:
+            return {}
+        import json
+
+        damaged: tuple[type[Exception], ...] = (*_DAMAGED, *self.damaged_by)
+        try:
+            data: Any = json.loads(raw.decode("utf-8"))
+            entries = (self.read(item) for item in data[self.plural])
+            return {self.name_of(e).casefold(): e for e in entries}
+        except damaged:
+            raise ConfigError(
+                f"{self.plural} file {self.path()} is damaged",
+                hints=("fix or remove it; sessioncli never rewrites a file it cannot read",),
+            ) from None
+
+    def _save(self, entries: dict[str, Entry]) -> None:
+        ordered = sorted(entries.values(), key=lambda e: self.name_of(e).casefold())
+        state.atomic_write_json(
+            self.path(), {"version": 1, self.plural: [self.write(e) for e in ordered]}
+        )
+
+    @contextlib.contextmanager
+    def changing(self, *, claims: bool = False) -> Iterator[dict[str, Entry]]:
+        """The entries under this kind's lock (and `names_lock()` when names are claimed); what
+        the block leaves in them is saved if it changed and the block did not raise."""
+        held = names_lock() if claims else contextlib.nullcontext()
+        lock = state.config_dir() / f".{self.plural}.lock"
+        with held, state.file_lock(lock, what=f"the {self.plural} file"):
+            entries = self.load()
+            before = dict(entries)
+            yield entries
+            if entries != before:
+                self._save(entries)
+
+    def entries(self) -> list[Entry]:
+        return sorted(self.load().values(), key=lambda e: self.name_of(e).casefold())
+
+    def names(self) -> list[str]:
+        return [self.name_of(e) for e in self.entries()]
+
+    def find(self, name: str) -> Entry | None:
+        return self.load().get(name.casefold())
+
+    def get(self, name: str) -> Entry:
+        found = self.find(name)
+        if found is None:
+            raise UsageError(f"unknown {self.kind} {name!r}", hints=(f"see: {self.list_command}",))
+        return found
+
+    def _refuse_taken(self, entries: dict[str, Entry], name: str) -> None:
+        taken = entries.get(name.casefold())
+        if taken is not None:
+            raise UsageError(f"a {self.kind} named {self.name_of(taken)!r} already exists")
+
+    def add(
+        self, entry: Entry, *, refuse: Callable[[dict[str, Entry]], None] | None = None
+    ) -> Entry:
+        """Store `entry` under its (checked) name, claimed in the shared namespace; `refuse`
+        may raise first to turn away what this kind allows only once (a room, a group id)."""
+        name = self.name_of(entry)
+        with self.changing(claims=True) as entries:
+            if refuse is not None:
+                refuse(entries)
+            self._refuse_taken(entries, name)
+            claim(name, kind=self.kind)
+            entries[name.casefold()] = entry
+        return entry
+
+    def rename(self, old: str, new: str, renamed: Callable[[Entry, str], Entry]) -> Entry:
+        """`renamed(entry, new)` stored under `new` in place of the entry named `old`."""
+        with self.changing(claims=True) as entries:
+            found = entries.pop(old.casefold(), None)
+            if found is None:
+                raise UsageError(f"unknown {self.kind} {old!r}")
+            self._refuse_taken(entries, new)
+            if new.casefold() != old.casefold():
+                claim(new, kind=self.kind)
+            entry = renamed(found, new)
+            entries[new.casefold()] = entry
+        return entry
+
+    def remove(self, name: str) -> Entry:
+        with self.changing() as entries:
+            found = entries.pop(name.casefold(), None)
+            if found is None:
+                raise UsageError(f"unknown {self.kind} {name!r}")
+        return found

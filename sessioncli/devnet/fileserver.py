@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -16,6 +15,8 @@ from sessioncli.devnet.crypto import NodeKeys
 from sessioncli.devnet.errors import DevnetUsageError
 from sessioncli.devnet.lsrpc import HttpReply, HttpRequest
 from sessioncli.devnet.server import NodeServer, Request, Response
+from sessioncli.devnet.server_ctl import apply_server_verb
+from sessioncli.devnet.sqlite_db import LockedDatabase
 
 # Desktop's upload limit (10 000 000 bytes of encrypted blob); the real server's is configured.
 MAX_FILE_SIZE = 10_000_000
@@ -42,18 +43,10 @@ def file_id(data: bytes) -> str:
     return base64.urlsafe_b64encode(digest).decode("ascii")
 
 
-class FileStore:
+class FileStore(LockedDatabase):
     """Blobs in SQLite; one lock, one short transaction per call; expired rows never show."""
 
-    def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    SCHEMA = _SCHEMA
 
     def put(self, data: bytes, ttl: float, now: float) -> tuple[str, float]:
         """Store (or refresh) a blob; a re-upload keeps the later expiry, as upstream does."""
@@ -162,16 +155,8 @@ class FileServer:
     def control(self, args: list[str]) -> dict[str, Any]:
         """`devnet ctl fileserver down|up|hang|fault MODE|tamper ID|status`."""
         verb, rest = (args[0], args[1:]) if args else ("status", [])
-        if verb == "down" and not rest:
-            self.server.go_down()
-        elif verb == "up" and not rest:
-            self.server.start()
-        elif verb == "hang" and not rest:
-            self.server.hang()
-        elif verb == "fault" and len(rest) == 1:
-            if rest[0] not in FAULTS:
-                raise DevnetUsageError(f"unknown fault '{rest[0]}' (one of {', '.join(FAULTS)})")
-            self.server.fault = rest[0]
+        if apply_server_verb(self.server, verb, rest, FAULTS):
+            pass
         elif verb == "tamper" and len(rest) == 1:
             offset = self.store.tamper(rest[0])
             if offset is None:

@@ -13,6 +13,7 @@ from sessioncli.devnet import lsrpc, sogs_batch, sogs_routes
 from sessioncli.devnet.errors import DevnetUsageError
 from sessioncli.devnet.lsrpc import HttpReply, HttpRequest
 from sessioncli.devnet.server import NodeServer, Request, Response
+from sessioncli.devnet.server_ctl import apply_server_verb
 from sessioncli.devnet.sogs_auth import AuthFailure, authenticate
 from sessioncli.devnet.sogs_crypto import SogsKeys
 from sessioncli.devnet.sogs_routes import Context, Policy
@@ -75,21 +76,13 @@ class Sogs:
     def control(self, args: list[str]) -> Any:
         """`devnet ctl sogs down|up|hang|fault MODE|clock SECONDS|seen|status`."""
         verb, rest = (args[0], args[1:]) if args else ("status", [])
-        if verb == "down" and not rest:
-            self.server.go_down()
-        elif verb == "up" and not rest:
-            self.server.start()
-        elif verb == "hang" and not rest:
-            self.server.hang()
+        if apply_server_verb(self.server, verb, rest, FAULTS):
+            pass
         elif verb == "clock" and len(rest) == 1:
             try:
                 self.clock_offset = float(rest[0])
             except ValueError:
                 raise DevnetUsageError(f"clock offset must be seconds, not {rest[0]!r}") from None
-        elif verb == "fault" and len(rest) == 1:
-            if rest[0] not in FAULTS:
-                raise DevnetUsageError(f"unknown fault '{rest[0]}' (one of {', '.join(FAULTS)})")
-            self.server.fault = rest[0]
         elif verb == "seen" and not rest:
             with self._seen_lock:
                 return list(self.seen)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-import threading
-from pathlib import Path
 from typing import Any
+
+from sessioncli.devnet.sqlite_db import LockedDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
@@ -90,18 +90,10 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-class SogsStore:
+class SogsStore(LockedDatabase):
     """Thread-safe through one lock; each public call is one transaction."""
 
-    def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    SCHEMA = _SCHEMA
 
     def _tx(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         return self._db.execute(sql, args)

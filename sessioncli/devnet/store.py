@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from dataclasses import dataclass
-from pathlib import Path
+
+from sessioncli.devnet.sqlite_db import LockedDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -39,19 +38,11 @@ class StoredMessage:
     data: bytes
 
 
-class MessageStore:
+class MessageStore(LockedDatabase):
     """Thread-safe through one lock; each call is one short transaction."""
 
-    def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    SCHEMA = _SCHEMA
+    PRAGMAS = ("synchronous=NORMAL",)
 
     def store(
         self, pubkey: str, namespace: int, msg_hash: str, timestamp: int, expiry: int, data: bytes

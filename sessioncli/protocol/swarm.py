@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 
-from sessioncli.protocol.rpc import MAX_SWARM_ID, Node
+from sessioncli.protocol.snode import MAX_SWARM_ID, Node
 
 RING = 2**64
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests import import_walk
 
 DEVNET = Path(__file__).resolve().parents[2] / "sessioncli" / "devnet"
 FORBIDDEN = (
@@ -15,36 +16,15 @@ FORBIDDEN = (
 )
 
 
-def imported_modules(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                # Relative import inside sessioncli/devnet: resolve against the package.
-                base = "sessioncli.devnet" if node.level == 1 else "sessioncli"
-                module = f"{base}.{node.module}" if node.module else base
-            else:
-                module = node.module or ""
-            names.append(module)
-            names.extend(f"{module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
-            names.extend(
-                a.value
-                for a in node.args
-                if isinstance(a, ast.Constant) and isinstance(a.value, str)
-            )
-    return names
+def imported_modules(path: Path, package: str | None = None) -> list[str]:
+    """What a devnet file imports (`package`: where its relative imports point, if not its own)."""
+    if package is None:
+        package = import_walk.package_of(path, DEVNET.parents[1])
+    return import_walk.imported_modules(path, package)
 
 
-def forbidden_in(path: Path) -> list[str]:
-    return [
-        name
-        for name in imported_modules(path)
-        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
-    ]
+def forbidden_in(path: Path, package: str | None = None) -> list[str]:
+    return import_walk.matching(imported_modules(path, package), FORBIDDEN)
 
 
 def test_devnet_files_import_nothing_from_the_client() -> None:
@@ -65,7 +45,7 @@ def test_the_check_catches_every_import_form(tmp_path: Path) -> None:
         "from sessioncli.errors import UsageError\n"
         "from sessioncli.devnet import crypto\n"
     )
-    found = forbidden_in(sample)
+    found = forbidden_in(sample, "sessioncli.devnet")
     assert "sessioncli.protocol.crypto" in found
     assert "sessioncli.net" in found
     assert "sessioncli.core" in found
@@ -74,14 +54,9 @@ def test_the_check_catches_every_import_form(tmp_path: Path) -> None:
     assert not any(n.startswith(("sessioncli.errors", "sessioncli.devnet")) for n in found)
 
 
-def _module_name(path: Path) -> str:
-    parts = ["sessioncli", "devnet", *path.relative_to(DEVNET).with_suffix("").parts]
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def devnet_import_graph() -> dict[str, set[str]]:
     """Module → the devnet modules it imports (at the top or inside functions alike)."""
-    modules = {_module_name(f): f for f in DEVNET.rglob("*.py")}
+    modules = {import_walk.module_name(f, DEVNET.parents[1]): f for f in DEVNET.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         # `from pkg import sub` names pkg.sub; a parent package's __init__ runs for everyone and

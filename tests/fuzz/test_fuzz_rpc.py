@@ -13,21 +13,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessioncli.errors import ProtocolError
-from sessioncli.protocol import crypto, rpc
+from sessioncli.protocol import crypto, rpc_answers, snode
 from tests.fuzz._fuzz import deep, fuzz, json_values
 
 ED_PK, ED_SK = crypto.ed25519_keypair_from_seed(bytes(range(32)))
 ED_HEX = ED_PK.hex()
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
-    "service_nodes": rpc.parse_service_nodes,
-    "swarm": rpc.parse_swarm,
-    "store": rpc.parse_store,
-    "retrieve": rpc.parse_retrieve,
-    "info": rpc.parse_info,
-    "delete": rpc.parse_delete,
-    "batch": rpc.parse_batch,
-    "node_from_json": rpc.Node.from_json,
+    "service_nodes": rpc_answers.parse_service_nodes,
+    "swarm": rpc_answers.parse_swarm,
+    "store": rpc_answers.parse_store,
+    "retrieve": rpc_answers.parse_retrieve,
+    "info": rpc_answers.parse_info,
+    "delete": rpc_answers.parse_delete,
+    "batch": rpc_answers.parse_batch,
+    "node_from_json": snode.Node.from_json,
 }
 
 
@@ -123,9 +123,9 @@ def test_deep_nesting(name: str, depth: int) -> None:
 @fuzz(300)
 @given(body=json_values())
 def test_network_time_and_error_text(body: Any) -> None:
-    t = rpc.network_time(body)
+    t = rpc_answers.network_time(body)
     assert t is None or (isinstance(t, int) and t > 0)
-    text = rpc.error_text(body)
+    text = rpc_answers.error_text(body)
     assert isinstance(text, str) and len(text) <= 200 and "\n" not in text
 
 
@@ -140,7 +140,8 @@ def test_store_signatures(hash_: str, sig: str, sign_it: bool) -> None:
     if sign_it:
         sig = base64.b64encode(crypto.sign(ED_SK, hash_.encode("ascii", "replace"))).decode()
     result = parsed_or_refused(
-        rpc.parse_store, {"hash": hash_, "swarm": {ED_HEX: {"hash": hash_, "signature": sig}}}
+        rpc_answers.parse_store,
+        {"hash": hash_, "swarm": {ED_HEX: {"hash": hash_, "signature": sig}}},
     )
     assert result is not None
     node = result.nodes[0]
@@ -153,8 +154,11 @@ def test_store_signatures(hash_: str, sig: str, sign_it: bool) -> None:
 def test_retrieve_accepts_only_base64_data() -> None:
     msg = {"hash": "h", "timestamp": 1, "expiration": 2}
     for bad in ["!!", "AAA", "AA=A", "é", " AA=="]:
-        assert parsed_or_refused(rpc.parse_retrieve, {"messages": [dict(msg, data=bad)]}) is None
-    ok = parsed_or_refused(rpc.parse_retrieve, {"messages": [dict(msg, data="AA==")]})
+        assert (
+            parsed_or_refused(rpc_answers.parse_retrieve, {"messages": [dict(msg, data=bad)]})
+            is None
+        )
+    ok = parsed_or_refused(rpc_answers.parse_retrieve, {"messages": [dict(msg, data="AA==")]})
     assert ok is not None and ok.messages[0].data == "AA=="
 
 

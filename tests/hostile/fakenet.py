@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from sessioncli.net.client import RetrievedMessage, RetrieveOutcome, SwarmPoll
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol.snode import Node
 
 
 def node(i: int) -> Node:

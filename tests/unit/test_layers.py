@@ -1,8 +1,7 @@
 """The layers as failing tests: protocol/ is pure, net/ never reaches up into core/ or cli/.
 
-Walks every module's AST (imports at any depth, relative imports resolved against the module's
-own package, importlib.import_module with a literal) as tests/devnet/test_independence.py does
-for the devnet, and also looks for reads of the environment, which belong at the edge (cli/,
+Walks every module's AST with tests/import_walk.py (as tests/devnet/test_independence.py does
+for the devnet), and also looks for reads of the environment, which belong at the edge (cli/,
 core/settings.py): deeper layers get the resolved values passed in.
 """
 
@@ -12,6 +11,8 @@ import ast
 from pathlib import Path
 
 import pytest
+
+from tests import import_walk
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sessioncli"
 
@@ -35,38 +36,8 @@ RULES = {
 NO_ENVIRONMENT = ("protocol", "net")
 
 
-def _module_name(path: Path) -> str:
-    rel = path.relative_to(PACKAGE.parent).with_suffix("")
-    parts = list(rel.parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
 def imported_modules(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    package = _module_name(path).rsplit(".", 1)[0]
-    if path.name == "__init__.py":
-        package = _module_name(path)
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                module = f"{base}.{node.module}" if node.module else base
-            else:
-                module = node.module or ""
-            names.append(module)
-            names.extend(f"{module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
-            names.extend(
-                a.value
-                for a in node.args
-                if isinstance(a, ast.Constant) and isinstance(a.value, str)
-            )
-    return names
+    return import_walk.imported_modules(path, import_walk.package_of(path, PACKAGE.parent))
 
 
 def environment_reads(path: Path) -> list[int]:
@@ -82,13 +53,7 @@ def environment_reads(path: Path) -> list[int]:
 
 
 def forbidden_in(path: Path, forbidden: tuple[str, ...]) -> list[str]:
-    return sorted(
-        {
-            name
-            for name in imported_modules(path)
-            if any(name == bad or name.startswith(bad + ".") for bad in forbidden)
-        }
-    )
+    return import_walk.matching(imported_modules(path), forbidden)
 
 
 @pytest.mark.parametrize("layer", sorted(RULES))

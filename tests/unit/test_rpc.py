@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sessioncli.errors import ProtocolError
-from sessioncli.protocol import crypto, rpc
+from sessioncli.protocol import crypto, rpc, rpc_answers, snode
 from sessioncli.protocol.ids import Identity
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -107,9 +107,9 @@ def test_parse_service_nodes():
             ]
         }
     }
-    (n,) = rpc.parse_service_nodes(body)
-    assert n == rpc.Node("1.2.3.4", 22021, E, X, 7)
-    assert rpc.Node.from_json(n.to_json()) == n
+    (n,) = rpc_answers.parse_service_nodes(body)
+    assert n == snode.Node("1.2.3.4", 22021, E, X, 7)
+    assert snode.Node.from_json(n.to_json()) == n
 
 
 @pytest.mark.parametrize(
@@ -157,7 +157,7 @@ def test_parse_service_nodes():
 )
 def test_parse_service_nodes_rejects(bad):
     with pytest.raises(ProtocolError):
-        rpc.parse_service_nodes(bad)
+        rpc_answers.parse_service_nodes(bad)
 
 
 def test_one_bad_entry_does_not_discard_the_list():
@@ -171,12 +171,12 @@ def test_one_bad_entry_does_not_discard_the_list():
         {**good, "public_ip": "::1"},
         "not an object",
     ]
-    assert rpc.parse_service_nodes({"service_node_states": [*bad, good]}) == [
-        rpc.Node("1.2.3.4", 1, E, X, None)
+    assert rpc_answers.parse_service_nodes({"service_node_states": [*bad, good]}) == [
+        snode.Node("1.2.3.4", 1, E, X, None)
     ]
-    assert rpc.parse_service_nodes({"service_node_states": []}) == []
+    assert rpc_answers.parse_service_nodes({"service_node_states": []}) == []
     with pytest.raises(ProtocolError):
-        rpc.parse_service_nodes({"service_node_states": bad})
+        rpc_answers.parse_service_nodes({"service_node_states": bad})
 
     member = {"ip": "5.6.7.8", "port_https": 443, "pubkey_ed25519": E, "pubkey_x25519": X}
     members = [
@@ -186,10 +186,10 @@ def test_one_bad_entry_does_not_discard_the_list():
         {**member, "ip": None},
         7,
     ]
-    r = rpc.parse_swarm({"snodes": [*members, member], "swarm": "a"})
+    r = rpc_answers.parse_swarm({"snodes": [*members, member], "swarm": "a"})
     assert [(n.ip, n.port, n.swarm_id) for n in r.nodes] == [("5.6.7.8", 443, 10)]
     with pytest.raises(ProtocolError):
-        rpc.parse_swarm({"snodes": members})
+        rpc_answers.parse_swarm({"snodes": members})
 
 
 def test_parse_swarm():
@@ -208,7 +208,7 @@ def test_parse_swarm():
         "swarm": "ff01",
         "t": 123,
     }
-    r = rpc.parse_swarm(body)
+    r = rpc_answers.parse_swarm(body)
     assert r.swarm_id == 0xFF01 and r.t == 123
     assert [(n.ip, n.port, n.swarm_id) for n in r.nodes] == [
         ("1.2.3.4", 443, 0xFF01),
@@ -216,7 +216,7 @@ def test_parse_swarm():
     ]
     for bad in ({}, {"snodes": "x"}, {"snodes": [1]}, {"snodes": [], "swarm": "xyz"}):
         with pytest.raises(ProtocolError):
-            rpc.parse_swarm(bad)
+            rpc_answers.parse_swarm(bad)
 
 
 def test_parse_store_checks_node_signatures():
@@ -232,17 +232,17 @@ def test_parse_store_checks_node_signatures():
         },
         "t": 5,
     }
-    r = rpc.parse_store(body)
+    r = rpc_answers.parse_store(body)
     assert r.hash == h and r.t == 5
     assert r.acknowledged_by == [pk.hex()]
     with pytest.raises(ProtocolError):
-        rpc.parse_store({"swarm": []})
+        rpc_answers.parse_store({"swarm": []})
 
 
 def test_parse_retrieve():
     msg = {"hash": "h", "timestamp": 1, "expiration": 2, "data": "AAAA"}
-    r = rpc.parse_retrieve({"messages": [msg], "more": True, "t": 9})
-    assert r.messages == [rpc.Message("h", 1, 2, "AAAA")] and r.more and r.t == 9
+    r = rpc_answers.parse_retrieve({"messages": [msg], "more": True, "t": 9})
+    assert r.messages == [rpc_answers.Message("h", 1, 2, "AAAA")] and r.more and r.t == 9
     for bad in (
         {},
         {"messages": [{"hash": "h", "timestamp": "1", "expiration": 2, "data": "AAAA"}]},
@@ -250,13 +250,14 @@ def test_parse_retrieve():
         {"messages": [3]},
     ):
         with pytest.raises(ProtocolError):
-            rpc.parse_retrieve(bad)
+            rpc_answers.parse_retrieve(bad)
 
 
 def test_parse_batch_and_info():
-    (r,) = rpc.parse_batch({"results": [{"code": 200, "body": {"t": 1}}]})
+    (r,) = rpc_answers.parse_batch({"results": [{"code": 200, "body": {"t": 1}}]})
     assert r.code == 200
     with pytest.raises(ProtocolError):
-        rpc.parse_batch({"results": [{"code": "200"}]})
-    assert rpc.parse_info({"version": [2, 8, 0], "timestamp": 5, "t": 6}).version == (2, 8, 0)
-    assert rpc.network_time({"t": True}) is None
+        rpc_answers.parse_batch({"results": [{"code": "200"}]})
+    info = rpc_answers.parse_info({"version": [2, 8, 0], "timestamp": 5, "t": 6})
+    assert info.version == (2, 8, 0)
+    assert rpc_answers.network_time({"t": True}) is None

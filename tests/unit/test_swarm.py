@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sessioncli.protocol import rpc, swarm
+from sessioncli.protocol import snode, swarm
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 ENTRIES = json.loads((DATA / "session-storage-server_unit_tests.json").read_text())["entries"]
@@ -40,7 +40,7 @@ def test_nearest_swarm_wrapping():
 
 
 def test_swarm_members_skips_decommissioned():
-    mk = lambda i, s: rpc.Node(f"10.0.{i}.1", 443, f"{i:064x}", f"{i:064x}", s)  # noqa: E731
-    nodes = [mk(1, 100), mk(2, 100), mk(3, 200), mk(4, rpc.MAX_SWARM_ID), mk(5, None)]
+    mk = lambda i, s: snode.Node(f"10.0.{i}.1", 443, f"{i:064x}", f"{i:064x}", s)  # noqa: E731
+    nodes = [mk(1, 100), mk(2, 100), mk(3, 200), mk(4, snode.MAX_SWARM_ID), mk(5, None)]
     pk = "05" + "0" * 62 + "c8"
     assert [n.ip for n in swarm.swarm_members(pk, nodes)] == ["10.0.3.1"]

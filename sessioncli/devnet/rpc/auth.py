@@ -97,3 +97,30 @@ def check_window(node: Node, ts: int, tolerance_ms: int, failure: str) -> None:
     now = node.now_ms()
     if ts < now - tolerance_ms or ts > now + tolerance_ms:
         raise RpcError(406, failure)
+
+
+def require_timely_signature(
+    node: Node,
+    account: str,
+    auth: Auth,
+    access: Access,
+    method: str,
+    timestamp: int,
+    *parts: str | int | bytes,
+    skip_revoke: bool = False,
+) -> None:
+    """A signed request's timestamp within the signature tolerance (406), then its signature
+    over `method` and `parts` (401), each failing with upstream's "<method> ..." text."""
+    check_window(
+        node, timestamp, SIGNATURE_TOLERANCE_MS, f"{method} timestamp too far from current time"
+    )
+    require_signature(
+        node,
+        account,
+        auth,
+        access,
+        f"{method} signature verification failed",
+        method,
+        *parts,
+        skip_revoke=skip_revoke,
+    )

@@ -14,18 +14,17 @@ from sessioncli.devnet import crypto
 from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.rpc import fields as f
 from sessioncli.devnet.rpc.auth import (
-    SIGNATURE_TOLERANCE_MS,
     Access,
-    check_window,
     require_signature,
+    require_timely_signature,
     signed,
     window_ms,
 )
 from sessioncli.devnet.rpc.base import Method
-from sessioncli.devnet.rpc.deletion import affected
 from sessioncli.devnet.rpc.fields import Auth
 from sessioncli.devnet.rpc.framing import RpcError, bad
-from sessioncli.devnet.rpc.storage import TTL_MAXIMUM_PRIVATE_MS, ns_part
+from sessioncli.devnet.rpc.ns_actions import NamespaceAction, namespace_method
+from sessioncli.devnet.rpc.storage import TTL_MAXIMUM_PRIVATE_MS
 from sessioncli.devnet.rpc.swarm import check_swarm, fan_out
 
 MULTI_EXPIRY_HARDFORK = (19, 4)
@@ -124,46 +123,9 @@ def run_expire(
 # -- expire_all -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ExpireAll:
-    pubkey: str
-    auth: Auth
-    namespace: int | str
-    expiry: int
-
-
-def load_expire_all(params: dict[str, Any]) -> ExpireAll:
-    expiry = f.timestamp(params, "expiry")
-    namespace = f.namespace(params, allow_all=True)
-    pubkey = f.pubkey(params)
-    auth = f.signature_fields(params, pubkey)
-    return ExpireAll(pubkey, auth, namespace, f.require("expiry", expiry))
-
-
-def run_expire_all(
-    node: Node, net: Network, req: ExpireAll, params: dict[str, Any], forwarded: bool
-) -> dict[str, Any]:
-    check_swarm(node, net, req.pubkey)
-    now = node.now_ms()
-    if req.expiry < now - window_ms(forwarded):
+def _expire_all_not_past(_node: Node, req: NamespaceAction, forwarded: bool, now: int) -> None:
+    if req.at_ms < now - window_ms(forwarded):
         raise RpcError(406, "expire_all timestamp should be >= current time")
-    require_signature(
-        node,
-        req.pubkey,
-        req.auth,
-        Access.DELETE,
-        "expire_all signature verification failed",
-        "expire_all",
-        ns_part(req.namespace),
-        req.expiry,
-    )
-    assert node.store is not None
-    all_ns = req.namespace == f.ALL
-    by_ns = node.store.shorten_all(
-        req.pubkey, None if all_ns else int(req.namespace), req.expiry, now
-    )
-    mine = affected(node, "updated", by_ns, all_ns, req.pubkey, req.expiry)
-    return mine if forwarded else fan_out(node, net, req.pubkey, "expire_all", params, mine)
 
 
 # -- get_expiries ---------------------------------------------------------------------------------
@@ -190,19 +152,13 @@ def run_get_expiries(
     node: Node, net: Network, req: GetExpiries, params: dict[str, Any], forwarded: bool
 ) -> dict[str, Any]:
     check_swarm(node, net, req.pubkey)
-    check_window(
-        node,
-        req.timestamp,
-        SIGNATURE_TOLERANCE_MS,
-        "get_expiries timestamp too far from current time",
-    )
-    require_signature(
+    require_timely_signature(
         node,
         req.pubkey,
         req.auth,
         Access.READ,
-        "get_expiries signature verification failed",
         "get_expiries",
+        req.timestamp,
         req.timestamp,
         *req.messages,
     )
@@ -211,5 +167,11 @@ def run_get_expiries(
 
 
 EXPIRE = Method(load_expire, run_expire, recursive=True)
-EXPIRE_ALL = Method(load_expire_all, run_expire_all, recursive=True)
+EXPIRE_ALL = namespace_method(
+    "expire_all",
+    "expiry",
+    "updated",
+    _expire_all_not_past,
+    lambda store, req, now: store.shorten_all(req.pubkey, req.one_namespace, req.at_ms, now),
+)
 GET_EXPIRIES = Method(load_get_expiries, run_get_expiries)

@@ -19,6 +19,7 @@ from sessioncli.devnet.rpc.auth import (
     Access,
     check_window,
     require_signature,
+    require_timely_signature,
 )
 from sessioncli.devnet.rpc.base import Method
 from sessioncli.devnet.rpc.fields import Auth
@@ -218,19 +219,13 @@ def run_retrieve(
     if req.auth is None and not is_noauth_retrieve(req.namespace):
         raise RpcError(401, "retrieve: request signature required")
     if req.auth is not None:
-        check_window(
-            node,
-            req.timestamp,
-            SIGNATURE_TOLERANCE_MS,
-            "retrieve timestamp too far from current time",
-        )
-        require_signature(
+        require_timely_signature(
             node,
             req.pubkey,
             req.auth,
             Access.READ,
-            "retrieve signature verification failed",
             "retrieve",
+            req.timestamp,
             ns_part(req.namespace),
             req.timestamp,
             skip_revoke=is_unrevocable(req.namespace),

@@ -15,10 +15,8 @@ from sessioncli.devnet import crypto
 from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.rpc import fields as f
 from sessioncli.devnet.rpc.auth import (
-    SIGNATURE_TOLERANCE_MS,
     Access,
-    check_window,
-    require_signature,
+    require_timely_signature,
     signed,
 )
 from sessioncli.devnet.rpc.base import Method
@@ -69,20 +67,14 @@ def run_tokens(
     node: Node, net: Network, req: Tokens, params: dict[str, Any], forwarded: bool
 ) -> dict[str, Any]:
     check_swarm(node, net, req.pubkey)
-    check_window(
-        node,
-        req.timestamp,
-        SIGNATURE_TOLERANCE_MS,
-        f"{req.method} timestamp too far from current time",
-    )
     # The signed string carries the raw 36-byte tokens, not their text form.
-    require_signature(
+    require_timely_signature(
         node,
         req.pubkey,
         req.auth,
         Access.NONE,
-        f"{req.method} signature verification failed",
         req.method,
+        req.timestamp,
         req.timestamp,
         *req.tokens,
     )
@@ -116,20 +108,8 @@ def run_revoked(
     node: Node, net: Network, req: Revoked, params: dict[str, Any], forwarded: bool
 ) -> dict[str, Any]:
     check_swarm(node, net, req.pubkey)
-    check_window(
-        node,
-        req.timestamp,
-        SIGNATURE_TOLERANCE_MS,
-        "revoked_subaccounts timestamp too far from current time",
-    )
-    require_signature(
-        node,
-        req.pubkey,
-        req.auth,
-        Access.NONE,
-        "revoked_subaccounts signature verification failed",
-        "revoked_subaccounts",
-        req.timestamp,
+    require_timely_signature(
+        node, req.pubkey, req.auth, Access.NONE, "revoked_subaccounts", req.timestamp, req.timestamp
     )
     assert node.store is not None
     tokens = [crypto.b64(t) for t in node.store.revoked(req.pubkey)]

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sessioncli.protocol import crypto
+from sessioncli.protocol import crypto, rpc
 from sessioncli.protocol.groups import subaccount
 from sessioncli.protocol.groups.control import group_id_of
-from sessioncli.protocol.rpc import RpcRequest, delete_string, retrieve_string, store_string
+from sessioncli.protocol.rpc import RpcRequest
 
 NS_MESSAGES: Final = 11
 NS_KEYS: Final = 12
@@ -44,11 +44,14 @@ class GroupAuth:
 
     def params(self, signed_text: str) -> dict[str, Any]:
         """pubkey + signature (+ subaccount, subaccount_sig for a member); no pubkey_ed25519."""
-        msg = signed_text.encode("ascii")
         if self.group_sk is not None:
-            return {"pubkey": self.group_id, "signature": _b64(crypto.sign(self.group_sk, msg))}
+            return {
+                "pubkey": self.group_id,
+                "signature": rpc.sign_string(self.group_sk, signed_text),
+            }
         if self.user_ed_sk is None or self.auth_data is None:
             raise ValueError("a member signs with its own key and the memberAuthData")
+        msg = signed_text.encode("ascii")
         signed = subaccount.sign_request(msg, self.auth_data, self.user_ed_sk)
         return {"pubkey": self.group_id, **signed.as_params()}
 
@@ -56,16 +59,8 @@ class GroupAuth:
 def build_store(
     auth: GroupAuth, data: bytes, *, namespace: int, ttl_ms: int, timestamp_ms: int
 ) -> RpcRequest:
-    """An authenticated store ("store" + ns + timestamp; desktop sends `timestamp` only)."""
-    return RpcRequest(
-        "store",
-        {
-            "namespace": namespace,
-            "timestamp": timestamp_ms,
-            "ttl": ttl_ms,
-            "data": _b64(data),
-            **auth.params(store_string(namespace, timestamp_ms)),
-        },
+    return rpc.signed_store(
+        auth.params, _b64(data), namespace=namespace, ttl_ms=ttl_ms, timestamp_ms=timestamp_ms
     )
 
 
@@ -77,20 +72,17 @@ def build_retrieve(
     last_hash: str | None = None,
     max_count: int | None = None,
 ) -> RpcRequest:
-    params: dict[str, Any] = {
-        "namespace": namespace,
-        "timestamp": timestamp_ms,
-        **auth.params(retrieve_string(namespace, timestamp_ms)),
-    }
-    if last_hash:
-        params["last_hash"] = last_hash
-    if max_count is not None:
-        params["max_count"] = max_count
-    return RpcRequest("retrieve", params)
+    return rpc.signed_retrieve(
+        auth.params,
+        namespace=namespace,
+        timestamp_ms=timestamp_ms,
+        last_hash=last_hash,
+        max_count=max_count,
+    )
 
 
 def build_delete(auth: GroupAuth, hashes: Sequence[str]) -> RpcRequest:
-    return RpcRequest("delete", {"messages": list(hashes), **auth.params(delete_string(hashes))})
+    return rpc.signed_delete(auth.params, hashes)
 
 
 def build_revoke(
