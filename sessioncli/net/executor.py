@@ -4,7 +4,7 @@ Persistent effects of a failed attempt (the per-call evidence goes to policy.Bla
 
 | what came back                         | Blame                          | persistent                    |
 |----------------------------------------|--------------------------------|-------------------------------|
-| no HTTP answer from the guard          | path spent, guard barred       | path dropped, guard struck    |
+| no HTTP answer from the guard          | path spent, guard barred, sick | path dropped, guard struck    |
 | a relayed error (502/504/...)          | every hop (and a vouched       | path strike (3 drop it)       |
 |                                        | target) scored                 |                               |
 | a 502 naming a node                    | path spent, guard barred; the  | named node out of every path, |
@@ -179,8 +179,11 @@ class Executor:
                 self._junk(path, target, deadline, log, blame, where)
             # No answer at all (refused, reset, TLS, or silence): a relay or target in trouble
             # is answered for by the relays (502/504 after a few seconds), so it is the guard.
+            # It failed a direct request as surely as a failed probe: it is also the last choice
+            # as a relay of a fresh path (a hung guard taken as a relay cost another attempt).
             log.fail(where)
             blame.guard_failed(path.key)
+            blame.probe_failed(guard.pubkey_ed25519)
             self.paths.paths.strike(path, drop=True)
             self._strike_node(guard.pubkey_ed25519)
             raise PathTrouble from None

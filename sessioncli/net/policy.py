@@ -108,11 +108,12 @@ class Blame:
     stop counting against those hops. A path that failed is spent for the call; a guard not
     cleared is not used as a guard again in it. Fresh paths rank nodes by (shunned, sick, score):
     `shun` holds the other members of the swarm being called, whose faults would be taken for
-    the target's; `sick` the nodes that failed a direct probe in this call.
+    the target's; `sick` the nodes that failed a direct probe in this call, or gave no HTTP
+    answer at all as a guard (a direct request too).
     """
 
     shun: frozenset[str] = frozenset()
-    sick: set[str] = field(default_factory=set)  # failed a direct probe in this call
+    sick: set[str] = field(default_factory=set)  # failed a direct probe or request in this call
     fresh_only: bool = False  # a guard failed: only paths built in this call from now on
     spent: set[PathKey] = field(default_factory=set)
     no_guard: set[str] = field(default_factory=set)
