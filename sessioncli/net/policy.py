@@ -106,9 +106,9 @@ class Blame:
     to blame once it failed on two paths and no hop of those paths failed as often: it is then
     the best explanation (no hop of those paths failed a direct probe either), and its failures
     stop counting against those hops. A path that failed is spent for the call; a guard not
-    cleared is not used as a guard again in it. Fresh paths rank nodes by (shunned, sick, score):
-    `shun` holds the other members of the swarm being called, whose faults would be taken for
-    the target's; `sick` the nodes that failed a direct probe in this call, or gave no HTTP
+    cleared is not used as a guard again in it, unless no other is left (may_guard_again).
+    Fresh paths rank nodes by (shunned, sick, score): `shun` holds the other members of the
+    swarm being called, whose faults would be taken for the target's; `sick` the nodes that failed a direct probe in this call, or gave no HTTP
     answer at all as a guard (a direct request too).
     """
 
@@ -119,6 +119,7 @@ class Blame:
     no_guard: set[str] = field(default_factory=set)
     vouched: set[PathKey] = field(default_factory=set)
     score: Counter[str] = field(default_factory=Counter)
+    second_chance: set[str] = field(default_factory=set)  # barred guards probed again
     _on: dict[str, list[PathKey]] = field(default_factory=dict)
     _blamed: set[str] = field(default_factory=set)
 
@@ -155,6 +156,19 @@ class Blame:
         """`ed` answered a direct probe badly or not at all: the last choice as a hop, and the
         likelier cause of any failure it was on."""
         self.sick.add(ed)
+
+    def may_guard_again(self, ed: str) -> bool:
+        """When no unbarred node is left to guard a fresh path, `ed` may be probed once more:
+        it was barred for a failure on its path (a relay's 502 or 504, junk from further on,
+        which any hop may have caused), not for its own silence or a failed probe (sick), and
+        it has not had this second chance in this call (a guard that is the culprit fails
+        again and stays barred, so a call cannot go round in circles)."""
+        return ed in self.no_guard and ed not in self.sick and ed not in self.second_chance
+
+    def guard_again(self, ed: str) -> None:
+        """`ed` answered a direct probe again: it may guard a fresh path (see may_guard_again)."""
+        self.second_chance.add(ed)
+        self.no_guard.discard(ed)
 
     def to_blame(self, target: str) -> bool:
         if target in self._blamed:

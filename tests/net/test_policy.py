@@ -269,3 +269,86 @@ def test_follow_health_warns_once_after_three_failures_and_once_on_recovery() ->
     assert [h.failed() for _ in range(5)] == [False, False, True, False, False]
     assert h.answered() is True and h.answered() is False
     assert [h.failed(), h.failed(), h.answered()] == [False, False, False]
+
+
+# --- second chances for barred guards: (events, node, may guard again) -------------------------
+# an event: ("guard", path) (no answer: barred) | ("named", path) (a 502 named a node: barred,
+# the guard answered) | ("down", path) (a relayed 5xx or junk, guard not cleared) | ("probe", ed)
+# (failed a direct probe) | ("again", ed) (probed again, answered)
+SECOND_CHANCES = [
+    pytest.param([], "g1", False, id="never barred: nothing to give back"),
+    pytest.param([("named", P("g1", "a", "b"))], "g1", True, id="barred for a 502 it relayed"),
+    pytest.param([("down", P("g1", "a", "b"))], "g1", True, id="barred for a relayed 504"),
+    pytest.param(
+        [("down", P("g1", "a", "b"))], "a", False, id="a relay of a failed path was not barred"
+    ),
+    pytest.param(
+        [("named", P("g1", "a", "b")), ("probe", "g1")], "g1", False, id="failed a probe: sick"
+    ),
+    pytest.param(
+        [("guard", P("g1", "a", "b")), ("sick", "g1")], "g1", False, id="silent as a guard: sick"
+    ),
+    pytest.param(
+        [("named", P("g1", "a", "b")), ("again", "g1"), ("named", P("g1", "c", "d"))],
+        "g1",
+        False,
+        id="one second chance per call: the culprit stays barred",
+    ),
+]
+
+
+@pytest.mark.parametrize(("events", "node", "again"), SECOND_CHANCES)
+def test_second_chance_table(events, node, again) -> None:
+    blame = Blame()
+    for ev in events:
+        if ev[0] in ("guard", "named"):
+            blame.guard_failed(ev[1])
+        elif ev[0] == "down":
+            blame.downstream_failed(ev[1], T)
+        elif ev[0] in ("probe", "sick"):
+            blame.probe_failed(ev[1])
+        else:
+            blame.guard_again(ev[1])
+    assert blame.may_guard_again(node) is again
+
+
+def test_a_guard_given_a_second_chance_may_carry_a_fresh_path() -> None:
+    blame = Blame()
+    blame.guard_failed(P("g1", "a", "b"))
+    assert blame.may_guard_again("g1")
+    blame.guard_again("g1")
+    blame.built(P("g1", "c", "d"))
+    assert blame.usable(P("g1", "c", "d"))
+    assert not blame.usable(P("g1", "a", "b"))  # the failed path stays spent
+
+
+def test_build_gives_barred_guards_a_second_chance_when_no_other_is_left(tmp_path) -> None:
+    """Six nodes, every one barred as a guard by relayed failures in this call: a fresh path
+    is still built (the call used to stop with "no guard node answered" here), on a guard
+    that answered its probe again; a node that failed a probe gets no second chance."""
+    import random
+
+    from sessioncli.net.cache import NetCache
+    from sessioncli.net.guards import Probe
+    from sessioncli.net.paths import PathManager, PathSet
+    from sessioncli.net.pool import NodePool
+
+    nodes = [_n(i) for i in range(6)]
+    pool = NodePool(NetCache(tmp_path, "test"))
+    pool.replace(nodes, 0)
+    eds = [n.pubkey_ed25519 for n in nodes]
+    manager = PathManager(
+        pool,
+        PathSet(NetCache(tmp_path, "test")),
+        prober=lambda node, _t: Probe("bad" if node.pubkey_ed25519 == eds[0] else "ok"),
+        ensure_pool=lambda _d: None,
+        learned=lambda _n, _p: None,
+        rng=random.Random(1),
+    )
+    blame = Blame()
+    for i in range(6):
+        blame.downstream_failed(P(eds[i], eds[(i + 1) % 6], eds[(i + 2) % 6]), T)
+    blame.probe_failed(eds[0])
+    (fresh,) = manager.build(1, Deadline(5.0), blame)
+    assert fresh.key[0] != eds[0] and fresh.key[0] in blame.second_chance
+    assert blame.usable(fresh.key)
