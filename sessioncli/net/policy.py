@@ -1,9 +1,10 @@
-"""Per-call failure policy, pure: the deadline, what went wrong (69 vs 75), and who is to blame."""
+"""Per-call failure policy, pure: the deadline, 69 vs 75, who is to blame, when to race a path."""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -120,6 +121,7 @@ class Blame:
     vouched: set[PathKey] = field(default_factory=set)
     score: Counter[str] = field(default_factory=Counter)
     second_chance: set[str] = field(default_factory=set)  # barred guards probed again
+    busy: set[PathKey] = field(default_factory=set)  # carrying a request now (see Hedge)
     _on: dict[str, list[PathKey]] = field(default_factory=dict)
     _blamed: set[str] = field(default_factory=set)
 
@@ -187,7 +189,9 @@ class Blame:
         """A cached path that may carry this call's next attempt (never through `avoid`)."""
         if self.fresh_only and path not in self.vouched:
             return False
-        return path not in self.spent and path[0] not in self.no_guard and avoid not in path
+        if path in self.spent or path in self.busy:
+            return False
+        return path[0] not in self.no_guard and avoid not in path
 
     def clean(self, path: PathKey) -> bool:
         """No hop of `path` has failed in this call (on a path, or a direct probe)."""
@@ -196,3 +200,45 @@ class Blame:
     def rank(self, ed: str) -> tuple[bool, bool, int]:
         """Sort key for the nodes of a fresh path (persistent strikes break ties after it)."""
         return (ed in self.shun, ed in self.sick, max(0, self.score[ed]))
+
+
+# Hedging (see Executor.send): figures measured on the devnet (loopback, 2 loaded cores): a healthy
+# onion request answers in 2-40 ms, a store waits up to the swarm's replication timeout (2 s) when
+# members hang, and a path through a hung relay fails after the relays' own timeout (3 s; real
+# nodes wait longer), while our attempt waits a third of the deadline for a guard that does not
+# answer at all. A second path raced after a few times the slowest recent answer rarely doubles a
+# healthy request, and turns "wait for the relay to give up, then start over" into one overlap.
+HEDGE_FIRST_SECONDS = 1.5  # before any answer in this process (a real first request: ~0.5-1 s)
+HEDGE_FLOOR_SECONDS = 0.5
+HEDGE_FACTOR = 3.0
+HEDGE_SAMPLES = 8
+
+
+class Hedge:
+    """When to race a second path for an idempotent request that has not answered yet: after
+    HEDGE_FACTOR times the slowest of the last HEDGE_SAMPLES answers (HEDGE_FIRST_SECONDS before
+    any), never sooner than HEDGE_FLOOR_SECONDS, and by half the attempt's cap at the latest.
+    No clock: durations are measured by the caller. Its own lock (calls run in parallel)."""
+
+    def __init__(
+        self,
+        *,
+        first: float = HEDGE_FIRST_SECONDS,
+        floor: float = HEDGE_FLOOR_SECONDS,
+        factor: float = HEDGE_FACTOR,
+        samples: int = HEDGE_SAMPLES,
+    ) -> None:
+        self.first, self.floor, self.factor = first, floor, factor
+        self._recent: deque[float] = deque(maxlen=samples)
+        self._lock = threading.Lock()
+
+    def observe(self, seconds: float) -> None:
+        """A request answered properly after `seconds`."""
+        with self._lock:
+            self._recent.append(seconds)
+
+    def delay(self, attempt_cap: float) -> float:
+        with self._lock:
+            slowest = max(self._recent, default=None)
+        wait = self.first if slowest is None else max(self.floor, self.factor * slowest)
+        return min(wait, attempt_cap / 2)

@@ -11,7 +11,7 @@ from sessioncli.core.receive import FollowHealth, Rotation
 from sessioncli.errors import NetworkUnavailable, TemporaryFailure
 from sessioncli.net.client import verified_holders
 from sessioncli.net.paths import pick_hops
-from sessioncli.net.policy import Blame, CallLog, Deadline, named_node
+from sessioncli.net.policy import Blame, CallLog, Deadline, Hedge, named_node
 from sessioncli.protocol import rpc
 from sessioncli.protocol.rpc import Node
 
@@ -352,3 +352,30 @@ def test_build_gives_barred_guards_a_second_chance_when_no_other_is_left(tmp_pat
     (fresh,) = manager.build(1, Deadline(5.0), blame)
     assert fresh.key[0] != eds[0] and fresh.key[0] in blame.second_chance
     assert blame.usable(fresh.key)
+
+
+# --- Hedge: when a second path races an idempotent request ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answers", "cap", "delay"),
+    [
+        pytest.param([], 6.0, 1.5, id="no answer yet: the first delay"),
+        pytest.param([0.02, 0.04], 6.0, 0.5, id="quick answers: the floor"),
+        pytest.param([0.02, 0.4], 6.0, pytest.approx(1.2), id="three times the slowest"),
+        pytest.param([2.0], 6.0, 3.0, id="never later than half the attempt's cap"),
+        pytest.param([5.0] + [0.1] * 8, 6.0, pytest.approx(0.5), id="only recent answers count"),
+    ],
+)
+def test_hedge_delay(answers, cap, delay) -> None:
+    hedge = Hedge(first=1.5, floor=0.5, factor=3.0, samples=8)
+    for seconds in answers:
+        hedge.observe(seconds)
+    assert hedge.delay(cap) == delay
+
+
+def test_a_busy_path_is_not_chosen_for_the_race() -> None:
+    blame = Blame()
+    assert blame.usable(P("g1", "a", "b"))
+    blame.busy.add(P("g1", "a", "b"))
+    assert not blame.usable(P("g1", "a", "b")) and blame.usable(P("g2", "c", "d"))
