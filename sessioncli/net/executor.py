@@ -7,8 +7,10 @@ Persistent effects of a failed attempt (the per-call evidence goes to policy.Bla
 | no HTTP answer from the guard          | path spent, guard barred, sick | path dropped, guard struck    |
 | a relayed error (502/504/...)          | every hop (and a vouched       | path strike (3 drop it)       |
 |                                        | target) scored                 |                               |
-| a 502 naming a node                    | path spent, guard barred; the  | named node out of every path, |
-|                                        | target blamed if it is named   | struck (3 strikes: forgotten) |
+| a 502 naming a node                    | path spent; the hop before it  | named node out of every path, |
+|                                        | suspect (barred if the guard); | struck (3 strikes: forgotten) |
+|                                        | the target blamed when named   |                               |
+|                                        | by two different hops          |                               |
 | a request that went through            |                                | its nodes' strikes cleared    |
 | junk (does not decrypt, too large)     | probe ok: relays and target    | path dropped; a guard whose   |
 |                                        | scored; else guard barred      | probe failed is struck        |
@@ -219,7 +221,8 @@ class Executor:
         try:
             reply = onion.decrypt_snode_reply(flight.built, resp.body)
         except ProtocolError as exc:
-            self._junk(path, ed, deadline, log, blame, f"path via {path.nodes[0].address}: {exc}")
+            where = f"path via {path.nodes[0].address}: {exc}"
+            self._junk(path, ed, deadline, log, blame, where)
         self.hedge.observe(time.monotonic() - flight.started)
         self.paths.paths.succeeded(path)
         self.pool.clear_strikes([*path.key, ed])
@@ -341,18 +344,15 @@ class Executor:
         )
         missing = named_node(resp.status, text)
         if missing is not None:
-            # the hop before the named node could not reach it: the guard when the named node
-            # is its next hop. Either way the guard is not trusted as a guard again in this
-            # call (a guard that names every next hop would otherwise empty the pool)
-            blame.guard_failed(path.key)
-            # SPEC: the named node goes from our paths at once; from the pool (and swarms) after
-            # three such reports, since a broken guard may name a healthy next hop every time
+            # the hop before the named node could not reach it (see Blame.named: the guard
+            # when it is the guard's next hop, barred as a guard then: a guard that names every
+            # next hop would otherwise empty the pool). SPEC: the named node goes from our
+            # paths at once; from the pool (and swarms) after three such reports, since a
+            # broken hop may name a healthy next hop every time
+            to_blame = blame.named(path.key, missing, target)
             self.paths.paths.keep(lambda p: not p.has(missing))
             self._strike_node(missing)
-            if target and missing == target:
-                blame.named(target)
-                raise PathTrouble("target")
-            raise PathTrouble
+            raise PathTrouble("target" if to_blame else "path")
         # SPEC: a 504 marks the path bad (three strikes drop it); it is not used again in this
         # call either way. It may be the target's fault (a relay timed out on it), or any hop's.
         self.paths.paths.strike(path)

@@ -124,6 +124,7 @@ class Blame:
     busy: set[PathKey] = field(default_factory=set)  # carrying a request now (see Hedge)
     _on: dict[str, list[PathKey]] = field(default_factory=dict)
     _blamed: set[str] = field(default_factory=set)
+    _named_by: dict[str, set[str]] = field(default_factory=dict)
 
     def built(self, path: PathKey) -> None:
         """`path` was built in this call: its guard answered a direct test just now."""
@@ -150,9 +151,28 @@ class Blame:
             self._on.setdefault(target, []).append(hops)
         return bool(target) and self.to_blame(target)
 
-    def named(self, target: str) -> None:
-        """A relay's 502 says the target cannot be reached: it is to blame at once."""
-        self._blamed.add(target)
+    def named(self, path: PathKey, named: str, target: str = "") -> bool:
+        """A 502 on `path` says "next node not found: `named`". Only the hop just before the
+        named node (the guard, a relay, or for the target the last relay) can have said it:
+        relays pass an error back as it is. A guard that said it is barred as a guard (see
+        guard_failed); a relay that said it counts once, as a suspect. The named target is
+        to blame once two different hops said it (a junk or broken relay names its next hop
+        whoever that is: one report named every member of a swarm in turn, and a send gave up
+        in 3 s with a healthy member left). True when the target is now to blame."""
+        chain = [*path, target] if target else list(path)
+        at = chain.index(named) if named in chain[1:] else 1  # a stranger: the guard said it
+        reporter = chain[at - 1]
+        if at == 1:
+            self.guard_failed(path)
+        else:
+            self.spent.add(path)
+            self.score[reporter] += 1
+        if not target or named != target:
+            return False
+        self._named_by.setdefault(target, set()).add(reporter)
+        if len(self._named_by[target]) >= 2:
+            self._blamed.add(target)
+        return target in self._blamed
 
     def probe_failed(self, ed: str) -> None:
         """`ed` answered a direct probe badly or not at all: the last choice as a hop, and the

@@ -145,10 +145,55 @@ def test_a_node_that_failed_a_probe_ranks_last_and_takes_the_blame() -> None:
     assert blame.score[T] == 2
 
 
-def test_named_target_is_blamed_at_once() -> None:
+# (502s as (path, named node), target, target to blame after the last, barred guards, suspects)
+NAMED = [
+    pytest.param(
+        [(P("g1", "a", "b"), "a")], T, False, {"g1"}, {}, id="the guard named its next hop"
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), "b")], T, False, set(), {"a": 1}, id="a relay named its next hop"
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), T)], T, False, set(), {"b": 1}, id="named once, by the last relay"
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), T), (P("g2", "c", "b"), T)],
+        T,
+        False,
+        set(),
+        {"b": 2},
+        id="named twice by the same relay: that relay is the likelier liar",
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), T), (P("g2", "c", "d"), T)],
+        T,
+        True,
+        set(),
+        {"b": 1, "d": 1},
+        id="named by two different hops: the target is to blame",
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), "z" * 64)], T, False, {"g1"}, {}, id="a stranger named: the guard"
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), "b"), (P("g2", "c", "d"), "d")],
+        "",
+        False,
+        set(),
+        {"a": 1, "c": 1},
+        id="on the way to a server",
+    ),
+]
+
+
+@pytest.mark.parametrize(("reports", "target", "blamed", "barred", "suspects"), NAMED)
+def test_named_table(reports, target, blamed, barred, suspects) -> None:
     blame = Blame()
-    blame.named(T)
-    assert blame.to_blame(T)
+    verdicts = [blame.named(path, named, target) for path, named in reports]
+    assert verdicts[-1] is blamed and (not target or blame.to_blame(target) is blamed)
+    assert blame.no_guard == barred
+    assert {k: v for k, v in blame.score.items() if v} == suspects
+    assert all(path in blame.spent for path, _ in reports)
 
 
 # --- CallLog: 69 only when nothing ever answered ----------------------------------------------
