@@ -132,6 +132,7 @@ class Executor:
         landed: queue.Queue[_Flight] = queue.Queue()
         flying = [self._launch(path, target, body, deadline, landed, threaded=race)]
         delay: float | None = self.hedge.delay(_attempt_cap(deadline)) if race else None
+        against = target.pubkey_ed25519  # whom a failure counts against (see below)
         while True:
             try:
                 flight = landed.get(timeout=delay)
@@ -144,11 +145,15 @@ class Executor:
             flying.remove(flight)
             try:
                 return self._landed(
-                    flight, target, request.method, deadline, log, blame, clock_refused
+                    flight, target, request.method, deadline, log, blame, clock_refused, against
                 )
             except PathTrouble as trouble:
                 if trouble.verdict != "path" or not flying:
                     raise
+                # the other attempt of the race may still get through; if it fails too, that
+                # counts against its hops only: two failures of one attempt would otherwise
+                # make a healthy target look like the best explanation twice as fast
+                against = ""
 
     def _launch(
         self,
@@ -209,20 +214,22 @@ class Executor:
         log: CallLog,
         blame: Blame,
         clock_refused: bool,
+        against: str,
     ) -> onion.SnodeReply:
-        """One attempt's exchange is over: its reply, or PathTrouble (the table above)."""
+        """One attempt's exchange is over: its reply, or PathTrouble (the table above), whose
+        evidence counts against the target only when `against` names it."""
         path, ed = flight.path, target.pubkey_ed25519
         resp = flight.resp
         self._trace_line(path, f"{method} on {target.address}", flight.started, resp)
         if resp is None:
-            self._silent(path, flight.error, deadline, log, blame, ed)
+            self._silent(path, flight.error, deadline, log, blame, against)
         if resp.status != 200:
-            self._relay_error(path, resp, log, blame, ed)
+            self._relay_error(path, resp, log, blame, against)
         try:
             reply = onion.decrypt_snode_reply(flight.built, resp.body)
         except ProtocolError as exc:
             where = f"path via {path.nodes[0].address}: {exc}"
-            self._junk(path, ed, deadline, log, blame, where)
+            self._junk(path, against, deadline, log, blame, where)
         self.hedge.observe(time.monotonic() - flight.started)
         self.paths.paths.succeeded(path)
         self.pool.clear_strikes([*path.key, ed])
