@@ -43,6 +43,11 @@ Timeout = float | Deadline | None  # what a public call accepts: seconds, a shar
 
 
 PathKey = tuple[str, ...]  # ed25519 hex of a path's hops, guard first
+# A target is the best explanation of its failures only after this many failed paths: with two,
+# two junk relays met on its two paths (of the 8 of 15 junk nodes of the soak's junk scenario)
+# made the one healthy member of a swarm look guilty, and the send gave up with time left. Not
+# blaming a sick member costs little: members that failed less go first anyway (SwarmCall).
+BLAME_AFTER_PATHS = 3
 Verdict = Literal["path", "target", "nopath"]  # where one failed attempt leaves the call
 _HEX = frozenset("0123456789abcdef")
 
@@ -104,8 +109,8 @@ class Blame:
     A failure past the guard (junk, a relayed 5xx) counts once against every node that may have
     caused it: the relays, the guard unless a direct probe cleared it, and the target when the
     path is vouched for (its guard was tested in this call, or a probe cleared it). A target is
-    to blame once it failed on two paths and no hop of those paths failed as often: it is then
-    the best explanation (no hop of those paths failed a direct probe either), and its failures
+    to blame once it failed on BLAME_AFTER_PATHS paths and no hop of those paths failed as
+    often: it is then the best explanation (no hop of those paths failed a direct probe either), and its failures
     stop counting against those hops. A path that failed is spent for the call; a guard not
     cleared is not used as a guard again in it, unless no other is left (may_guard_again).
     Fresh paths rank nodes by (shunned, sick, score): `shun` holds the other members of the
@@ -196,7 +201,7 @@ class Blame:
         if target in self._blamed:
             return True
         n, failed = self.score[target], self._on.get(target, [])
-        if len(failed) < 2 or any(
+        if len(failed) < BLAME_AFTER_PATHS or any(
             self.score[h] >= n or h in self.sick for hops in failed for h in hops
         ):
             return False

@@ -31,13 +31,27 @@ CASES = [
         [
             ("built", P("g1", "a", "b")),
             ("built", P("g2", "c", "d")),
+            ("built", P("g3", "e", "f")),
+            ("down", P("g1", "a", "b"), T, False),
+            ("down", P("g2", "c", "d"), T, False),
+            ("down", P("g3", "e", "f"), T, False),
+        ],
+        T,
+        True,
+        {"g1": 0, "a": 0, "b": 0, "g2": 0, "c": 0, "d": 0, "f": 0},
+        id="three vouched disjoint paths: the target is blamed and the hops cleared",
+    ),
+    pytest.param(
+        [
+            ("built", P("g1", "a", "b")),
+            ("built", P("g2", "c", "d")),
             ("down", P("g1", "a", "b"), T, False),
             ("down", P("g2", "c", "d"), T, False),
         ],
         T,
-        True,
-        {"g1": 0, "a": 0, "b": 0, "g2": 0, "c": 0, "d": 0},
-        id="two vouched disjoint paths: the target is blamed and the hops cleared",
+        False,
+        {"a": 1, "c": 1, T: 2},
+        id="two disjoint paths may be two bad relays: not blamed yet",
     ),
     pytest.param(
         [
@@ -63,7 +77,11 @@ CASES = [
         id="a cached (unvouched) path does not count against the target",
     ),
     pytest.param(
-        [("down", P("g1", "a", "b"), T, True), ("down", P("g2", "c", "d"), T, True)],
+        [
+            ("down", P("g1", "a", "b"), T, True),
+            ("down", P("g2", "c", "d"), T, True),
+            ("down", P("g3", "e", "f"), T, True),
+        ],
         T,
         True,
         {"g1": 0, "g2": 0, "a": 0},
