@@ -4,11 +4,13 @@ Persistent effects of a failed attempt (the per-call evidence goes to policy.Bla
 
 | what came back                         | Blame                          | persistent                    |
 |----------------------------------------|--------------------------------|-------------------------------|
-| no HTTP answer from the guard          | path spent, guard barred       | path dropped, guard struck    |
+| no HTTP answer from the guard          | path spent, guard barred, sick | path dropped, guard struck    |
 | a relayed error (502/504/...)          | every hop (and a vouched       | path strike (3 drop it)       |
 |                                        | target) scored                 |                               |
-| a 502 naming a node                    | path spent, guard barred; the  | named node out of every path, |
-|                                        | target blamed if it is named   | struck (3 strikes: forgotten) |
+| a 502 naming a node                    | path spent; the hop before it  | named node out of every path, |
+|                                        | suspect (barred if the guard); | struck (3 strikes: forgotten) |
+|                                        | the target blamed when named   |                               |
+|                                        | by two different hops          |                               |
 | a request that went through            |                                | its nodes' strikes cleared    |
 | junk (does not decrypt, too large)     | probe ok: relays and target    | path dropped; a guard whose   |
 |                                        | scored; else guard barred      | probe failed is struck        |
@@ -17,29 +19,57 @@ Persistent effects of a failed attempt (the per-call evidence goes to policy.Bla
 from __future__ import annotations
 
 import contextlib
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
 from sessioncli.errors import NetworkUnavailable, ProtocolError, SessionCliError
 from sessioncli.net.clock import NetworkClock
 from sessioncli.net.guards import GUARD_TEST_TIMEOUT, Prober
 from sessioncli.net.paths import Path, PathManager
-from sessioncli.net.policy import Blame, CallLog, Deadline, PathTrouble, named_node
+from sessioncli.net.policy import Blame, CallLog, Deadline, Hedge, PathTrouble, named_node
 from sessioncli.net.pool import NodePool
 from sessioncli.net.transport import HttpResponse, TransportError, WatchedTransport
 from sessioncli.protocol import onion, rpc
 from sessioncli.protocol.rpc import Node
 
-MAX_ATTEMPTS = 8
+# Attempts per call (a swarm call makes 4x as many: see swarmcall). The deadline is meant to be
+# the limit, not this: with 9 of 15 nodes answering 8 MB of junk, each attempt costs ~0.45 s and
+# a send used up 32 swarm attempts in 14 s of its 20 with the healthy member still untried.
+MAX_ATTEMPTS = 12
 CLOCK_SAMPLES = 5  # a network time checked after a 406 rests on this many nodes' answers
 MIN_ATTEMPT_SECONDS = 2.0
 # a storage reply is at most one retrieve page (SPEC §4.4: max_size, by default a fifth of
 # 7.8 MB) twice base64-encoded: more than this is junk, and reading 16 MB of it costs seconds
 SNODE_REPLY_MAX_BYTES = 8 << 20
+# Requests that may go out twice with the effect of one (see Executor.send): a store of the
+# same signed data is the same message (same hash), the others only read.
+RACED_METHODS = frozenset({"store", "retrieve", "get_swarm", "info"})
 
 T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class _Flight:
+    """One onion POST: its path and onion, when it left, and how it ended (an answer or not)."""
+
+    path: Path
+    built: onion.OnionRequest
+    started: float
+    resp: HttpResponse | None = None
+    error: TransportError | None = None
+
+
+def _attempt_cap(deadline: Deadline) -> float:
+    """How long one attempt may wait for its guard's answer. Relays answer for the hops behind
+    them (502/504 within their own timeouts), so only a guard that took the request and then
+    went quiet waits this long (one that never completes the handshake is cut off sooner: see
+    transport.DIRECT_CONNECT_SECONDS); a race (Hedge) starts a second path well before it."""
+    return deadline.cap(max(MIN_ATTEMPT_SECONDS, deadline.seconds / 3))
 
 
 class Executor:
@@ -57,8 +87,10 @@ class Executor:
         forget_node: Callable[[str], None],
         rng: random.Random,
         trace: Callable[[str], None] | None = None,
+        hedge: Hedge | None = None,
     ) -> None:
         self._trace = trace
+        self.hedge = hedge or Hedge()
         self.transport = transport
         self.paths = paths
         self.pool = pool
@@ -88,21 +120,120 @@ class Executor:
     ) -> onion.SnodeReply:
         """`request` to `target` over one path (a chosen one unless given); a failure on the
         way raises PathTrouble. `clock_refused`: the target just refused our time (406), so
-        the time it reports is kept for signing to it only (see NetworkClock)."""
+        the time it reports is kept for signing to it only (see NetworkClock).
+
+        An idempotent request (RACED_METHODS: the same store twice stores one message, same
+        hash) on a chosen path that has not answered after Hedge.delay is raced on a second
+        path to the same target; the first proper answer wins, and a failure waits for the
+        other attempt if one is still out. Only the HTTP exchanges run in threads: all the
+        bookkeeping (Blame, CallLog, paths, strikes) happens here, in the caller's thread."""
         blame = blame if blame is not None else Blame()
-        ed = target.pubkey_ed25519
+        race = path is None and request.method in RACED_METHODS
         if path is None:
-            path = self.paths.choose(ed, target.address, blame, log, deadline)
-        built = onion.build_snode_request(
-            _hops(path), onion.Hop.from_hex(ed, target.pubkey_x25519), request.to_json()
-        )
-        started = time.monotonic()
-        with self._traced(path, f"{request.method} on {target.address}", started):
-            resp = self._post(path, built, deadline, log, blame, ed, SNODE_REPLY_MAX_BYTES)
+            path = self.paths.choose(target.pubkey_ed25519, target.address, blame, log, deadline)
+        body = request.to_json()
+        landed: queue.Queue[_Flight] = queue.Queue()
+        flying = [self._launch(path, target, body, deadline, landed, threaded=race)]
+        delay: float | None = self.hedge.delay(_attempt_cap(deadline)) if race else None
+        against = target.pubkey_ed25519  # whom a failure counts against (see below)
+        while True:
+            try:
+                flight = landed.get(timeout=delay)
+            except queue.Empty:  # the hedge delay passed with no answer: a second path
+                delay = None
+                second = self._second_path(target, blame, log, deadline, flying)
+                if second is not None:
+                    flying.append(self._launch(second, target, body, deadline, landed))
+                continue
+            flying.remove(flight)
+            try:
+                return self._landed(
+                    flight, target, request.method, deadline, log, blame, clock_refused, against
+                )
+            except PathTrouble as trouble:
+                if trouble.verdict != "path" or not flying:
+                    raise
+                # the other attempt of the race may still get through; if it fails too, that
+                # counts against its hops only: two failures of one attempt would otherwise
+                # make a healthy target look like the best explanation twice as fast
+                against = ""
+
+    def _launch(
+        self,
+        path: Path,
+        target: Node,
+        body: bytes,
+        deadline: Deadline,
+        landed: queue.Queue[_Flight],
+        *,
+        threaded: bool = True,
+    ) -> _Flight:
+        """Build the onion for `path` and POST it to its guard (in a daemon thread when
+        `threaded`: one abandoned after the other attempt won does not hold up the exit)."""
+        hop = onion.Hop.from_hex(target.pubkey_ed25519, target.pubkey_x25519)
+        built = onion.build_snode_request(_hops(path), hop, body)
+        flight = _Flight(path, built, time.monotonic())
+        guard, timeout = path.nodes[0], _attempt_cap(deadline)
+
+        def fly() -> None:
+            try:
+                flight.resp = self.transport.post(
+                    f"https://{guard.ip}:{guard.port}/onion_req/v2",
+                    built.body,
+                    timeout=timeout,
+                    content_type="application/octet-stream",
+                    max_bytes=SNODE_REPLY_MAX_BYTES,
+                )
+            except TransportError as exc:
+                flight.error = exc
+            finally:
+                landed.put(flight)
+
+        if threaded:
+            threading.Thread(target=fly, daemon=True).start()
+        else:
+            fly()
+        return flight
+
+    def _second_path(
+        self, target: Node, blame: Blame, log: CallLog, deadline: Deadline, flying: list[_Flight]
+    ) -> Path | None:
+        """Another path for a race (never one carrying this request already), or None."""
+        busy = {f.path.key for f in flying}
+        blame.busy |= busy
         try:
-            reply = onion.decrypt_snode_reply(built, resp.body)
+            return self.paths.choose(target.pubkey_ed25519, target.address, blame, log, deadline)
+        except (PathTrouble, SessionCliError):
+            return None
+        finally:
+            blame.busy -= busy
+
+    def _landed(
+        self,
+        flight: _Flight,
+        target: Node,
+        method: str,
+        deadline: Deadline,
+        log: CallLog,
+        blame: Blame,
+        clock_refused: bool,
+        against: str,
+    ) -> onion.SnodeReply:
+        """One attempt's exchange is over: its reply, or PathTrouble (the table above), whose
+        evidence counts against the target only when `against` names it."""
+        path, ed = flight.path, target.pubkey_ed25519
+        resp = flight.resp
+        self._trace_line(path, f"{method} on {target.address}", flight.started, resp)
+        if resp is None:
+            self._silent(path, flight.error, deadline, log, blame, against)
+        if resp.status != 200:
+            self._relay_error(path, resp, log, blame, against)
+        try:
+            reply = onion.decrypt_snode_reply(flight.built, resp.body)
         except ProtocolError as exc:
-            self._junk(path, ed, deadline, log, blame, f"path via {path.nodes[0].address}: {exc}")
+            where = f"path via {path.nodes[0].address}: {exc}"
+            self._junk(path, against, deadline, log, blame, where)
+        self.hedge.observe(time.monotonic() - flight.started)
         self.paths.paths.succeeded(path)
         self.pool.clear_strikes([*path.key, ed])
         t = rpc.network_time(reply.body)
@@ -166,27 +297,52 @@ class Executor:
             resp = self.transport.post(
                 f"https://{guard.ip}:{guard.port}/onion_req/v2",
                 built.body,
-                timeout=deadline.cap(max(MIN_ATTEMPT_SECONDS, deadline.seconds / 3)),
+                timeout=_attempt_cap(deadline),
                 content_type="application/octet-stream",
                 max_bytes=max_bytes,
             )
         except TransportError as exc:
-            where = f"guard {guard.address}: {exc}"
-            if exc.kind == "proxy":
-                log.fail(where)
-                raise NetworkUnavailable(f"proxy failed: {exc}") from None
-            if exc.kind == "oversize":
-                self._junk(path, target, deadline, log, blame, where)
-            # No answer at all (refused, reset, TLS, or silence): a relay or target in trouble
-            # is answered for by the relays (502/504 after a few seconds), so it is the guard.
-            log.fail(where)
-            blame.guard_failed(path.key)
-            self.paths.paths.strike(path, drop=True)
-            self._strike_node(guard.pubkey_ed25519)
-            raise PathTrouble from None
+            self._silent(path, exc, deadline, log, blame, target)
         if resp.status != 200:
             self._relay_error(path, resp, log, blame, target)
         return resp
+
+    def _silent(
+        self,
+        path: Path,
+        exc: TransportError | None,
+        deadline: Deadline,
+        log: CallLog,
+        blame: Blame,
+        target: str,
+    ) -> NoReturn:
+        """The guard gave no HTTP answer (or too large a one, or the proxy failed)."""
+        guard = path.nodes[0]
+        where = f"guard {guard.address}: {exc}"
+        if exc is not None and exc.kind == "proxy":
+            log.fail(where)
+            raise NetworkUnavailable(f"proxy failed: {exc}") from None
+        if exc is not None and exc.kind == "oversize":
+            self._junk(path, target, deadline, log, blame, where)
+        # No answer at all (refused, reset, TLS, or silence): a relay or target in trouble
+        # is answered for by the relays (502/504 after a few seconds), so it is the guard.
+        # It failed a direct request as surely as a failed probe: it is also the last choice
+        # as a relay of a fresh path (a hung guard taken as a relay cost another attempt).
+        log.fail(where)
+        blame.guard_failed(path.key)
+        blame.probe_failed(guard.pubkey_ed25519)
+        self.paths.paths.strike(path, drop=True)
+        self._strike_node(guard.pubkey_ed25519)
+        raise PathTrouble from None
+
+    def _trace_line(self, path: Path, what: str, started: float, resp: HttpResponse | None) -> None:
+        """The `-v` line of one raced-or-not snode request (see _traced)."""
+        if self._trace is None:
+            return
+        hops = " -> ".join(n.address for n in path.nodes)
+        outcome = "answered" if resp is not None and resp.status == 200 else "failed"
+        ms = round((time.monotonic() - started) * 1000)
+        self._trace(f"onion request: {what} via {hops}: {outcome} in {ms} ms")
 
     def _relay_error(
         self, path: Path, resp: HttpResponse, log: CallLog, blame: Blame, target: str
@@ -198,18 +354,15 @@ class Executor:
         )
         missing = named_node(resp.status, text)
         if missing is not None:
-            # the hop before the named node could not reach it: the guard when the named node
-            # is its next hop. Either way the guard is not trusted as a guard again in this
-            # call (a guard that names every next hop would otherwise empty the pool)
-            blame.guard_failed(path.key)
-            # SPEC: the named node goes from our paths at once; from the pool (and swarms) after
-            # three such reports, since a broken guard may name a healthy next hop every time
+            # the hop before the named node could not reach it (see Blame.named: the guard
+            # when it is the guard's next hop, barred as a guard then: a guard that names every
+            # next hop would otherwise empty the pool). SPEC: the named node goes from our
+            # paths at once; from the pool (and swarms) after three such reports, since a
+            # broken hop may name a healthy next hop every time
+            to_blame = blame.named(path.key, missing, target)
             self.paths.paths.keep(lambda p: not p.has(missing))
             self._strike_node(missing)
-            if target and missing == target:
-                blame.named(target)
-                raise PathTrouble("target")
-            raise PathTrouble
+            raise PathTrouble("target" if to_blame else "path")
         # SPEC: a 504 marks the path bad (three strikes drop it); it is not used again in this
         # call either way. It may be the target's fault (a relay timed out on it), or any hop's.
         self.paths.paths.strike(path)

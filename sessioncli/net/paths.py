@@ -197,6 +197,11 @@ class PathManager:
             if n.subnet24 not in used_subnets and n.pubkey_ed25519 not in blame.no_guard
         ]
         guards, probes = find_guards(guard_candidates, missing, deadline, self._prober)
+        if not guards:  # every unbarred candidate failed, or none was left: second chances
+            guards, more = self._guard_again(
+                candidates, used_subnets, probes, missing, deadline, blame
+            )
+            probes += more
         for node, result in probes:
             self._learned(node, result)
         failed = {n.pubkey_ed25519 for n, r in probes if r.state != "ok"}
@@ -220,6 +225,35 @@ class PathManager:
             blame.built(p.key)
         self.paths.add(fresh)
         return fresh
+
+    def _guard_again(
+        self,
+        ranked: list[Node],
+        used_subnets: set[str],
+        probes: list[tuple[Node, Probe]],
+        missing: int,
+        deadline: Deadline,
+        blame: Blame,
+    ) -> tuple[list[Node], list[tuple[Node, Probe]]]:
+        """Guards from the nodes barred in this call for their path's failure, not their own
+        (Blame.may_guard_again), probed once more. Under relay 502s every guard of a failed
+        path is barred though a relay may have answered for it, and with the nodes of the
+        cached paths taken, no unbarred node may be left: the call gave up ("no guard node
+        answered") while healthy nodes and healthy paths existed."""
+        tested = {n.pubkey_ed25519 for n, _ in probes}
+        again = [
+            n
+            for n in ranked
+            if n.subnet24 not in used_subnets
+            and n.pubkey_ed25519 not in tested
+            and blame.may_guard_again(n.pubkey_ed25519)
+        ]
+        if not again or deadline.expired():
+            return [], []
+        guards, seen = find_guards(again, missing, deadline, self._prober)
+        for g in guards:
+            blame.guard_again(g.pubkey_ed25519)
+        return guards, seen
 
     @staticmethod
     def _assemble(guards: list[Node], ranked: list[Node], used_subnets: set[str]) -> list[Path]:
@@ -246,7 +280,9 @@ class PathManager:
         except SessionCliError as exc:
             if not blame.spent:
                 raise  # the first attempt: the cause (seeds, pool, guards) is the call's error
-            _no_path(label, exc, log)
+            # topping the cache up failed, but a path still in it may carry this attempt
+            if not any(blame.usable(p.key, avoid) for p in self.paths.snapshot()):
+                _no_path(label, exc, log)
         usable = [p for p in self.paths.snapshot() if blame.usable(p.key, avoid)]
         clean = [p for p in usable if blame.clean(p.key)]
         if clean:  # a path that failed in an earlier call of this process goes last

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sessioncli.net.client import NetworkClient
 from sessioncli.net.networks import resolve_network
+from sessioncli.net.transport import HttpResponse, Transport, TransportError
 from sessioncli.protocol.ids import Identity
 from tests.net.conftest import endpoint_total, node_ids, onion_counts
 
@@ -121,6 +124,43 @@ def test_hanging_member_still_succeeds_within_timeout(devnet, tmp_path: Path):
         assert time.monotonic() - t0 < 15
         assert page.node.pubkey_ed25519 != hung.pubkey_ed25519
         assert _store(c).stored_on
+
+
+class _QuietOnce:
+    """The real transport, except that once armed, the next onion POST is taken and never
+    answered (a guard that completed the handshake, then went quiet: the connect phase's cap
+    cannot help), until its own timeout or the end of the test."""
+
+    def __init__(self) -> None:
+        self.inner = Transport()
+        self.armed = False
+        self.release = threading.Event()
+
+    def post(self, url: str, body: bytes, **kw: Any) -> HttpResponse:
+        if self.armed and url.endswith("/onion_req/v2"):
+            self.armed = False
+            self.release.wait(kw["timeout"])
+            raise TransportError("timeout", "no answer")
+        return self.inner.post(url, body, **kw)
+
+    def close(self) -> None:
+        self.release.set()
+        self.inner.close()
+
+
+def test_a_quiet_guard_is_raced_by_a_second_path(devnet, tmp_path: Path):
+    """A store whose guard never answers is raced on a second path after the hedge delay: the
+    second path's answer is the only one traced (the quiet attempt is never waited for; before,
+    it cost a third of the deadline, then a "failed" line, then the retry)."""
+    transport, lines = _QuietOnce(), []
+    with _client(devnet, tmp_path, transport=transport, trace=lines.append) as c:
+        _store(c, b"warm-up")
+        transport.armed = True
+        lines.clear()
+        assert _store(c, b"raced").stored_on
+        assert not transport.armed  # the quiet attempt did happen
+        stores = [line for line in lines if line.startswith("onion request: store")]
+        assert len(stores) == 1 and ": answered in " in stores[0], lines
 
 
 def test_421_replaces_a_wrong_cached_swarm(devnet, tmp_path: Path):

@@ -11,7 +11,7 @@ from sessioncli.core.receive import FollowHealth, Rotation
 from sessioncli.errors import NetworkUnavailable, TemporaryFailure
 from sessioncli.net.client import verified_holders
 from sessioncli.net.paths import pick_hops
-from sessioncli.net.policy import Blame, CallLog, Deadline, named_node
+from sessioncli.net.policy import Blame, CallLog, Deadline, Hedge, named_node
 from sessioncli.protocol import rpc
 from sessioncli.protocol.rpc import Node
 
@@ -31,13 +31,27 @@ CASES = [
         [
             ("built", P("g1", "a", "b")),
             ("built", P("g2", "c", "d")),
+            ("built", P("g3", "e", "f")),
+            ("down", P("g1", "a", "b"), T, False),
+            ("down", P("g2", "c", "d"), T, False),
+            ("down", P("g3", "e", "f"), T, False),
+        ],
+        T,
+        True,
+        {"g1": 0, "a": 0, "b": 0, "g2": 0, "c": 0, "d": 0, "f": 0},
+        id="three vouched disjoint paths: the target is blamed and the hops cleared",
+    ),
+    pytest.param(
+        [
+            ("built", P("g1", "a", "b")),
+            ("built", P("g2", "c", "d")),
             ("down", P("g1", "a", "b"), T, False),
             ("down", P("g2", "c", "d"), T, False),
         ],
         T,
-        True,
-        {"g1": 0, "a": 0, "b": 0, "g2": 0, "c": 0, "d": 0},
-        id="two vouched disjoint paths: the target is blamed and the hops cleared",
+        False,
+        {"a": 1, "c": 1, T: 2},
+        id="two disjoint paths may be two bad relays: not blamed yet",
     ),
     pytest.param(
         [
@@ -63,7 +77,11 @@ CASES = [
         id="a cached (unvouched) path does not count against the target",
     ),
     pytest.param(
-        [("down", P("g1", "a", "b"), T, True), ("down", P("g2", "c", "d"), T, True)],
+        [
+            ("down", P("g1", "a", "b"), T, True),
+            ("down", P("g2", "c", "d"), T, True),
+            ("down", P("g3", "e", "f"), T, True),
+        ],
         T,
         True,
         {"g1": 0, "g2": 0, "a": 0},
@@ -145,10 +163,55 @@ def test_a_node_that_failed_a_probe_ranks_last_and_takes_the_blame() -> None:
     assert blame.score[T] == 2
 
 
-def test_named_target_is_blamed_at_once() -> None:
+# (502s as (path, named node), target, target to blame after the last, barred guards, suspects)
+NAMED = [
+    pytest.param(
+        [(P("g1", "a", "b"), "a")], T, False, {"g1"}, {}, id="the guard named its next hop"
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), "b")], T, False, set(), {"a": 1}, id="a relay named its next hop"
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), T)], T, False, set(), {"b": 1}, id="named once, by the last relay"
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), T), (P("g2", "c", "b"), T)],
+        T,
+        False,
+        set(),
+        {"b": 2},
+        id="named twice by the same relay: that relay is the likelier liar",
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), T), (P("g2", "c", "d"), T)],
+        T,
+        True,
+        set(),
+        {"b": 1, "d": 1},
+        id="named by two different hops: the target is to blame",
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), "z" * 64)], T, False, {"g1"}, {}, id="a stranger named: the guard"
+    ),
+    pytest.param(
+        [(P("g1", "a", "b"), "b"), (P("g2", "c", "d"), "d")],
+        "",
+        False,
+        set(),
+        {"a": 1, "c": 1},
+        id="on the way to a server",
+    ),
+]
+
+
+@pytest.mark.parametrize(("reports", "target", "blamed", "barred", "suspects"), NAMED)
+def test_named_table(reports, target, blamed, barred, suspects) -> None:
     blame = Blame()
-    blame.named(T)
-    assert blame.to_blame(T)
+    verdicts = [blame.named(path, named, target) for path, named in reports]
+    assert verdicts[-1] is blamed and (not target or blame.to_blame(target) is blamed)
+    assert blame.no_guard == barred
+    assert {k: v for k, v in blame.score.items() if v} == suspects
+    assert all(path in blame.spent for path, _ in reports)
 
 
 # --- CallLog: 69 only when nothing ever answered ----------------------------------------------
@@ -269,3 +332,113 @@ def test_follow_health_warns_once_after_three_failures_and_once_on_recovery() ->
     assert [h.failed() for _ in range(5)] == [False, False, True, False, False]
     assert h.answered() is True and h.answered() is False
     assert [h.failed(), h.failed(), h.answered()] == [False, False, False]
+
+
+# --- second chances for barred guards: (events, node, may guard again) -------------------------
+# an event: ("guard", path) (no answer: barred) | ("named", path) (a 502 named a node: barred,
+# the guard answered) | ("down", path) (a relayed 5xx or junk, guard not cleared) | ("probe", ed)
+# (failed a direct probe) | ("again", ed) (probed again, answered)
+SECOND_CHANCES = [
+    pytest.param([], "g1", False, id="never barred: nothing to give back"),
+    pytest.param([("named", P("g1", "a", "b"))], "g1", True, id="barred for a 502 it relayed"),
+    pytest.param([("down", P("g1", "a", "b"))], "g1", True, id="barred for a relayed 504"),
+    pytest.param(
+        [("down", P("g1", "a", "b"))], "a", False, id="a relay of a failed path was not barred"
+    ),
+    pytest.param(
+        [("named", P("g1", "a", "b")), ("probe", "g1")], "g1", False, id="failed a probe: sick"
+    ),
+    pytest.param(
+        [("guard", P("g1", "a", "b")), ("sick", "g1")], "g1", False, id="silent as a guard: sick"
+    ),
+    pytest.param(
+        [("named", P("g1", "a", "b")), ("again", "g1"), ("named", P("g1", "c", "d"))],
+        "g1",
+        False,
+        id="one second chance per call: the culprit stays barred",
+    ),
+]
+
+
+@pytest.mark.parametrize(("events", "node", "again"), SECOND_CHANCES)
+def test_second_chance_table(events, node, again) -> None:
+    blame = Blame()
+    for ev in events:
+        if ev[0] in ("guard", "named"):
+            blame.guard_failed(ev[1])
+        elif ev[0] == "down":
+            blame.downstream_failed(ev[1], T)
+        elif ev[0] in ("probe", "sick"):
+            blame.probe_failed(ev[1])
+        else:
+            blame.guard_again(ev[1])
+    assert blame.may_guard_again(node) is again
+
+
+def test_a_guard_given_a_second_chance_may_carry_a_fresh_path() -> None:
+    blame = Blame()
+    blame.guard_failed(P("g1", "a", "b"))
+    assert blame.may_guard_again("g1")
+    blame.guard_again("g1")
+    blame.built(P("g1", "c", "d"))
+    assert blame.usable(P("g1", "c", "d"))
+    assert not blame.usable(P("g1", "a", "b"))  # the failed path stays spent
+
+
+def test_build_gives_barred_guards_a_second_chance_when_no_other_is_left(tmp_path) -> None:
+    """Six nodes, every one barred as a guard by relayed failures in this call: a fresh path
+    is still built (the call used to stop with "no guard node answered" here), on a guard
+    that answered its probe again; a node that failed a probe gets no second chance."""
+    import random
+
+    from sessioncli.net.cache import NetCache
+    from sessioncli.net.guards import Probe
+    from sessioncli.net.paths import PathManager, PathSet
+    from sessioncli.net.pool import NodePool
+
+    nodes = [_n(i) for i in range(6)]
+    pool = NodePool(NetCache(tmp_path, "test"))
+    pool.replace(nodes, 0)
+    eds = [n.pubkey_ed25519 for n in nodes]
+    manager = PathManager(
+        pool,
+        PathSet(NetCache(tmp_path, "test")),
+        prober=lambda node, _t: Probe("bad" if node.pubkey_ed25519 == eds[0] else "ok"),
+        ensure_pool=lambda _d: None,
+        learned=lambda _n, _p: None,
+        rng=random.Random(1),
+    )
+    blame = Blame()
+    for i in range(6):
+        blame.downstream_failed(P(eds[i], eds[(i + 1) % 6], eds[(i + 2) % 6]), T)
+    blame.probe_failed(eds[0])
+    (fresh,) = manager.build(1, Deadline(5.0), blame)
+    assert fresh.key[0] != eds[0] and fresh.key[0] in blame.second_chance
+    assert blame.usable(fresh.key)
+
+
+# --- Hedge: when a second path races an idempotent request ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answers", "cap", "delay"),
+    [
+        pytest.param([], 6.0, 1.5, id="no answer yet: the first delay"),
+        pytest.param([0.02, 0.04], 6.0, 0.5, id="quick answers: the floor"),
+        pytest.param([0.02, 0.4], 6.0, pytest.approx(1.2), id="three times the slowest"),
+        pytest.param([2.0], 6.0, 3.0, id="never later than half the attempt's cap"),
+        pytest.param([5.0] + [0.1] * 8, 6.0, pytest.approx(0.5), id="only recent answers count"),
+    ],
+)
+def test_hedge_delay(answers, cap, delay) -> None:
+    hedge = Hedge(first=1.5, floor=0.5, factor=3.0, samples=8)
+    for seconds in answers:
+        hedge.observe(seconds)
+    assert hedge.delay(cap) == delay
+
+
+def test_a_busy_path_is_not_chosen_for_the_race() -> None:
+    blame = Blame()
+    assert blame.usable(P("g1", "a", "b"))
+    blame.busy.add(P("g1", "a", "b"))
+    assert not blame.usable(P("g1", "a", "b")) and blame.usable(P("g2", "c", "d"))
