@@ -24,7 +24,7 @@ from sessioncli.net.clock import LocalClock, NetworkClock
 from sessioncli.net.executor import Executor
 from sessioncli.net.networks import NetworkConfig, resolve_network
 from sessioncli.net.paths import PathManager, PathSet
-from sessioncli.net.policy import Blame, CallLog, Deadline, PathTrouble, Timeout
+from sessioncli.net.policy import Blame, CallLog, Deadline, Hedge, PathTrouble, Timeout
 from sessioncli.net.pool import NodePool
 from sessioncli.net.results import (
     ClockError,
@@ -77,11 +77,14 @@ class NetworkClient:
         transport: PostTransport | None = None,
         rng: random.Random | None = None,
         trace: Callable[[str], None] | None = None,
+        hedge: Hedge | None = None,
     ) -> None:
         """`trace`, when given, gets one line per onion request (path, target, outcome, time):
-        what `-v` shows."""
+        what `-v` shows; `hedge` says when an unanswered idempotent request is raced on a second
+        path (policy.Hedge's defaults unless given)."""
         self.config: NetworkConfig = resolve_network(network)
         self._trace = trace
+        self._hedge = hedge
         self.name: str = self.config.name
         self.timeout = timeout
         inner = transport or Transport(proxy=proxy or None, pins=self.config.pins)
@@ -131,6 +134,7 @@ class NetworkClient:
             forget_node=self.forget_node,
             rng=self._rng,
             trace=self._trace,
+            hedge=self._hedge,
         )
         self._lookup = SwarmLookup(get=self._swarm, put=self._set_swarm)
         self._parts = Parts(
