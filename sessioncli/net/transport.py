@@ -10,8 +10,10 @@ every connection this process makes, i.e. to seeds and to guards.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -22,9 +24,11 @@ from sessioncli.errors import UsageError
 if TYPE_CHECKING:
     import requests
 
+    from sessioncli.net.direct import DirectPool
+
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 _PROXY_SCHEMES = ("socks5h", "socks5", "socks4a", "socks4", "http", "https")
-_HEADERS = {"User-Agent": "WhatsApp", "Accept-Language": "en-us"}  # what desktop sends
+HEADERS = {"User-Agent": "WhatsApp", "Accept-Language": "en-us"}  # what desktop sends
 
 FailureKind = Literal["timeout", "connect", "pin", "proxy", "oversize", "tls"]
 
@@ -80,7 +84,19 @@ class Transport:
         self._proxy = validate_proxy(proxy) if proxy else None
         self._pins = dict(pins or {})
         self._session: requests.Session | None = None
+        self._direct: DirectPool | None = None
         self._lock = threading.Lock()
+        # No proxy in play (none configured, none in the environment): net.direct's http.client
+        # pool, without importing requests. Any proxy, even one from *_PROXY: requests, as before.
+        self.is_direct = self._proxy == "none" or (self._proxy is None and not _env_proxies())
+
+    def _get_direct(self) -> DirectPool:
+        with self._lock:
+            if self._direct is None:
+                from sessioncli.net.direct import DirectPool
+
+                self._direct = DirectPool(self._pins)
+            return self._direct
 
     def _get_session(self) -> requests.Session:
         with self._lock:
@@ -99,6 +115,10 @@ class Transport:
     ) -> HttpResponse:
         """POST and read the whole answer (at most `max_bytes`, default MAX_RESPONSE_BYTES), or
         raise TransportError."""
+        if self.is_direct:
+            return self._get_direct().post(
+                url, body, timeout=timeout, content_type=content_type, max_bytes=max_bytes
+            )
         import requests
 
         session = self._get_session()
@@ -109,7 +129,7 @@ class Transport:
             with session.post(
                 url,
                 data=body,
-                headers={**_HEADERS, "Content-Type": content_type},
+                headers={**HEADERS, "Content-Type": content_type},
                 timeout=(min(timeout, 10.0), timeout),
                 verify=verify,
                 stream=True,
@@ -121,7 +141,7 @@ class Transport:
             raise
         except requests.exceptions.ProxyError as exc:
             raise TransportError(
-                "proxy", f"proxy {redact(self._proxy or '')} failed: {_short(exc)}"
+                "proxy", f"proxy {redact(self._proxy or '')} failed: {short_cause(exc)}"
             ) from None
         except requests.exceptions.SSLError as exc:
             text = str(exc)
@@ -129,23 +149,38 @@ class Transport:
                 raise TransportError(
                     "pin", "it presented a certificate that does not match the pinned one"
                 ) from None
-            raise TransportError("tls", f"TLS failed: {_short(exc)}") from None
+            raise TransportError("tls", f"TLS failed: {short_cause(exc)}") from None
         except requests.exceptions.Timeout:
             raise TransportError("timeout", f"no answer within {timeout:.1f} s") from None
         except requests.exceptions.ConnectionError as exc:
             if "timed out" in str(exc).lower():
                 raise TransportError("timeout", f"no answer within {timeout:.1f} s") from None
             if "socks" in str(exc).lower() or "proxy" in str(exc).lower():
-                raise TransportError("proxy", f"proxy failed: {_short(exc)}") from None
-            raise TransportError("connect", f"connection failed: {_short(exc)}") from None
+                raise TransportError("proxy", f"proxy failed: {short_cause(exc)}") from None
+            raise TransportError("connect", f"connection failed: {short_cause(exc)}") from None
         except requests.exceptions.RequestException as exc:
-            raise TransportError("connect", f"request failed: {_short(exc)}") from None
+            raise TransportError("connect", f"request failed: {short_cause(exc)}") from None
 
     def close(self) -> None:
         with self._lock:
             if self._session is not None:
                 self._session.close()
                 self._session = None
+            if self._direct is not None:
+                self._direct.close()
+                self._direct = None
+
+
+def _env_proxies() -> bool:
+    """Whether requests might find a proxy: an HTTP(S)_PROXY / ALL_PROXY variable (any case, as
+    urllib reads them), or a platform whose system proxy settings urllib also reads (macOS,
+    Windows). Then requests carries the request, and applies them and NO_PROXY as it always did."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return any(k.lower() in _PROXY_VARIABLES and v for k, v in os.environ.items())
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
 
 class PostTransport(Protocol):
@@ -230,7 +265,9 @@ def _read_capped(resp: requests.Response, end: float, timeout: float, cap: int) 
         except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
             raise TransportError("timeout", f"no complete answer within {timeout:.1f} s") from None
         except (OSError, urllib3.exceptions.HTTPError) as exc:
-            raise TransportError("connect", f"reading the answer failed: {_short(exc)}") from None
+            raise TransportError(
+                "connect", f"reading the answer failed: {short_cause(exc)}"
+            ) from None
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
@@ -253,7 +290,7 @@ _CAUSES = (
 )
 
 
-def _short(exc: BaseException) -> str:
+def short_cause(exc: BaseException) -> str:
     """The root cause in a few words, not urllib3's nested repr."""
     text = redact(" ".join(str(exc).split()))
     for marker, short in _CAUSES:
