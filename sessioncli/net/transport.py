@@ -10,10 +10,8 @@ every connection this process makes, i.e. to seeds and to guards.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import ssl
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -172,15 +170,12 @@ class Transport:
 
 
 def _env_proxies() -> bool:
-    """Whether requests might find a proxy: an HTTP(S)_PROXY / ALL_PROXY variable (any case, as
-    urllib reads them), or a platform whose system proxy settings urllib also reads (macOS,
-    Windows). Then requests carries the request, and applies them and NO_PROXY as it always did."""
-    if sys.platform in ("darwin", "win32"):
-        return True
-    return any(k.lower() in _PROXY_VARIABLES and v for k, v in os.environ.items())
+    """Whether requests would find a proxy of its own: it asks urllib.request.getproxies() (the
+    *_PROXY variables, and on macOS and Windows the system settings). Then requests carries the
+    request, and applies them and NO_PROXY as it always did."""
+    import urllib.request
 
-
-_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+    return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
 
 
 class PostTransport(Protocol):
