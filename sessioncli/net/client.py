@@ -36,9 +36,10 @@ from sessioncli.net.results import (
 )
 from sessioncli.net.storing import verified_holders
 from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall, SwarmLookup
-from sessioncli.net.swarms import SwarmCache
+from sessioncli.net.swarms import MIN_SWARM_NODES, SwarmCache
 from sessioncli.net.transport import PostTransport, Transport, WatchedTransport
 from sessioncli.protocol import onion, rpc
+from sessioncli.protocol import swarm as swarm_math
 from sessioncli.protocol.ids import Identity, InvalidSessionId, parse_session_id
 from sessioncli.protocol.rpc import Node
 
@@ -196,6 +197,8 @@ class NetworkClient:
         return self._clock.now_ms()
 
     def close(self) -> None:
+        if self._loaded:
+            self._swarms.flush()  # entries other threads left to a write still going on
         if self._loaded and self._clock.dirty:
             self._cache.write(CLOCK, self._clock.to_json())
         self._transport.close()
@@ -441,6 +444,10 @@ class NetworkClient:
             cached = self._swarms.fresh(sid, self._clock.local_ms())
             if cached:
                 return cached
+            computed = self._computed_swarm(sid)
+            if computed:
+                self._set_swarm(sid, computed)
+                return computed
 
         def accept(node: Node, reply: onion.SnodeReply) -> list[Node]:
             result = rpc.parse_swarm(reply.body)
@@ -453,6 +460,23 @@ class NetworkClient:
         )
         self._set_swarm(sid, nodes)
         return list(nodes)
+
+    def _computed_swarm(self, sid: str) -> list[Node]:
+        """The swarm worked out from the node pool, without a get_swarm round trip (SPEC §5:
+        the nearest swarm_id on the ring to the key's swarm space, protocol/swarm.py), when
+        the pool is not due for a refresh, every pooled node knows its swarm_id and the swarm
+        has MIN_SWARM_NODES members; else [] and the network is asked. A storage node answers 421 with the current swarm when
+        ours is out of date (the pool is up to two hours old), and that answer replaces it,
+        as it replaces a fetched swarm that has moved: the same cost as asking first, paid
+        only when the swarm has changed. A send to 100 new recipients made 100 get_swarm
+        onion requests besides its 100 stores."""
+        if self._pool.needs_bootstrap() or self._pool.needs_refresh(self._clock.local_ms()):
+            return []  # the network call refreshes the pool first
+        nodes = self._pool.nodes()
+        if any(n.swarm_id is None for n in nodes):
+            return []
+        members = swarm_math.swarm_members(sid, nodes)
+        return members if len(members) >= MIN_SWARM_NODES else []
 
     def _set_swarm(self, sid: str, nodes: list[Node]) -> None:
         self._swarms.put(sid, nodes, self._clock.local_ms())

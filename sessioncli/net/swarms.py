@@ -23,6 +23,8 @@ class SwarmCache:
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[int, list[Node]]] = OrderedDict()
         self.limit = limit
+        self._dirty: set[str] = set()  # changed, not yet written (see _save)
+        self._save_lock = threading.Lock()
 
     def load(self) -> None:
         raw = self._cache.read(SWARMS)
@@ -80,17 +82,43 @@ class SwarmCache:
             for sid in touched:
                 at, ns = self._entries[sid]
                 self._entries[sid] = (at, [n for n in ns if n.pubkey_ed25519 != ed])
-        for sid in touched:
-            self._save(sid)
+        if touched:
+            self._save(*touched)
 
     def _trim(self) -> None:
         while len(self._entries) > self.limit:
             self._entries.popitem(last=False)
 
-    def _save(self, sid: str) -> None:
+    def _save(self, *sids: str) -> None:
+        """Write these entries, and whatever other threads changed meanwhile, to the file.
+
+        One thread writes at a time; a thread that finds a write going on leaves its entries
+        to that writer (which looks again after each write) and goes on at once. A send to 100
+        recipients fetching 100 swarms on 8 threads made 100 locked read-modify-writes of the
+        whole file, with the threads queued on the flock; now it makes a few. flush() (at the
+        client's close) writes what is still pending."""
         with self._lock:
-            entry = self._entries.get(sid)
-        value = (
-            None if entry is None else {"at_ms": entry[0], "nodes": [n.to_json() for n in entry[1]]}
-        )
-        self._cache.merge_swarm(sid, value, limit=self.limit)
+            self._dirty.update(sids)
+        while self._save_lock.acquire(blocking=False):
+            try:
+                self._write_dirty()
+            finally:
+                self._save_lock.release()
+            with self._lock:
+                if not self._dirty:
+                    return
+
+    def flush(self) -> None:
+        with self._save_lock:
+            self._write_dirty()
+
+    def _write_dirty(self) -> None:
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+            values = {sid: _entry_json(self._entries.get(sid)) for sid in dirty}
+        if values:
+            self._cache.merge_swarms(values, limit=self.limit)
+
+
+def _entry_json(entry: tuple[int, list[Node]] | None) -> dict[str, object] | None:
+    return None if entry is None else {"at_ms": entry[0], "nodes": [n.to_json() for n in entry[1]]}
