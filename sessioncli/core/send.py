@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from sessioncli.net.policy import Deadline
     from sessioncli.protocol.ids import Identity
 
-MAX_PARALLEL = 8
-
 ContentBuilder = Callable[[int, "str | None"], bytes]
 """(timestamp_ms, sync target or None) -> serialized Content: what a feature sends instead of
 text (a reply, a reaction, an unsend request); None for the sync copy's target means the
@@ -114,7 +112,8 @@ def send_messages(
             unique.append(r)
     from sessioncli.net.policy import Deadline
 
-    workers = max(1, min(MAX_PARALLEL, len(unique)))
+    # as many at once as the guard connections carry (more threads would only queue on them)
+    workers = max(1, min(net.max_in_flight, len(unique)))
     # one --timeout for the whole command: every call of every recipient shares this deadline
     job = _Job(
         identity,

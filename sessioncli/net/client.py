@@ -23,7 +23,7 @@ from sessioncli.net.cache import CLOCK, NetCache
 from sessioncli.net.clock import LocalClock, NetworkClock
 from sessioncli.net.executor import Executor
 from sessioncli.net.networks import NetworkConfig, resolve_network
-from sessioncli.net.paths import PathManager, PathSet
+from sessioncli.net.paths import PATH_COUNT, PathManager, PathSet
 from sessioncli.net.policy import Blame, CallLog, Deadline, PathTrouble, Timeout
 from sessioncli.net.pool import NodePool
 from sessioncli.net.results import (
@@ -37,7 +37,12 @@ from sessioncli.net.results import (
 from sessioncli.net.storing import verified_holders
 from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall, SwarmLookup
 from sessioncli.net.swarms import MIN_SWARM_NODES, SwarmCache
-from sessioncli.net.transport import PostTransport, Transport, WatchedTransport
+from sessioncli.net.transport import (
+    CONNECTIONS_PER_HOST,
+    PostTransport,
+    Transport,
+    WatchedTransport,
+)
 from sessioncli.protocol import onion, rpc
 from sessioncli.protocol import swarm as swarm_math
 from sessioncli.protocol.ids import Identity, InvalidSessionId, parse_session_id
@@ -173,6 +178,13 @@ class NetworkClient:
         if isinstance(timeout, Deadline):
             return timeout
         return Deadline(self.timeout if timeout is None else timeout)
+
+    @property
+    def max_in_flight(self) -> int:
+        """How many requests this client carries at once without opening connections it then
+        closes: every onion request goes to the guard of one of PATH_COUNT paths, over one of
+        that guard's kept-alive connections (net.direct). Parallel senders size themselves by it."""
+        return PATH_COUNT * CONNECTIONS_PER_HOST
 
     @property
     def requests(self) -> int:
@@ -462,14 +474,11 @@ class NetworkClient:
         return list(nodes)
 
     def _computed_swarm(self, sid: str) -> list[Node]:
-        """The swarm worked out from the node pool, without a get_swarm round trip (SPEC §5:
-        the nearest swarm_id on the ring to the key's swarm space, protocol/swarm.py), when
-        the pool is not due for a refresh, every pooled node knows its swarm_id and the swarm
-        has MIN_SWARM_NODES members; else [] and the network is asked. A storage node answers 421 with the current swarm when
-        ours is out of date (the pool is up to two hours old), and that answer replaces it,
-        as it replaces a fetched swarm that has moved: the same cost as asking first, paid
-        only when the swarm has changed. A send to 100 new recipients made 100 get_swarm
-        onion requests besides its 100 stores."""
+        """The swarm worked out from the pool (SPEC §5: the nearest swarm_id on the ring to the
+        key's swarm space) without a get_swarm round trip, when the pool is not due for a
+        refresh, every node in it knows its swarm_id and the swarm has MIN_SWARM_NODES; else
+        []. An out-of-date swarm costs a 421, whose answer replaces it, as it replaces a
+        fetched swarm that moved. (100 new recipients were 100 get_swarm onion requests.)"""
         if self._pool.needs_bootstrap() or self._pool.needs_refresh(self._clock.local_ms()):
             return []  # the network call refreshes the pool first
         nodes = self._pool.nodes()

@@ -19,14 +19,13 @@ import time
 from urllib.parse import urlsplit
 
 from sessioncli.net.transport import (
+    CONNECTIONS_PER_HOST,
     HEADERS,
     MAX_RESPONSE_BYTES,
     HttpResponse,
     TransportError,
     short_cause,
 )
-
-_IDLE_PER_HOST = 8  # like requests' pool_maxsize per host: more parallel requests open more
 
 
 def _context() -> ssl.SSLContext:
@@ -91,7 +90,7 @@ class DirectPool:
     def _give_back(self, key: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
         with self._lock:
             idle = self._idle.setdefault(key, [])
-            if len(idle) < _IDLE_PER_HOST:
+            if len(idle) < CONNECTIONS_PER_HOST:
                 idle.append(conn)
                 return
         conn.close()

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from sessioncli.net.direct import DirectPool
 
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# Kept-alive connections per host (a guard) of a direct transport: a request beyond this many at
+# once to one host opens a connection that is closed after its answer. NetworkClient.max_in_flight
+# is built on it.
+CONNECTIONS_PER_HOST = 4
 _PROXY_SCHEMES = ("socks5h", "socks5", "socks4a", "socks4", "http", "https")
 HEADERS = {"User-Agent": "WhatsApp", "Accept-Language": "en-us"}  # what desktop sends
 
