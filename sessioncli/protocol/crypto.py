@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import Any
 
 import nacl.bindings as sodium
 import nacl.exceptions
@@ -230,25 +231,73 @@ def xchacha20_decrypt(key: bytes, data: bytes) -> bytes:
 
 def aes_gcm_encrypt(key: bytes, plaintext: bytes, iv: bytes | None = None) -> bytes:
     """iv(12) || AES-256-GCM(plaintext) || tag(16)."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     _need("AES-GCM key", key, 32)
     iv = iv if iv is not None else os.urandom(12)
     _need("AES-GCM iv", iv, 12)
+    if _sodium_gcm() is not None:
+        return iv + _sodium_gcm_encrypt(key, iv, plaintext)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return iv + AESGCM(key).encrypt(iv, plaintext, None)
 
 
 def aes_gcm_decrypt(key: bytes, data: bytes) -> bytes:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     _need("AES-GCM key", key, 32)
     if len(data) < 12 + 16:
         raise CryptoError("AES-GCM ciphertext too short")
+    if _sodium_gcm() is not None:
+        return _sodium_gcm_decrypt(key, data[:12], data[12:])
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         return AESGCM(key).decrypt(data[:12], data[12:], None)
     except InvalidTag as exc:
         raise CryptoError("AES-GCM authentication failed") from exc
+
+
+# AES-256-GCM from the libsodium PyNaCl already loaded, where the CPU has the instructions it
+# needs (crypto_aead_aes256gcm_is_available): every onion layer is AES-GCM, and importing
+# `cryptography` for it cost each send ~20-40 ms of start-up (more than its onion round trip on
+# the devnet). PyNaCl does not wrap these functions, so they are called through its cffi module;
+# without it (or without the CPU support) `cryptography` does it, with the same bytes.
+_GCM: list[Any] = []
+
+
+def _sodium_gcm() -> Any:
+    if not _GCM:
+        try:
+            from nacl._sodium import ffi, lib  # type: ignore[import-not-found]
+
+            ok = lib.crypto_aead_aes256gcm_is_available() == 1
+        except (ImportError, AttributeError):
+            ok = False
+        _GCM.append((ffi, lib) if ok else None)
+    return _GCM[0]
+
+
+def _sodium_gcm_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    ffi, lib = _sodium_gcm()
+    out = ffi.new("unsigned char[]", len(plaintext) + 16)
+    out_len = ffi.new("unsigned long long *")
+    rc = lib.crypto_aead_aes256gcm_encrypt(
+        out, out_len, plaintext, len(plaintext), ffi.NULL, 0, ffi.NULL, iv, key
+    )
+    if rc != 0:
+        raise CryptoError("AES-GCM encryption failed")
+    return bytes(ffi.buffer(out, out_len[0]))
+
+
+def _sodium_gcm_decrypt(key: bytes, iv: bytes, sealed: bytes) -> bytes:
+    ffi, lib = _sodium_gcm()
+    out = ffi.new("unsigned char[]", max(1, len(sealed) - 16))
+    out_len = ffi.new("unsigned long long *")
+    rc = lib.crypto_aead_aes256gcm_decrypt(
+        out, out_len, ffi.NULL, sealed, len(sealed), ffi.NULL, 0, iv, key
+    )
+    if rc != 0:
+        raise CryptoError("AES-GCM authentication failed")
+    return bytes(ffi.buffer(out, out_len[0]))
 
 
 # --- certificates (seed pinning) -------------------------------------------------------------
