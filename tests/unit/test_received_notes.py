@@ -40,8 +40,8 @@ def test_flags_are_written_at_once_and_the_rest_once_per_flush(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writes: list[Path] = []
-    real = state.atomic_write_json
-    monkeypatch.setattr(state, "atomic_write_json", lambda p, v: (writes.append(p), real(p, v)))
+    real = state.atomic_write_bytes
+    monkeypatch.setattr(state, "atomic_write_bytes", lambda p, v: (writes.append(p), real(p, v)))
     store = ConversationStore(tmp_path)
     notes = ReceivedNotes(store)
     notes.note(PEERS[0], 1, approval=False)  # a new peer: approved_us and pending change
