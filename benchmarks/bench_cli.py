@@ -266,16 +266,23 @@ def warm_send_rows(
             f"notice: {SESSIONPY} could not be installed ({sp}): no sessionpy line", file=sys.stderr
         )
     times: dict[str, list[float]] = {k: [] for k in cases}
+    cpus: dict[str, list[float]] = {k: [] for k in cases}
     peak = 0
     for _ in range(args.repeat):
         for key, (argv, env, stdin) in cases.items():
-            t, _, rss, _ = spawn(argv, env, stdin)
+            t, cpu, rss, _ = spawn(argv, env, stdin)
             times[key].append(t)
+            cpus[key].append(cpu)
             peak = max(peak, rss) if key == "send" else peak
     med = {k: statistics.median(v) for k, v in times.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
 
     def ms(key: str) -> str:
-        return f"{med[key] * 1000:.0f} ms"
+        return f"{med[key] * 1000:.0f} ms (CPU {cpu_med[key] * 1000:.0f} ms)"
+
+    def cpu_ratio(a: str, b: str) -> str:
+        # on a shared machine the CPU ratio (user + system, from wait4) wanders less than wall
+        return f" (CPU: {cpu_med[a] / cpu_med[b]:.2f}x)"
 
     floor = f"one HTTPS request from python, requests ({ms('floor')})"
     rows = [
@@ -283,19 +290,19 @@ def warm_send_rows(
         (
             "send, warm caches",
             ms("send"),
-            f"{med['send'] / med['floor']:.2f}x {floor}",
+            f"{med['send'] / med['floor']:.2f}x {floor}" + cpu_ratio("send", "floor"),
             f"{peak / 1024:.0f} MiB",
         ),
         (
             "send --no-sync (one onion round trip), warm",
             ms("nosync"),
-            f"{med['nosync'] / med['floor']:.2f}x the same floor",
+            f"{med['nosync'] / med['floor']:.2f}x the same floor" + cpu_ratio("nosync", "floor"),
             "",
         ),
         (
             "(one HTTPS request from python, http.client: no requests)",
             ms("stdlib"),
-            f"{med['send'] / med['stdlib']:.2f}x: warm send / this",
+            f"{med['send'] / med['stdlib']:.2f}x: warm send / this" + cpu_ratio("send", "stdlib"),
             "",
         ),
     ]
@@ -304,7 +311,8 @@ def warm_send_rows(
             (
                 f"{SESSIONPY} send (message + sync copy; node list and swarms fetched every run)",
                 ms("sessionpy"),
-                f"warm send = {med['send'] / med['sessionpy']:.2f}x sessionpy's",
+                f"warm send = {med['send'] / med['sessionpy']:.2f}x sessionpy's"
+                + cpu_ratio("send", "sessionpy"),
                 "",
             )
         )
