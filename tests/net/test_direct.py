@@ -167,3 +167,20 @@ def test_a_direct_request_does_not_import_requests(server: _Server) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_cli_says_direct_only_when_no_proxy_could_apply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """core.context passes "none" (skip asking urllib) only without any proxy variable, on Linux."""
+    import sys
+
+    from sessioncli.core import context
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert context._no_proxy_anywhere() == "none"
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert context._no_proxy_anywhere() is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.setattr(sys, "platform", "darwin")  # system proxy settings: the transport asks
+    assert context._no_proxy_anywhere() is None
