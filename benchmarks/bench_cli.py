@@ -58,6 +58,9 @@ def spawn(
     r_in, w_in = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
+        # out of the checkout: `python -m sessioncli` puts the working folder first on sys.path,
+        # ahead of PYTHONPATH, so from a checkout's root --code would time that checkout instead
+        os.chdir("/")
         os.dup2(r_in, 0)
         os.dup2(w_out, 1)
         devnull = os.open(os.devnull, os.O_WRONLY)
