@@ -6,7 +6,9 @@ Every figure comes from this one run, next to a floor measured in the same run:
                 runs: `_SESSIONCLI_COMPLETE=complete_bash` with COMP_WORDS/COMP_CWORD) vs
                 `python -c pass` and `python -c "import typer"`, interleaved, medians
   warm send     `sessioncli send B msg` (caches warm) vs one Python process making one HTTPS
-                request (requests, keep-alive off) to a devnet node
+                request (requests, keep-alive off) to a devnet node, and vs sessionpy-messenger
+                0.1.0's send (installed into a throwaway venv; skipped with a notice if it cannot
+                be), one of each per round, rounds interleaved, medians
   fan-out       `sessioncli send` to 100 recipients in one invocation (messages/s)
   drain         `sessioncli receive` draining 1,000 waiting messages (messages/s)
 Peak memory (max RSS) of each command comes from wait4() on that process.
@@ -56,6 +58,9 @@ def spawn(
     r_in, w_in = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
+        # out of the checkout: `python -m sessioncli` puts the working folder first on sys.path,
+        # ahead of PYTHONPATH, so from a checkout's root --code would time that checkout instead
+        os.chdir("/")
         os.dup2(r_in, 0)
         os.dup2(w_out, 1)
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -170,6 +175,153 @@ def print_rows(args: argparse.Namespace, rows: list[tuple[str, str, str, str]]) 
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
 
 
+FLOOR_REQUESTS = (
+    "import requests,urllib3;urllib3.disable_warnings();"
+    "r=requests.post('https://{address}/storage_rpc/v1',"
+    "json={{'method':'info','params':{{}}}},verify=False,timeout=10);r.raise_for_status()"
+)
+FLOOR_STDLIB = (
+    "import http.client,ssl;c=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT);c.check_hostname=False;"
+    "c.verify_mode=ssl.CERT_NONE;h=http.client.HTTPSConnection('{host}',{port},context=c,timeout=10);"
+    "h.request('POST','/storage_rpc/v1',b'{{\"method\":\"info\",\"params\":{{}}}}',"
+    "{{'Content-Type':'application/json'}});r=h.getresponse();r.read();assert r.status==200"
+)
+SESSIONPY = "sessionpy-messenger==0.1.0"
+SESSIONPY_SEND = """
+import sys
+from pysession_client import network
+network.SEED_NODES = [sys.argv[1]]  # the devnet's seed (sessionpy does not verify certificates)
+import sessionpy
+out = sessionpy.Session(sys.stdin.read().strip()).send_message(sys.argv[2], sys.argv[3])
+assert out["message_hash"] and out["sync_message_hash"], out
+"""
+
+
+def install_sessionpy(tmp: Path) -> tuple[str, str] | str:
+    """(site-packages folder, a mnemonic) of sessionpy in a throwaway venv, or why it failed.
+
+    It runs on our interpreter with that folder first on PYTHONPATH (not on the venv's python),
+    so both clients start alike: the same interpreter and the same site start-up hooks."""
+    import subprocess
+    import sysconfig
+
+    venv = tmp / "sessionpy-venv"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        pip = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", SESSIONPY],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{exc}"
+    if pip.returncode != 0:
+        return (pip.stderr.strip().splitlines() or ["pip failed"])[-1]
+    site = sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os;from pysession_client import mnemonic;"
+            "print(mnemonic.encode(os.urandom(16)))",
+        ],
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": site},
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        return (made.stderr.strip().splitlines() or ["no mnemonic"])[-1]
+    return site, made.stdout.strip()
+
+
+def warm_send_rows(
+    args: argparse.Namespace,
+    py: str,
+    cli: list[str],
+    dn: DevnetProcess,
+    tmp: Path,
+    base_env: dict[str, str],
+    alice_env: dict[str, str],
+    bob: str,
+    cold: float,
+) -> list[tuple[str, str, str, str]]:
+    """Warm send, --no-sync, the floors and sessionpy's send: one of each per round, interleaved."""
+    node = next(n for n in dn.nodes() if n["id"].startswith("n"))
+    cases: dict[str, tuple[list[str], dict[str, str], bytes]] = {
+        "floor": ([py, "-c", FLOOR_REQUESTS.format(address=node["address"])], base_env, b""),
+        "stdlib": (
+            [py, "-c", FLOOR_STDLIB.format(host=node["ip"], port=node["port"])],
+            base_env,
+            b"",
+        ),
+        "send": ([*cli, "send", bob, "warm send"], alice_env, b""),
+        "nosync": ([*cli, "send", "--no-sync", bob, "warm"], alice_env, b""),
+    }
+    sp = install_sessionpy(tmp)
+    if isinstance(sp, tuple):
+        seed = json.loads(dn.network_file.read_text())["seeds"][0]["url"]
+        sp_env = dict(base_env, PYTHONPATH=sp[0])
+        argv = [py, "-c", SESSIONPY_SEND, seed, bob, "from sessionpy"]
+        cases["sessionpy"] = (argv, sp_env, sp[1].encode())
+    else:
+        print(
+            f"notice: {SESSIONPY} could not be installed ({sp}): no sessionpy line", file=sys.stderr
+        )
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    cpus: dict[str, list[float]] = {k: [] for k in cases}
+    peak = 0
+    for _ in range(args.repeat):
+        for key, (argv, env, stdin) in cases.items():
+            t, cpu, rss, _ = spawn(argv, env, stdin)
+            times[key].append(t)
+            cpus[key].append(cpu)
+            peak = max(peak, rss) if key == "send" else peak
+    med = {k: statistics.median(v) for k, v in times.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
+
+    def ms(key: str) -> str:
+        return f"{med[key] * 1000:.0f} ms (CPU {cpu_med[key] * 1000:.0f} ms)"
+
+    def cpu_ratio(a: str, b: str) -> str:
+        # on a shared machine the CPU ratio (user + system, from wait4) wanders less than wall
+        return f" (CPU: {cpu_med[a] / cpu_med[b]:.2f}x)"
+
+    floor = f"one HTTPS request from python, requests ({ms('floor')})"
+    rows = [
+        ("send, cold cache (bootstrap + paths + swarm)", f"{cold * 1000:.0f} ms", "", ""),
+        (
+            "send, warm caches",
+            ms("send"),
+            f"{med['send'] / med['floor']:.2f}x {floor}" + cpu_ratio("send", "floor"),
+            f"{peak / 1024:.0f} MiB",
+        ),
+        (
+            "send --no-sync (one onion round trip), warm",
+            ms("nosync"),
+            f"{med['nosync'] / med['floor']:.2f}x the same floor" + cpu_ratio("nosync", "floor"),
+            "",
+        ),
+        (
+            "(one HTTPS request from python, http.client: no requests)",
+            ms("stdlib"),
+            f"{med['send'] / med['stdlib']:.2f}x: warm send / this" + cpu_ratio("send", "stdlib"),
+            "",
+        ),
+    ]
+    if "sessionpy" in med:
+        rows.append(
+            (
+                f"{SESSIONPY} send (message + sync copy; node list and swarms fetched every run)",
+                ms("sessionpy"),
+                f"warm send = {med['send'] / med['sessionpy']:.2f}x sessionpy's"
+                + cpu_ratio("send", "sessionpy"),
+                "",
+            )
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
@@ -227,35 +379,7 @@ def main() -> None:
         bob = ids["bob"][1]
 
         cold, _, _ = run_wait4([*cli, "send", bob, "cold"], alice_env)
-        t_send, rss_send = timed([*cli, "send", bob, "warm send"], alice_env, args.repeat)
-        t_nosync, _ = timed([*cli, "send", "--no-sync", bob, "warm"], alice_env, args.repeat)
-        node = next(n for n in dn.nodes() if n["id"].startswith("n"))
-        floor_code = (
-            "import requests,urllib3;urllib3.disable_warnings();"
-            f"r=requests.post('https://{node['address']}/storage_rpc/v1',"
-            "json={'method':'info','params':{}},verify=False,timeout=10);r.raise_for_status()"
-        )
-        t_floor, _ = timed([py, "-c", floor_code], base_env, args.repeat)
-        rows.append(
-            ("send, cold cache (bootstrap + paths + swarm)", f"{cold * 1000:.0f} ms", "", "")
-        )
-        rows.append(
-            (
-                "send, warm caches",
-                f"{t_send * 1000:.0f} ms",
-                f"{t_send / t_floor:.2f}x one HTTPS request from python ({t_floor * 1000:.0f} ms)",
-                f"{rss_send / 1024:.0f} MiB",
-            )
-        )
-
-        rows.append(
-            (
-                "send --no-sync (one onion round trip), warm",
-                f"{t_nosync * 1000:.0f} ms",
-                f"{t_nosync / t_floor:.2f}x the same floor",
-                "",
-            )
-        )
+        rows += warm_send_rows(args, py, cli, dn, tmp, base_env, alice_env, bob, cold)
         recipients = []
         from sessioncli.protocol.crypto import random_bytes
         from sessioncli.protocol.ids import Identity

@@ -161,7 +161,7 @@ def remember(app: Any, *, start_cache: bool) -> None:
         root_command = typer.main.get_command(app)
         root = dict(_node(root_command), options=_root_options(root_command))
         state.ensure_dir(path.parent)
-        state.atomic_write_json(path, {"fingerprint": fingerprint, "root": root})
+        state.atomic_write_json(path, {"fingerprint": fingerprint, "root": root}, durable=False)
     except Exception:  # a cache: completion must answer whether or not it can be written
         return
 

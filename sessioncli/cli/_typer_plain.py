@@ -4,10 +4,11 @@ typer 0.29 checks every parameter value with a pydantic TypeAdapter that it buil
 and building the first one imports pydantic: about two thirds of the time `send --help` or one
 shell-completion request takes (docs/performance.md, "Start-up"). Almost every value sessioncli
 processes is already what its annotation says: a `str` from argv or the environment, an `int` from
-a counted flag, a list of `str` from a repeatable option. For exactly those, the adapter returns
-the value unchanged (a list: an equal new list), so we return it ourselves. Anything else (a number
-to parse from text, a bounded or custom-parsed value, a file, a choice, a path) goes, unchanged,
-to the adapter typer would have built, on the first value that needs it.
+a counted flag, a list of `str` from a repeatable option, a number within its bounds. For exactly
+those, the adapter returns the value unchanged (a list: an equal new list), so we return it
+ourselves. Anything else (a number to parse from text, an out-of-range or custom-parsed value, a
+file, a choice, a path) goes, unchanged, to the adapter typer would have built, on the first value
+that needs it.
 
 typer 0.26 to 0.28 coerce without pydantic and have no `typer.core.build_runtime_param`;
 install() then leaves them alone.
@@ -25,12 +26,7 @@ def _plain(annotation: Any, info: Any, value: Any) -> tuple[bool, Any]:
         return False, None
     if annotation is str and type(value) is str:
         return True, value
-    if (
-        annotation is int
-        and type(value) is int
-        and getattr(info, "min", None) is None
-        and getattr(info, "max", None) is None
-    ):
+    if annotation in (int, float) and type(value) is annotation and _within(info, value):
         return True, value
     if (
         get_origin(annotation) is list
@@ -40,6 +36,14 @@ def _plain(annotation: Any, info: Any, value: Any) -> tuple[bool, Any]:
     ):
         return True, list(value)
     return False, None
+
+
+def _within(info: Any, value: float) -> bool:
+    """A number inside its min/max (click's range type has checked it; an in-range value is not
+    clamped): the adapter returns it unchanged. Out of range, the adapter answers (and refuses).
+    (`receive`'s defaults, `--interval 2.0` with min=0.2, used to import pydantic on every run.)"""
+    low, high = getattr(info, "min", None), getattr(info, "max", None)
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 def install() -> None:

@@ -73,7 +73,7 @@ def _store(folder: Path, found: Resolution, now_ms: int) -> None:
             and v["expires_at_ms"] > now_ms
         }
         names[found.name] = {"session_id": found.session_id, "expires_at_ms": found.expires_at_ms}
-        state.atomic_write_json(_cache_path(folder), {"version": 1, "names": names})
+        state.atomic_write_json(_cache_path(folder), {"version": 1, "names": names}, durable=False)
 
 
 def cache_folder(network: str | None) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sessioncli import state
-from sessioncli.core.conversations import ConversationStore
+from sessioncli.core.conversations import ConversationStore, ReceivedNotes
 from sessioncli.errors import SessionCliError, TemporaryFailure
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class Receiver:
         self.net = net
         self.state = ReceiveState(folder)
         self.state.load()
-        self.conversations = ConversationStore(folder)
+        self.conversations = ReceivedNotes(ConversationStore(folder))
         self.include_own = include_own
         self.commit_enabled = commit
         self.contact_name = contact_name or (lambda _sid: None)
@@ -252,7 +252,10 @@ class Receiver:
             if self.after_fetch is not None and any(p.messages for p in result.pages):
                 self.after_fetch()
             left = None if limit is None else limit - emitted
-            got, complete = self._hand_out(result.pages, emit, left)
+            try:
+                got, complete = self._hand_out(result.pages, emit, left)
+            finally:
+                self._flush_notes()  # the page's conversation notes, before its cursors
             emitted += got
             self._commit()
             ask = [p.node.pubkey_ed25519 for p in result.pages if p.more]
@@ -375,11 +378,17 @@ class Receiver:
         if m.kind not in ("text", "message_request_response"):
             return
         try:
-            self.conversations.note_received(
+            self.conversations.note(
                 m.sender, m.timestamp_ms, approval=m.kind == "message_request_response"
             )
         except SessionCliError:
             pass  # approval bookkeeping must never cost a message
+
+    def _flush_notes(self) -> None:
+        try:
+            self.conversations.flush()
+        except SessionCliError:
+            pass  # as above
 
     def close(self) -> None:
         self.state.close()

@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from sessioncli.net.policy import Deadline
     from sessioncli.protocol.ids import Identity
 
-MAX_PARALLEL = 8
-
 ContentBuilder = Callable[[int, "str | None"], bytes]
 """(timestamp_ms, sync target or None) -> serialized Content: what a feature sends instead of
 text (a reply, a reaction, an unsend request); None for the sync copy's target means the
@@ -114,13 +112,23 @@ def send_messages(
             unique.append(r)
     from sessioncli.net.policy import Deadline
 
-    workers = max(1, min(MAX_PARALLEL, len(unique)))
+    # as many at once as the guard connections carry (more threads would only queue on them)
+    workers = max(1, min(net.max_in_flight, len(unique)))
     # one --timeout for the whole command: every call of every recipient shares this deadline
     job = _Job(
-        identity, net, body, ttl_ms, display_name, convs, sync_copy, Deadline(net.timeout), content
+        identity,
+        net,
+        body,
+        ttl_ms,
+        display_name,
+        convs.all(),
+        sync_copy,
+        Deadline(net.timeout),
+        content,
     )
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(job.send_one, unique))
+        results = list(pool.map(job.send_one, unique))
+    return _record_sent(convs, results)
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,7 @@ class _Job:
     body: str
     ttl_ms: int
     display_name: str | None
-    convs: ConversationStore
+    known: dict[str, Conversation]  # conversations.json as the command started
     sync_copy: bool
     deadline: Deadline
     content: ContentBuilder | None = None
@@ -154,7 +162,6 @@ class _Job:
             outcome = self._store_message(sid)
             warnings: list[str] = []
             sync_hash = self._sync_copy(sid, outcome.timestamp_ms, warnings)
-            first_contact = _record_sent(self.convs, sid, outcome.timestamp_ms)
         except SessionCliError as exc:
             return SendResult(
                 recipient=sid,
@@ -174,7 +181,6 @@ class _Job:
             sync_copy=sync_hash is not None,
             sync_hash=sync_hash,
             approval_sent=approval_sent,
-            first_contact=first_contact,
             warnings=tuple(warnings),
         )
 
@@ -183,7 +189,7 @@ class _Job:
         clients do: a MessageRequestResponse goes before our message. True if it went."""
         from sessioncli.protocol import message
 
-        before = self.convs.get(sid)
+        before = self.known.get(sid) or Conversation(sid)
         if not before.pending_request or before.approved_by_us:
             return False
 
@@ -243,22 +249,40 @@ class _Job:
             return None
 
 
-def _record_sent(convs: ConversationStore, sid: str, ts: int) -> bool:
-    """Mark the conversation approved by us; True the first time we write to an unapproved peer."""
+def _record_sent(convs: ConversationStore, results: list[SendResult]) -> list[SendResult]:
+    """Mark every conversation we just wrote to approved by us, in one locked write for the
+    whole send (it was one fsynced rewrite per recipient: 100 of them for 100 recipients); a
+    result says first_contact the first time we write to a peer that has not approved us.
 
-    def change(all_convs: dict[str, Conversation]) -> bool:
-        c = all_convs.get(sid) or Conversation(sid)
-        warn = not c.approved_us and not c.warned_unapproved
-        all_convs[sid] = replace(
-            c,
-            approved_by_us=True,
-            pending_request=False,
-            warned_unapproved=c.warned_unapproved or warn,
-            last_sent_ms=ts,
-        )
-        return warn
+    The write follows the stores, as it did per recipient: a send killed before it leaves those
+    conversations unmarked, so a later reply from them shows as a request and our next message
+    approves it again (a MessageRequestResponse: harmless). Bookkeeping never costs a message:
+    if the write fails, the results stay ok, with a warning."""
+    sent = {r.recipient: r.timestamp_ms for r in results if r.ok}
+    if not sent:
+        return results
 
-    return convs.update(change)
+    def change(all_convs: dict[str, Conversation]) -> set[str]:
+        first: set[str] = set()
+        for sid, ts in sent.items():
+            c = all_convs.get(sid) or Conversation(sid)
+            if not c.approved_us and not c.warned_unapproved:
+                first.add(sid)
+            all_convs[sid] = replace(
+                c,
+                approved_by_us=True,
+                pending_request=False,
+                warned_unapproved=c.warned_unapproved or sid in first,
+                last_sent_ms=ts,
+            )
+        return first
+
+    try:
+        first = convs.update(change)
+    except SessionCliError as exc:
+        why = f"the conversation state was not updated: {exc.message}"
+        return [replace(r, warnings=(*r.warnings, why)) if r.ok else r for r in results]
+    return [replace(r, first_contact=True) if r.recipient in first else r for r in results]
 
 
 def overall_exit(results: list[SendResult]) -> ExitCode:

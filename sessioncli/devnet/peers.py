@@ -12,6 +12,11 @@ from sessioncli.devnet.tls import unverified_client_context
 
 # A relay passes back any answer, but a node that sends without end must not exhaust memory.
 MAX_REPLY_BYTES = 64 * 1024 * 1024
+# Idle connections kept per (source, destination). Real service nodes multiplex every request
+# between two nodes over one connection; here one HTTP/1.1 connection carries one request at a
+# time, so a burst (a send to 100 recipients: 8 onion requests in flight, each store replicated
+# to 4 members) needs several. With 8, two such sends still opened ~57 new TLS connections.
+MAX_IDLE_PER_PEER = 32
 
 
 class PeerUnreachable(Exception):
@@ -93,7 +98,7 @@ class PeerPool:
     def _give_back(self, key: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
         with self._lock:
             idle = self._idle[key]
-            if len(idle) < 8:
+            if len(idle) < MAX_IDLE_PER_PEER:
                 idle.append(conn)
                 return
         conn.close()

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sessioncli import state
 from sessioncli.errors import ProtocolError, SessionCliError, UsageError
-from sessioncli.net import groupcall, guards, polling, storing
+from sessioncli.net import groupcall, guards, pathcheck, polling, storing
 from sessioncli.net.bootstrap import PoolKeeper
 from sessioncli.net.cache import CLOCK, NetCache
 from sessioncli.net.clock import LocalClock, NetworkClock
 from sessioncli.net.executor import Executor
 from sessioncli.net.networks import NetworkConfig, resolve_network
-from sessioncli.net.paths import PathManager, PathSet
+from sessioncli.net.paths import PATH_COUNT, PathManager, PathSet
 from sessioncli.net.policy import Blame, CallLog, Deadline, Hedge, PathTrouble, Timeout
 from sessioncli.net.pool import NodePool
 from sessioncli.net.results import (
@@ -36,9 +35,15 @@ from sessioncli.net.results import (
 )
 from sessioncli.net.storing import verified_holders
 from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall, SwarmLookup
-from sessioncli.net.swarms import SwarmCache
-from sessioncli.net.transport import PostTransport, Transport, WatchedTransport
+from sessioncli.net.swarms import MIN_SWARM_NODES, SwarmCache
+from sessioncli.net.transport import (
+    CONNECTIONS_PER_HOST,
+    PostTransport,
+    Transport,
+    WatchedTransport,
+)
 from sessioncli.protocol import onion, rpc
+from sessioncli.protocol import swarm as swarm_math
 from sessioncli.protocol.ids import Identity, InvalidSessionId, parse_session_id
 from sessioncli.protocol.rpc import Node
 
@@ -178,6 +183,13 @@ class NetworkClient:
         return Deadline(self.timeout if timeout is None else timeout)
 
     @property
+    def max_in_flight(self) -> int:
+        """How many requests this client carries at once without opening connections it then
+        closes: every onion request goes to the guard of one of PATH_COUNT paths, over one of
+        that guard's kept-alive connections (net.direct). Parallel senders size themselves by it."""
+        return PATH_COUNT * CONNECTIONS_PER_HOST
+
+    @property
     def requests(self) -> int:
         """HTTP requests this client has made so far (for -v cost reports)."""
         return self._transport.requests
@@ -200,6 +212,8 @@ class NetworkClient:
         return self._clock.now_ms()
 
     def close(self) -> None:
+        if self._loaded:
+            self._swarms.flush()  # entries other threads left to a write still going on
         if self._loaded and self._clock.dirty:
             self._cache.write(CLOCK, self._clock.to_json())
         self._transport.close()
@@ -236,27 +250,9 @@ class NetworkClient:
         deadline = self._deadline(timeout)
         self._load()
         self._paths.ensure(deadline)
-        pool = self._pool.nodes()
-        results = []
-        for p in self._pathset.snapshot():
-            targets = [n for n in pool if not p.has(n.pubkey_ed25519)]
-            if not targets:
-                results.append(PathTest(list(p.nodes), False, None, "no node to send to"))
-                continue
-            log = CallLog()
-            t0 = time.monotonic()
-            try:
-                reply = self._ex.send(
-                    self._rng.choice(targets), rpc.build_info(), deadline, log, path=p
-                )
-            except PathTrouble:
-                results.append(PathTest(list(p.nodes), False, None, log.last))
-                continue
-            rtt = (time.monotonic() - t0) * 1000
-            ok = reply.status == 200
-            err = None if ok else f"HTTP {reply.status}: {rpc.error_text(reply.body)}"
-            results.append(PathTest(list(p.nodes), ok, round(rtt, 1), err))
-        return results
+        return pathcheck.check_paths(
+            self._ex, self._pathset.snapshot(), self._pool.nodes(), self._rng, deadline
+        )
 
     def store(
         self,
@@ -446,6 +442,10 @@ class NetworkClient:
             cached = self._swarms.fresh(sid, self._clock.local_ms())
             if cached:
                 return cached
+            computed = self._computed_swarm(sid)
+            if computed:
+                self._set_swarm(sid, computed)
+                return computed
 
         def accept(node: Node, reply: onion.SnodeReply) -> list[Node]:
             result = rpc.parse_swarm(reply.body)
@@ -458,6 +458,20 @@ class NetworkClient:
         )
         self._set_swarm(sid, nodes)
         return list(nodes)
+
+    def _computed_swarm(self, sid: str) -> list[Node]:
+        """The swarm worked out from the pool (SPEC §5: the nearest swarm_id on the ring to the
+        key's swarm space) without a get_swarm round trip, when the pool is not due for a
+        refresh, every node in it knows its swarm_id and the swarm has MIN_SWARM_NODES; else
+        []. An out-of-date swarm costs a 421, whose answer replaces it, as it replaces a
+        fetched swarm that moved. (100 new recipients were 100 get_swarm onion requests.)"""
+        if self._pool.needs_bootstrap() or self._pool.needs_refresh(self._clock.local_ms()):
+            return []  # the network call refreshes the pool first
+        nodes = self._pool.nodes()
+        if any(n.swarm_id is None for n in nodes):
+            return []
+        members = swarm_math.swarm_members(sid, nodes)
+        return members if len(members) >= MIN_SWARM_NODES else []
 
     def _set_swarm(self, sid: str, nodes: list[Node]) -> None:
         self._swarms.put(sid, nodes, self._clock.local_ms())

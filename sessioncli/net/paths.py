@@ -119,6 +119,9 @@ class PathSet:
     def succeeded(self, path: Path) -> None:
         with self._lock:
             path.failures = 0
+            self.last_ok = path
+
+    last_ok: Path | None = None  # the path of this process's last answered request (see choose)
 
     def strike(self, path: Path, *, drop: bool = False) -> None:
         """SPEC §6: a path that failed STRIKES_TO_DROP_PATH times (or `drop`) is dropped."""
@@ -286,7 +289,11 @@ class PathManager:
         usable = [p for p in self.paths.snapshot() if blame.usable(p.key, avoid)]
         clean = [p for p in usable if blame.clean(p.key)]
         if clean:  # a path that failed in an earlier call of this process goes last
-            return self._rng.choice([p for p in clean if not p.failures] or clean)
+            best = [p for p in clean if not p.failures] or clean
+            # the path that last answered, if usable: its guard connection is open, so every
+            # request of a command can share one TLS session (a handshake costs more than a
+            # warm onion round trip); the first request of each process still picks at random
+            return self.paths.last_ok if self.paths.last_ok in best else self._rng.choice(best)
         try:
             with self.building(deadline):
                 self.paths.keep(lambda p: p.key not in blame.spent)

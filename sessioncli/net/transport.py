@@ -22,6 +22,8 @@ from sessioncli.errors import UsageError
 if TYPE_CHECKING:
     import requests
 
+    from sessioncli.net.direct import DirectPool
+
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # The connect phase (TCP and the TLS handshake: urllib3 applies the connect timeout to both) of a
 # direct connection. A live node completes it in milliseconds (loopback devnet on a loaded 2-core
@@ -31,8 +33,12 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 DIRECT_CONNECT_SECONDS = 3.0
 # Through a proxy the connect includes the proxy's own (Tor: a circuit and the exit's connect).
 PROXY_CONNECT_SECONDS = 10.0
+# Kept-alive connections per host (a guard) of a direct transport: a request beyond this many at
+# once to one host opens a connection that is closed after its answer. NetworkClient.max_in_flight
+# is built on it.
+CONNECTIONS_PER_HOST = 4
 _PROXY_SCHEMES = ("socks5h", "socks5", "socks4a", "socks4", "http", "https")
-_HEADERS = {"User-Agent": "WhatsApp", "Accept-Language": "en-us"}  # what desktop sends
+HEADERS = {"User-Agent": "WhatsApp", "Accept-Language": "en-us"}  # what desktop sends
 
 FailureKind = Literal["timeout", "connect", "pin", "proxy", "oversize", "tls"]
 
@@ -88,8 +94,20 @@ class Transport:
         self._proxy = validate_proxy(proxy) if proxy else None
         self._pins = dict(pins or {})
         self._session: requests.Session | None = None
+        self._direct: DirectPool | None = None
         self._lock = threading.Lock()
         self._connect_seconds = PROXY_CONNECT_SECONDS
+        # No proxy in play (none configured, none in the environment): net.direct's http.client
+        # pool, without importing requests. Any proxy, even one from *_PROXY: requests, as before.
+        self.is_direct = self._proxy == "none" or (self._proxy is None and not _env_proxies())
+
+    def _get_direct(self) -> DirectPool:
+        with self._lock:
+            if self._direct is None:
+                from sessioncli.net.direct import DirectPool
+
+                self._direct = DirectPool(self._pins)
+            return self._direct
 
     def _get_session(self) -> requests.Session:
         with self._lock:
@@ -109,6 +127,10 @@ class Transport:
     ) -> HttpResponse:
         """POST and read the whole answer (at most `max_bytes`, default MAX_RESPONSE_BYTES), or
         raise TransportError."""
+        if self.is_direct:
+            return self._get_direct().post(
+                url, body, timeout=timeout, content_type=content_type, max_bytes=max_bytes
+            )
         import requests
 
         session = self._get_session()
@@ -121,7 +143,7 @@ class Transport:
                 # a bytearray goes out as it is: requests sets Content-Length from len() and
                 # urllib3 sends any buffer without copying it (the stubs only know bytes)
                 data=cast(bytes, body),
-                headers={**_HEADERS, "Content-Type": content_type},
+                headers={**HEADERS, "Content-Type": content_type},
                 timeout=(min(timeout, self._connect_seconds), timeout),
                 verify=verify,
                 stream=True,
@@ -133,7 +155,7 @@ class Transport:
             raise
         except requests.exceptions.ProxyError as exc:
             raise TransportError(
-                "proxy", f"proxy {redact(self._proxy or '')} failed: {_short(exc)}"
+                "proxy", f"proxy {redact(self._proxy or '')} failed: {short_cause(exc)}"
             ) from None
         except requests.exceptions.SSLError as exc:
             text = str(exc)
@@ -141,7 +163,7 @@ class Transport:
                 raise TransportError(
                     "pin", "it presented a certificate that does not match the pinned one"
                 ) from None
-            raise TransportError("tls", f"TLS failed: {_short(exc)}") from None
+            raise TransportError("tls", f"TLS failed: {short_cause(exc)}") from None
         except requests.exceptions.Timeout:
             waited = timeout - (end - time.monotonic())  # less when the connect phase timed out
             raise TransportError("timeout", f"no answer within {waited:.1f} s") from None
@@ -150,16 +172,28 @@ class Transport:
                 waited = timeout - (end - time.monotonic())
                 raise TransportError("timeout", f"no answer within {waited:.1f} s") from None
             if "socks" in str(exc).lower() or "proxy" in str(exc).lower():
-                raise TransportError("proxy", f"proxy failed: {_short(exc)}") from None
-            raise TransportError("connect", f"connection failed: {_short(exc)}") from None
+                raise TransportError("proxy", f"proxy failed: {short_cause(exc)}") from None
+            raise TransportError("connect", f"connection failed: {short_cause(exc)}") from None
         except requests.exceptions.RequestException as exc:
-            raise TransportError("connect", f"request failed: {_short(exc)}") from None
+            raise TransportError("connect", f"request failed: {short_cause(exc)}") from None
 
     def close(self) -> None:
         with self._lock:
             if self._session is not None:
                 self._session.close()
                 self._session = None
+            if self._direct is not None:
+                self._direct.close()
+                self._direct = None
+
+
+def _env_proxies() -> bool:
+    """Whether requests would find a proxy of its own: it asks urllib.request.getproxies() (the
+    *_PROXY variables, and on macOS and Windows the system settings). Then requests carries the
+    request, and applies them and NO_PROXY as it always did."""
+    import urllib.request
+
+    return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
 
 
 class PostTransport(Protocol):
@@ -244,7 +278,9 @@ def _read_capped(resp: requests.Response, end: float, timeout: float, cap: int) 
         except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
             raise TransportError("timeout", f"no complete answer within {timeout:.1f} s") from None
         except (OSError, urllib3.exceptions.HTTPError) as exc:
-            raise TransportError("connect", f"reading the answer failed: {_short(exc)}") from None
+            raise TransportError(
+                "connect", f"reading the answer failed: {short_cause(exc)}"
+            ) from None
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
@@ -267,7 +303,7 @@ _CAUSES = (
 )
 
 
-def _short(exc: BaseException) -> str:
+def short_cause(exc: BaseException) -> str:
     """The root cause in a few words, not urllib3's nested repr."""
     text = redact(" ".join(str(exc).split()))
     for marker, short in _CAUSES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import Any
 
 import nacl.bindings as sodium
 import nacl.exceptions
@@ -231,25 +232,75 @@ def xchacha20_decrypt(key: bytes, data: bytes | bytearray | memoryview) -> bytes
 
 def aes_gcm_encrypt(key: bytes, plaintext: bytes, iv: bytes | None = None) -> bytes:
     """iv(12) || AES-256-GCM(plaintext) || tag(16)."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     _need("AES-GCM key", key, 32)
     iv = iv if iv is not None else os.urandom(12)
     _need("AES-GCM iv", iv, 12)
+    if _sodium_gcm() is not None:
+        return iv + _sodium_gcm_encrypt(key, iv, plaintext)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return iv + AESGCM(key).encrypt(iv, plaintext, None)
 
 
 def aes_gcm_decrypt(key: bytes, data: bytes) -> bytes:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     _need("AES-GCM key", key, 32)
     if len(data) < 12 + 16:
         raise CryptoError("AES-GCM ciphertext too short")
+    if _sodium_gcm() is not None:
+        return _sodium_gcm_decrypt(key, data[:12], data[12:])
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         return AESGCM(key).decrypt(data[:12], data[12:], None)
     except InvalidTag as exc:
         raise CryptoError("AES-GCM authentication failed") from exc
+
+
+# AES-256-GCM from the libsodium PyNaCl already loaded, where the CPU has the instructions it
+# needs (crypto_aead_aes256gcm_is_available): every onion layer is AES-GCM, and importing
+# `cryptography` for it cost each send ~20-40 ms of start-up (more than its onion round trip on
+# the devnet). PyNaCl does not wrap these functions, so they are called through its cffi module;
+# without it (or without the CPU support) `cryptography` does it, with the same bytes.
+_GCM: list[Any] = []
+
+
+def _sodium_gcm() -> Any:
+    if not _GCM:
+        try:
+            from nacl._sodium import ffi, lib  # type: ignore[import-not-found]
+
+            ok = lib.crypto_aead_aes256gcm_is_available() == 1
+        except (ImportError, AttributeError):
+            ok = False
+        _GCM.append((ffi, lib) if ok else None)
+    return _GCM[0]
+
+
+def _sodium_gcm_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    ffi, lib = _sodium_gcm()
+    plaintext = bytes(plaintext)  # cffi takes bytes for a char pointer, not a bytearray
+    out = ffi.new("unsigned char[]", len(plaintext) + 16)
+    out_len = ffi.new("unsigned long long *")
+    rc = lib.crypto_aead_aes256gcm_encrypt(
+        out, out_len, plaintext, len(plaintext), ffi.NULL, 0, ffi.NULL, iv, key
+    )
+    if rc != 0:
+        raise CryptoError("AES-GCM encryption failed")
+    return bytes(ffi.buffer(out, out_len[0]))
+
+
+def _sodium_gcm_decrypt(key: bytes, iv: bytes, sealed: bytes) -> bytes:
+    ffi, lib = _sodium_gcm()
+    sealed, iv = bytes(sealed), bytes(iv)
+    out = ffi.new("unsigned char[]", max(1, len(sealed) - 16))
+    out_len = ffi.new("unsigned long long *")
+    rc = lib.crypto_aead_aes256gcm_decrypt(
+        out, out_len, ffi.NULL, sealed, len(sealed), ffi.NULL, 0, iv, key
+    )
+    if rc != 0:
+        raise CryptoError("AES-GCM authentication failed")
+    return bytes(ffi.buffer(out, out_len[0]))
 
 
 # --- the same AEADs in place (large onion layers: one buffer for the whole request) ----------
@@ -257,6 +308,7 @@ def aes_gcm_decrypt(key: bytes, data: bytes) -> bytes:
 Buffer = bytes | bytearray | memoryview
 AEAD_FRAMING = {"aes-gcm": (12, 16), "xchacha20": (24, 16)}  # (nonce before, tag after)
 _CHUNK = 1 << 18  # what is copied at a time while a buffer is encrypted where it lies
+_SODIUM_IN_PLACE_MAX = 1 << 20  # up to this, a layer is sealed by libsodium with one copy
 
 
 def aes_gcm_seal_in_place(key: bytes, buf: memoryview, iv: bytes | None = None) -> None:
@@ -275,6 +327,11 @@ def aes_gcm_seal_in_place(key: bytes, buf: memoryview, iv: bytes | None = None) 
     if end < 12:
         raise CryptoError("AES-GCM buffer has no room for its iv and tag")
     buf[:12] = iv
+    if end - 12 <= _SODIUM_IN_PLACE_MAX and _sodium_gcm() is not None:
+        # a small layer (every snode request): libsodium, one copy of the layer, and no
+        # `cryptography` import on the send path
+        buf[12:] = _sodium_gcm_encrypt(key, iv, bytes(buf[12:end]))
+        return
     enc = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
     for start in range(12, end, _CHUNK):
         stop = min(start + _CHUNK, end)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sessioncli.protocol import crypto
+# protocol.crypto (and with it PyNaCl, ~8 ms) is imported where keys are derived, not here:
+# checking a Session ID (contacts, a bash Tab on a contact name) needs no cryptography.
 
 SESSION_ID_PREFIX = "05"
 SESSION_ID_HEX_LEN = 66
@@ -69,6 +70,8 @@ class Identity:
             ed_seed = seed
         else:
             raise ValueError(f"seed must be 16 or 32 bytes, got {len(seed)}")
+        from sessioncli.protocol import crypto
+
         ed_pk, ed_sk = crypto.ed25519_keypair_from_seed(ed_seed)
         x_pk = crypto.ed25519_pk_to_x25519(ed_pk)
         x_sk = crypto.ed25519_sk_to_x25519(ed_sk)
