@@ -25,6 +25,7 @@ from sessioncli.net.transport import (
     MAX_RESPONSE_BYTES,
     HttpResponse,
     TransportError,
+    read_within,
     short_cause,
 )
 
@@ -226,25 +227,17 @@ def _read_capped(
     cap: int,
 ) -> bytes:
     """The body as it arrives, until `end` and `cap` bytes (see transport._read_capped: why)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        left = end - time.monotonic()
-        if left <= 0:
-            raise TransportError("timeout", f"no complete answer within {timeout:.1f} s")
-        try:
-            if conn.sock is not None:
-                conn.sock.settimeout(left)
-            chunk = resp.read1(65536)
-        except TimeoutError:
-            raise TransportError("timeout", f"no complete answer within {timeout:.1f} s") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise TransportError(
-                "connect", f"reading the answer failed: {short_cause(exc)}"
-            ) from None
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > cap:
-            raise TransportError("oversize", f"answer larger than {cap} bytes")
-        chunks.append(chunk)
+
+    def piece(left: float) -> bytes:
+        if conn.sock is not None:
+            conn.sock.settimeout(left)
+        return resp.read1(65536)
+
+    return read_within(
+        piece,
+        end,
+        timeout,
+        cap,
+        timeouts=(TimeoutError,),
+        failures=(OSError, http.client.HTTPException),
+    )

@@ -14,6 +14,7 @@ import re
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
@@ -262,6 +263,36 @@ def _read_capped(resp: requests.Response, end: float, timeout: float, cap: int) 
 
     raw = resp.raw
     sock = getattr(getattr(raw, "connection", None), "sock", None)
+
+    def piece(left: float) -> bytes:
+        if sock is not None:
+            sock.settimeout(left)
+        if hasattr(raw, "read1"):
+            return bytes(raw.read1(65536, decode_content=True))
+        return bytes(raw.read(65536, decode_content=True))  # urllib3 1.x
+
+    return read_within(
+        piece,
+        end,
+        timeout,
+        cap,
+        timeouts=(TimeoutError, urllib3.exceptions.ReadTimeoutError),
+        failures=(OSError, urllib3.exceptions.HTTPError),
+    )
+
+
+def read_within(
+    piece: Callable[[float], bytes],
+    end: float,
+    timeout: float,
+    cap: int,
+    *,
+    timeouts: tuple[type[BaseException], ...],
+    failures: tuple[type[BaseException], ...],
+) -> bytes:
+    """Join what `piece(seconds_left)` returns until it returns b"", within `end` (monotonic)
+    and `cap` bytes; `timeouts`/`failures` are the reader's exceptions for a late or a broken
+    answer. Shared by both transports (requests and net.direct's http.client)."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -269,15 +300,10 @@ def _read_capped(resp: requests.Response, end: float, timeout: float, cap: int) 
         if left <= 0:
             raise TransportError("timeout", f"no complete answer within {timeout:.1f} s")
         try:
-            if sock is not None:
-                sock.settimeout(left)
-            if hasattr(raw, "read1"):
-                chunk = raw.read1(65536, decode_content=True)
-            else:  # urllib3 1.x
-                chunk = raw.read(65536, decode_content=True)
-        except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+            chunk = piece(left)
+        except timeouts:
             raise TransportError("timeout", f"no complete answer within {timeout:.1f} s") from None
-        except (OSError, urllib3.exceptions.HTTPError) as exc:
+        except failures as exc:
             raise TransportError(
                 "connect", f"reading the answer failed: {short_cause(exc)}"
             ) from None
