@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 LocalClock = Callable[[], float]  # seconds since the epoch, like time.time
@@ -54,7 +53,7 @@ class NetworkClock:
                 self._refused.add(node)
             elif node in self._refused:
                 others = [o for k, (o, _) in self._offsets.items() if k not in self._refused]
-                if others and abs(offset - statistics.median(others)) <= _DISAGREE_MS:
+                if others and abs(offset - _median(others)) <= _DISAGREE_MS:
                     self._refused.discard(node)
             saved = [
                 self._offsets[k][0]
@@ -63,7 +62,7 @@ class NetworkClock:
             ]
             if saved and node not in self._refused:
                 own = self._offsets[node][0] if node in self._saved else None
-                reference = own if own is not None else statistics.median(saved)
+                reference = own if own is not None else _median(saved)
                 if abs(offset - reference) > _DISAGREE_MS:
                     self._agree.discard(node)
                     self._disagree.add(node)
@@ -77,7 +76,7 @@ class NetworkClock:
                 moved[node] = offset
                 moved = {k: o for k, o in moved.items() if k in self._disagree}
                 if moved:
-                    centre = statistics.median(moved.values())
+                    centre = _median(moved.values())
                     moved = {k: o for k, o in moved.items() if abs(o - centre) <= _DISAGREE_MS}
                 if len(moved) >= _DISAGREE_QUORUM and len(moved) > len(self._agree):
                     for k in self._saved:
@@ -111,7 +110,7 @@ class NetworkClock:
             fresh = {k: o for k, (o, at) in self._offsets.items() if local - at < _FRESH_MS}
             public = [o for k, o in fresh.items() if k not in self._refused]
         chosen = public or list(fresh.values())
-        return int(statistics.median(chosen)) if chosen else 0
+        return int(_median(chosen)) if chosen else 0
 
     def refused(self) -> set[str]:
         """Nodes known to have refused our time (they run a clock of their own)."""
@@ -169,3 +168,13 @@ class NetworkClock:
             refused = obj.get("refused")
             if isinstance(refused, list):
                 self._refused |= {k for k in refused if isinstance(k, str) and k in self._saved}
+
+
+def _median(values: Iterable[int] | Iterable[float]) -> float:
+    """statistics.median (the mean of the middle two for an even count), without importing
+    statistics, fractions and decimal on every command's start-up (~5 ms)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("median of no values")
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

@@ -76,3 +76,16 @@ def test_a_node_that_refused_our_time_signs_for_itself_but_stays_out_of_the_medi
     assert restored.offset_ms() == 0 and restored.now_for("x") == 1_000_000 - 600_000
     c.observe("x", 1_000_000)  # its clock was fixed: it counts again
     assert "x" not in c.to_json()["refused"]
+
+
+def test_median_matches_the_standard_library():
+    import random
+    import statistics
+
+    from sessioncli.net.clock import _median
+
+    rng = random.Random(7)
+    for n in range(1, 10):
+        for _ in range(50):
+            values = [rng.randint(-(10**9), 10**9) for _ in range(n)]
+            assert _median(values) == statistics.median(values)
