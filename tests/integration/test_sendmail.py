@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,6 +67,26 @@ def test_unmapped_address_is_78_naming_it(users) -> None:
     assert b"'nobody@host'" in res.stderr
 
 
+def _unreachable_network(devnet, folder) -> str:
+    """The devnet's network file with its seed moved to a loopback port nobody listens on: a
+    cold cache then cannot bootstrap (a short timeout no longer guarantees a failure, since a
+    cold send on a quiet loopback devnet can finish in under 0.2 s)."""
+    import json
+    import re
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    obj = json.loads(Path(devnet.network_file).read_text())
+    obj["name"] = "unreachable"
+    for seed in obj["seeds"]:
+        seed["url"] = re.sub(r":\d+$", f":{port}", seed["url"].rstrip("/"))
+    path = folder / "unreachable.json"
+    path.write_text(json.dumps(obj))
+    return str(path)
+
+
 def test_partial_and_failed_sends_exit_nonzero(users, devnet) -> None:
     alice, bob = users("alice"), users("bob")
     configure(alice, f'[sendmail.aliases]\nroot = "{bob.session_id}"\n')
@@ -73,7 +94,8 @@ def test_partial_and_failed_sends_exit_nonzero(users, devnet) -> None:
         alice,
         ["root"],
         "Subject: s\n\nb\n",
-        SESSIONCLI_TIMEOUT="0.2",
+        SESSIONCLI_NETWORK=_unreachable_network(devnet, alice.home),
+        SESSIONCLI_TIMEOUT="5",
         SESSIONCLI_CACHE_DIR=str(alice.home / "cold"),
     )
     assert res.returncode in (69, 75), res.stderr
