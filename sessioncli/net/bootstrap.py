@@ -14,8 +14,8 @@ from sessioncli.net.networks import Seed
 from sessioncli.net.policy import CallLog, Deadline, PathTrouble
 from sessioncli.net.pool import MIN_POOL, NodePool
 from sessioncli.net.transport import PostTransport, TransportError
-from sessioncli.protocol import onion, rpc
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol import onion, rpc, rpc_answers
+from sessioncli.protocol.snode import Node
 
 REFRESH_MIN_COMMON = 24  # SPEC §5: fewer common nodes than this → seed fallback
 REFRESH_MIN_POOL = 16
@@ -77,7 +77,7 @@ def _seed_nodes(seed: Seed, status: int, body: bytes, log: CallLog) -> list[Node
         log.fail(f"seed {seed.url}: HTTP {status}", answered=True)
         return []
     try:
-        nodes = rpc.parse_service_nodes(json.loads(body.decode("utf-8")))
+        nodes = rpc_answers.parse_service_nodes(json.loads(body.decode("utf-8")))
     except (UnicodeDecodeError, ValueError, RecursionError):
         log.fail(f"seed {seed.url}: answer is not JSON", answered=True)
         return []
@@ -168,10 +168,10 @@ class PoolKeeper:
                 reply = self._send(node, request, deadline, CallLog())
                 if reply.status != 200:
                     return None
-                (sub,) = rpc.parse_batch(reply.body)[:1]
+                (sub,) = rpc_answers.parse_batch(reply.body)[:1]
                 if sub.code != 200:
                     return None
-                lists.append(rpc.parse_service_nodes(sub.body))
+                lists.append(rpc_answers.parse_service_nodes(sub.body))
             except (PathTrouble, ProtocolError, ValueError, SessionCliError):
                 return None
         return intersect(lists)

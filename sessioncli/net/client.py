@@ -42,10 +42,10 @@ from sessioncli.net.transport import (
     Transport,
     WatchedTransport,
 )
-from sessioncli.protocol import onion, rpc
+from sessioncli.protocol import onion, rpc, rpc_answers
 from sessioncli.protocol import swarm as swarm_math
 from sessioncli.protocol.ids import Identity, InvalidSessionId, parse_session_id
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol.snode import Node
 
 __all__ = [
     "ClockError",
@@ -342,7 +342,7 @@ class NetworkClient:
         recipe = Recipe(
             what="delete",
             make=lambda _n: request,
-            accept=lambda _n, reply: sorted(rpc.parse_delete(reply.body).deleted_by),
+            accept=lambda _n, reply: sorted(rpc_answers.parse_delete(reply.body).deleted_by),
             order=lambda nodes: self._pool.ranked(nodes, self._rng),
         )
         return SwarmCall(self._ex, self._lookup, identity.session_id, recipe, deadline).run()
@@ -448,7 +448,7 @@ class NetworkClient:
                 return computed
 
         def accept(node: Node, reply: onion.SnodeReply) -> list[Node]:
-            result = rpc.parse_swarm(reply.body)
+            result = rpc_answers.parse_swarm(reply.body)
             if not result.nodes:
                 raise ProtocolError(f"{node.address} returned an empty swarm for {sid[:10]}…")
             return result.nodes

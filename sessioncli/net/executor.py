@@ -34,8 +34,8 @@ from sessioncli.net.paths import Path, PathManager
 from sessioncli.net.policy import Blame, CallLog, Deadline, Hedge, PathTrouble, named_node
 from sessioncli.net.pool import NodePool
 from sessioncli.net.transport import HttpResponse, TransportError, WatchedTransport
-from sessioncli.protocol import onion, rpc
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol import onion, rpc, rpc_answers
+from sessioncli.protocol.snode import Node
 
 # Attempts per call (a swarm call makes 4x as many: see swarmcall). The deadline is meant to be
 # the limit, not this: with 9 of 15 nodes answering 8 MB of junk, each attempt costs ~0.45 s and
@@ -236,7 +236,7 @@ class Executor:
         self.hedge.observe(time.monotonic() - flight.started)
         self.paths.paths.succeeded(path)
         self.pool.clear_strikes([*path.key, ed])
-        t = rpc.network_time(reply.body)
+        t = rpc_answers.network_time(reply.body)
         if t is not None:
             self.clock.observe(ed, t, refused=clock_refused)
         return reply
@@ -421,7 +421,8 @@ class Executor:
                     log.fail(f"{target.address}: {exc}", answered=True)
                 continue
             log.fail(
-                f"{target.address}: HTTP {reply.status} {rpc.error_text(reply.body)}", answered=True
+                f"{target.address}: HTTP {reply.status} {rpc_answers.error_text(reply.body)}",
+                answered=True,
             )
             if reply.status >= 500:
                 self._strike_node(target.pubkey_ed25519)
@@ -464,7 +465,7 @@ class Executor:
             )
         except PathTrouble:
             return False
-        if rpc.network_time(reply.body) is None:
+        if rpc_answers.network_time(reply.body) is None:
             return False
         after = self.clock.node_offset_ms(node.pubkey_ed25519)
         return before is None or after is None or abs(after - before) > 1000

@@ -13,8 +13,8 @@ from typing import Literal
 from sessioncli.errors import ProtocolError
 from sessioncli.net.policy import Deadline
 from sessioncli.net.transport import PostTransport, TransportError
-from sessioncli.protocol import rpc
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol import rpc, rpc_answers
+from sessioncli.protocol.snode import Node
 
 GUARD_TEST_TIMEOUT = 5.0
 PROBE_MAX_BYTES = 1 << 20  # a get_swarm answer is a few KB: more is junk, not worth reading
@@ -47,7 +47,7 @@ def probe(transport: PostTransport, node: Node, timeout: float) -> Probe:
     if resp.status != 200:
         return Probe("bad")
     try:
-        return Probe("ok", rpc.network_time(json.loads(resp.body.decode("utf-8"))))
+        return Probe("ok", rpc_answers.network_time(json.loads(resp.body.decode("utf-8"))))
     except (UnicodeDecodeError, ValueError, RecursionError, ProtocolError):
         return Probe("bad")
 

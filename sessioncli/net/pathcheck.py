@@ -10,8 +10,8 @@ from sessioncli.net.executor import Executor
 from sessioncli.net.paths import Path
 from sessioncli.net.policy import CallLog, Deadline, PathTrouble
 from sessioncli.net.results import PathTest
-from sessioncli.protocol import rpc
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol import rpc, rpc_answers
+from sessioncli.protocol.snode import Node
 
 
 def check_paths(
@@ -37,6 +37,6 @@ def check_paths(
             continue
         rtt = (time.monotonic() - t0) * 1000
         ok = reply.status == 200
-        err = None if ok else f"HTTP {reply.status}: {rpc.error_text(reply.body)}"
+        err = None if ok else f"HTTP {reply.status}: {rpc_answers.error_text(reply.body)}"
         results.append(PathTest(list(p.nodes), ok, round(rtt, 1), err))
     return results

@@ -14,7 +14,7 @@ from sessioncli.net.cache import PATHS, NetCache
 from sessioncli.net.guards import Probe, Prober, find_guards
 from sessioncli.net.policy import Blame, CallLog, Deadline, PathKey, PathTrouble
 from sessioncli.net.pool import NodePool, nodes_from_json
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol.snode import Node
 
 PATH_COUNT = 2  # desktop: desiredGuardCount
 HOPS = 3  # guard + 2 relays; the target is a fourth node

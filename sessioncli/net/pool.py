@@ -8,7 +8,7 @@ from typing import Any
 
 from sessioncli.errors import ProtocolError
 from sessioncli.net.cache import POOL, NetCache
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol.snode import Node
 
 STRIKES_TO_DROP_NODE = 3
 MIN_POOL = 8  # a pool this small is fetched again from a seed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sessioncli.errors import ProtocolError
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol.snode import Node
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from sessioncli.errors import SessionCliError, UsageError
 from sessioncli.net.policy import Deadline
 from sessioncli.net.results import StoreOutcome
 from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall
-from sessioncli.protocol import onion, rpc
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol import onion, rpc, rpc_answers
+from sessioncli.protocol.snode import Node
 
 CLOCK_MOVED_MS = 1000
 # Redundant stores: while fewer than min(REDUNDANCY, swarm size) members hold a message, the
@@ -48,7 +48,7 @@ def store_recipe(
 
     def accept(node: Node, reply: onion.SnodeReply) -> StoreOutcome | None:
         members = {n.pubkey_ed25519 for n in parts.swarms.get(plan.sid) or []}
-        result = rpc.parse_store(reply.body)
+        result = rpc_answers.parse_store(reply.body)
         ts, _data, expected = plan.versions[-1]
         holders = verified_holders(result, node.pubkey_ed25519, expected, members)
         if not holders:
@@ -146,7 +146,7 @@ class StorePlan:
 
 
 def verified_holders(
-    result: rpc.StoreResult, target: str, expected: str, members: Collection[str]
+    result: rpc_answers.StoreResult, target: str, expected: str, members: Collection[str]
 ) -> list[str]:
     """Who holds the message by a store answer: the target when it says the expected hash (its
     answer came under the onion key only it shares with us), and another member only with its

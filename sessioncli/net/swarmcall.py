@@ -15,8 +15,8 @@ from sessioncli.net.policy import Blame, CallLog, Deadline, PathTrouble
 from sessioncli.net.pool import NodePool
 from sessioncli.net.results import ClockError
 from sessioncli.net.swarms import SwarmCache
-from sessioncli.protocol import onion, rpc
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol import onion, rpc, rpc_answers
+from sessioncli.protocol.snode import Node
 
 # a swarm call may spend a few paths on each member (a failure on a path whose hops failed too
 # is not pinned on the target: see Blame) and still stop
@@ -145,7 +145,7 @@ class SwarmCall(Generic[T]):
             return None
         if reply.status == 200:
             return self._on_ok(target, reply)
-        text = rpc.error_text(reply.body)
+        text = rpc_answers.error_text(reply.body)
         self.log.fail(f"{target.address}: HTTP {reply.status} {text}", answered=True)
         if reply.status == 421:
             self._on_421(target, reply)
@@ -181,7 +181,7 @@ class SwarmCall(Generic[T]):
         self.tried.add(target.pubkey_ed25519)
         self.moved = True
         try:
-            moved = rpc.parse_swarm(reply.body).nodes
+            moved = rpc_answers.parse_swarm(reply.body).nodes
         except ProtocolError:
             moved = []
         if moved:

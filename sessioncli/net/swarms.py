@@ -8,7 +8,7 @@ from typing import Any
 
 from sessioncli.net.cache import SWARMS, NetCache
 from sessioncli.net.pool import nodes_from_json
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol.snode import Node
 
 SWARM_MAX_AGE_MS = 24 * 3600 * 1000
 MAX_SWARMS = 2000  # cached swarms (one per recipient): the most recently used/fetched stay

@@ -15,19 +15,6 @@ from typing import Any
 from sessioncli.protocol import crypto
 from sessioncli.protocol.ids import Identity
 
-# net/ (owned by other branches this session) reads these through `rpc`: they stay importable
-# here until it imports them from their own modules; new code imports them from there.
-from sessioncli.protocol.rpc_answers import StoreResult as StoreResult
-from sessioncli.protocol.rpc_answers import error_text as error_text
-from sessioncli.protocol.rpc_answers import network_time as network_time
-from sessioncli.protocol.rpc_answers import parse_batch as parse_batch
-from sessioncli.protocol.rpc_answers import parse_delete as parse_delete
-from sessioncli.protocol.rpc_answers import parse_retrieve as parse_retrieve
-from sessioncli.protocol.rpc_answers import parse_service_nodes as parse_service_nodes
-from sessioncli.protocol.rpc_answers import parse_store as parse_store
-from sessioncli.protocol.rpc_answers import parse_swarm as parse_swarm
-from sessioncli.protocol.snode import Node as Node
-
 
 @dataclass(frozen=True)
 class RpcRequest:

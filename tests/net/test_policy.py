@@ -12,8 +12,8 @@ from sessioncli.errors import NetworkUnavailable, TemporaryFailure
 from sessioncli.net.client import verified_holders
 from sessioncli.net.paths import pick_hops
 from sessioncli.net.policy import Blame, CallLog, Deadline, Hedge, named_node
-from sessioncli.protocol import rpc
-from sessioncli.protocol.rpc import Node
+from sessioncli.protocol import rpc, rpc_answers
+from sessioncli.protocol.snode import Node
 
 T, T2 = "t" * 64, "u" * 64
 
@@ -301,13 +301,13 @@ def test_holders_need_their_own_signature_over_our_hash() -> None:
     keys = [nacl.signing.SigningKey.generate() for _ in range(4)]
     eds = [k.verify_key.encode().hex() for k in keys]
     sid = "05" + "cd" * 32
-    result = rpc.parse_store(_answer(b"hello", sid, keys, forged=2))
+    result = rpc_answers.parse_store(_answer(b"hello", sid, keys, forged=2))
     expected = rpc.message_hash(sid, 0, b"hello")
     assert verified_holders(result, eds[0], expected, set(eds)) == [eds[0], eds[1], eds[3]]
     assert verified_holders(result, eds[0], expected, {eds[0]}) == [eds[0]]  # not in the swarm
     other = rpc.message_hash(sid, 0, b"something else")
     assert verified_holders(result, eds[0], other, set(eds)) == []
-    alone = rpc.parse_store({"hash": expected})
+    alone = rpc_answers.parse_store({"hash": expected})
     assert verified_holders(alone, eds[1], expected, set(eds)) == [eds[1]]
 
 
