@@ -33,6 +33,7 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # this cap such a guard held each attempt for its whole share of the deadline (a third of it).
 DIRECT_CONNECT_SECONDS = 3.0
 # Through a proxy the connect includes the proxy's own (Tor: a circuit and the exit's connect).
+# requests carries only proxied requests (direct ones go through net.direct), so it always uses this.
 PROXY_CONNECT_SECONDS = 10.0
 # Kept-alive connections per host (a guard) of a direct transport: a request beyond this many at
 # once to one host opens a connection that is closed after its answer. NetworkClient.max_in_flight
@@ -97,7 +98,6 @@ class Transport:
         self._session: requests.Session | None = None
         self._direct: DirectPool | None = None
         self._lock = threading.Lock()
-        self._connect_seconds = PROXY_CONNECT_SECONDS
         # No proxy in play (none configured, none in the environment): net.direct's http.client
         # pool, without importing requests. Any proxy, even one from *_PROXY: requests, as before.
         self.is_direct = self._proxy == "none" or (self._proxy is None and not _env_proxies())
@@ -114,7 +114,6 @@ class Transport:
         with self._lock:
             if self._session is None:
                 self._session = _make_session(self._proxy, self._pins)
-                self._connect_seconds = _connect_seconds(self._session)
             return self._session
 
     def post(
@@ -145,7 +144,7 @@ class Transport:
                 # urllib3 sends any buffer without copying it (the stubs only know bytes)
                 data=cast(bytes, body),
                 headers={**HEADERS, "Content-Type": content_type},
-                timeout=(min(timeout, self._connect_seconds), timeout),
+                timeout=(min(timeout, PROXY_CONNECT_SECONDS), timeout),
                 verify=verify,
                 stream=True,
                 allow_redirects=False,
@@ -336,16 +335,6 @@ def short_cause(exc: BaseException) -> str:
         if marker in text:
             return short
     return text[:120]
-
-
-def _connect_seconds(session: requests.Session) -> float:
-    """DIRECT_CONNECT_SECONDS unless a proxy may carry the connection (ours, or *_PROXY when
-    the session trusts the environment, as requests does)."""
-    import urllib.request
-
-    if session.proxies or (session.trust_env and urllib.request.getproxies()):
-        return PROXY_CONNECT_SECONDS
-    return DIRECT_CONNECT_SECONDS
 
 
 def _make_session(proxy: str | None, pins: dict[str, str]) -> requests.Session:

@@ -102,24 +102,6 @@ def test_proxy_none_means_direct_even_with_proxy_variables(monkeypatch) -> None:
     assert transport.validate_proxy("DIRECT") == "none"
 
 
-def test_connect_phase_is_capped_only_for_direct_connections(monkeypatch) -> None:
-    """A direct connection gets DIRECT_CONNECT_SECONDS for TCP and the TLS handshake (a hung
-    host accepts TCP and never completes the handshake); through a proxy, or when a *_PROXY
-    variable may apply, the proxy's own connect needs the longer PROXY_CONNECT_SECONDS."""
-    from sessioncli.net import transport
-
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    direct = transport._connect_seconds(transport._make_session(None, {}))
-    assert direct == transport.DIRECT_CONNECT_SECONDS < transport.PROXY_CONNECT_SECONDS
-    proxied = transport._make_session("socks5h://127.0.0.1:9", {})
-    assert transport._connect_seconds(proxied) == transport.PROXY_CONNECT_SECONDS
-    assert transport._connect_seconds(transport._make_session("none", {})) == direct
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    from_env = transport._make_session(None, {})
-    assert transport._connect_seconds(from_env) == transport.PROXY_CONNECT_SECONDS
-
-
 def test_a_host_that_never_completes_the_tls_handshake_is_a_timeout() -> None:
     """Accepts TCP, never answers (a hung node): the connect phase's cap ends the request, as
     kind "timeout" (the executor's "no HTTP answer from the guard")."""
