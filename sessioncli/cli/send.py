@@ -152,8 +152,6 @@ def send(
         if value
     ]
     words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
-    if not words:
-        raise UsageError("no recipient given")
     targets = api.parse_recipients(words, via=via, options=used)
 
     attach = list(attach or [])
