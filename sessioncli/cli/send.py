@@ -167,13 +167,7 @@ def send(
         body = check_argv_text(message, "MESSAGE")
     stdin_file = read_stdin_file(api.MAX_ATTACHMENT_BYTES) if "-" in attach else None
     files = api.read_attachments(attach, stdin_file)
-    client = api.Client(
-        profile=g.profile,
-        network=g.network,
-        identity_file=g.identity_file,
-        proxy=g.proxy,
-        timeout=timeout,
-    )
+    client = g.client(timeout)
     draft = client.compose(
         targets,
         body,
