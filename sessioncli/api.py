@@ -48,6 +48,8 @@ from sessioncli.errors import ConfigError, NetworkUnavailable, TemporaryFailure,
 from sessioncli.errors import SessionCliError as Error
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sessioncli.api_receive import Dropped, Polled, PollFigures, Receiving
     from sessioncli.core.attachments import LocalFile as Attachment
     from sessioncli.core.context import Resolved
@@ -144,7 +146,7 @@ class Client:
                 self._net = context.open_network(self._resolved)
             return self._net
 
-    def _folder(self) -> Any:
+    def _folder(self) -> Path:
         from sessioncli.core import context
 
         return context.state_folder(self._resolved, self._ident().session_id)
@@ -221,13 +223,11 @@ class Client:
     def send_draft(self, draft: Draft) -> list[SendResult]:
         """Upload the draft's files (if any), then send it: one result per recipient, in order."""
         from sessioncli.core import attachments as attachments_core
-        from sessioncli.core import dispatch
+        from sessioncli.core import community_send, dispatch
 
         ident = self._ident()
         net = self._network()
         folder = self._folder()
-        from sessioncli.core import community_send
-
         targets = list(draft.recipients.targets)
         # Community posts upload their files to each room (core/community_send.py); the file
         # server is used only when another kind of recipient needs the files.

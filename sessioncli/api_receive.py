@@ -125,10 +125,9 @@ class Receiving:
 
         self.client = client
         self.peek = peek
-        ident = client._ident()
-        self._ident = ident
-        self._folder: Path = client._folder()
-        self._scr = screen.Screen.open(self._folder, ident)
+        self._ident = client._ident()
+        self._folder = client._folder()
+        self._scr = screen.Screen.open(self._folder, self._ident)
         self._shows = record_filter(self._folder, filter)
         self._only = only_communities(filter)
         self._include_own = include_own

@@ -102,9 +102,7 @@ def parse_recipients(
 
     words = [recipients] if isinstance(recipients, str) else list(recipients)
     words = [p for w in words for p in w.split(",") if p.strip()]
-    if not words:
-        raise UsageError("no recipient given")
-    targets = rcp.parse_targets(words, via=via)
+    targets = rcp.parse_targets(words, via=via)  # UsageError when no word is left
     dispatch.check_supported(targets, options=options)
     return Recipients(tuple(words), tuple(targets))
 

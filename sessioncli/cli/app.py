@@ -12,6 +12,7 @@ from sessioncli import __version__
 from sessioncli.cli import _typer_plain
 
 if TYPE_CHECKING:
+    from sessioncli.api import Client
     from sessioncli.core import context
 
 _typer_plain.install()  # before any value is processed: keeps pydantic out of start-up
@@ -151,6 +152,18 @@ class Globals:
         from sessioncli.core import context
 
         return context.Options(self.profile, self.network, self.identity_file, self.proxy, timeout)
+
+    def client(self, timeout: float | None = None) -> Client:
+        """The `api.Client` these options name: how send, receive, daemon and webhook open one."""
+        from sessioncli.api import Client
+
+        return Client(
+            profile=self.profile,
+            network=self.network,
+            identity_file=self.identity_file,
+            proxy=self.proxy,
+            timeout=timeout,
+        )
 
 
 def get_globals(ctx: typer.Context) -> Globals:

@@ -53,7 +53,6 @@ def daemon(
 ) -> None:
     """Serve send/receive to other programs over JSON-RPC, keeping paths warm (docs/daemon.md)."""
     g = get_globals(ctx)
-    from sessioncli.api import Client
     from sessioncli.integrations import daemon as daemon_mod
 
     gid = None
@@ -76,9 +75,7 @@ def daemon(
         if not g.quiet:
             err(f"sessioncli daemon: {line}")
 
-    client = Client(
-        profile=g.profile, network=g.network, identity_file=g.identity_file, proxy=g.proxy
-    )
+    client = g.client()
     _ = client.session_id  # fail now (78) rather than on the first request
     server = daemon_mod.Daemon(client, log=log, interval=interval)
 

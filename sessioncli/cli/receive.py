@@ -220,13 +220,7 @@ def receive(
         requests_only=requests_only,
         include_control=json_out or exec_cmd is not None,
     )
-    client = api.Client(
-        profile=g.profile,
-        network=g.network,
-        identity_file=g.identity_file,
-        proxy=g.proxy,
-        timeout=None if follow else timeout,
-    )
+    client = g.client(None if follow else timeout)
     _ = client.session_id  # the identity first (78), as every networked command
     rx = client.receiving(
         include_own=include_own,

@@ -152,8 +152,6 @@ def send(
         if value
     ]
     words = [p for p in recipient.split(",") if p.strip()] + list(to or [])
-    if not words:
-        raise UsageError("no recipient given")
     targets = api.parse_recipients(words, via=via, options=used)
 
     attach = list(attach or [])
@@ -169,13 +167,7 @@ def send(
         body = check_argv_text(message, "MESSAGE")
     stdin_file = read_stdin_file(api.MAX_ATTACHMENT_BYTES) if "-" in attach else None
     files = api.read_attachments(attach, stdin_file)
-    client = api.Client(
-        profile=g.profile,
-        network=g.network,
-        identity_file=g.identity_file,
-        proxy=g.proxy,
-        timeout=timeout,
-    )
+    client = g.client(timeout)
     draft = client.compose(
         targets,
         body,

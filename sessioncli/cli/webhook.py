@@ -51,7 +51,7 @@ def webhook(
 ) -> None:
     """Turn alert webhooks into Session messages (2xx only once delivered; 503 to retry)."""
     g = get_globals(ctx)
-    from sessioncli.api import Client, parse_recipients
+    from sessioncli.api import parse_recipients
     from sessioncli.integrations.http_api import parse_listen
     from sessioncli.integrations.webhook import WebhookConfig, serve
 
@@ -70,9 +70,7 @@ def webhook(
         if not g.quiet:
             err(f"sessioncli webhook: {line}")
 
-    client = Client(
-        profile=g.profile, network=g.network, identity_file=g.identity_file, proxy=g.proxy
-    )
+    client = g.client()
     _ = client.session_id
     stop = threading.Event()
 
