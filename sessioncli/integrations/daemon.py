@@ -80,18 +80,25 @@ def activated_socket() -> socket.socket | None:
 
 
 def _bound_socket(path: Path, gid: int | None) -> socket.socket:
+    """A socket listening on `path`. It is bound and set listening under a temporary name, then
+    renamed into place: a client that sees the path can connect at once (bound but not yet
+    listening, a connect is refused, which clients that wait for the path met under load)."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # stale: the lock says nobody serves it
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        staging.unlink()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)  # never a moment where the socket is open to others
     try:
-        sock.bind(str(path))
+        sock.bind(str(staging))
     finally:
         os.umask(old)
     if gid is not None:
-        os.chown(path, -1, gid)
-        os.chmod(path, 0o660)
+        os.chown(staging, -1, gid)
+        os.chmod(staging, 0o660)
     sock.listen(128)
+    os.replace(staging, path)
     return sock
 
 
