@@ -63,19 +63,6 @@ def upload(session: ServerSession, files: tuple[LocalFile, ...]) -> list[Pointer
     return [fut.result() for fut in futures]
 
 
-def download_cap(size: int | None) -> int:
-    """The most a download may read: the declared size in desktop's padding bucket, plus framing.
-
-    Desktop uploads room files unpadded but accepts zero padding; without a usable size, the
-    largest file the limit allows. The cap is applied before the reply is read.
-    """
-    from sessioncli.protocol import attachments as pa
-
-    if size is None or size <= 0 or size > pa.MAX_FILE_BYTES:
-        size = pa.MAX_FILE_BYTES
-    return pa.padded_size(size) + pa.V4_REPLY_SLACK
-
-
 def download(
     session: ServerSession, att: Attachment, *, timeout: float | None = None
 ) -> bytes | bytearray:
@@ -97,7 +84,7 @@ def download(
         reply = session.request(
             "GET",
             sogs_files.file_endpoint(url.room, file_id),
-            max_reply_bytes=download_cap(att.size),
+            max_reply_bytes=sogs_files.max_download_bytes(att.size),
         )
     except (TemporaryFailure, NetworkUnavailable) as exc:
         raise type(exc)(f"download failed: {exc.message}") from None

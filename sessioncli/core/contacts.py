@@ -106,28 +106,11 @@ def resolve_recipient(text: str) -> tuple[str, str | None]:
     return contact.session_id, contact.name
 
 
-_names_by_id: tuple[tuple[int, int, int, int], dict[str, str]] | None = None
-
-
 def name_for(session_id: str) -> str | None:
-    """The contact name of a Session ID. receive asks once per message, so the file is parsed
-    again only when it changed (inode, size or mtime: every save replaces it)."""
-    global _names_by_id
-    path = contacts_path()
+    """The contact name of a Session ID (the first contact with it); None if there is none or
+    the file is damaged. receive asks once per message: the store parses only a changed file."""
     try:
-        st = path.stat()
-        key: tuple[int, int, int, int] | None = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    except OSError:
-        key = None
-    if key is None or _names_by_id is None or _names_by_id[0] != key:
-        try:
-            contacts = _STORE.load()
-        except ConfigError:
-            return None
-        found: dict[str, str] = {}
-        for c in contacts.values():
-            found.setdefault(c.session_id, c.name)
-        if key is None:
-            return found.get(session_id)
-        _names_by_id = (key, found)
-    return _names_by_id[1].get(session_id)
+        contacts = _STORE.load_unchanged()
+    except ConfigError:
+        return None
+    return next((c.name for c in contacts.values() if c.session_id == session_id), None)

@@ -29,12 +29,14 @@ def configured_identity_file() -> str | None:
     return settings.load_config().identity_file
 
 
+def _load_secret(profile: str, identity_file: str | None) -> keystore.StoredSecret:
+    """The stored seed: from the flag's (or environment's) file, config.toml's, or the keyring."""
+    configured = None if identity_file else configured_identity_file()
+    return keystore.load_secret(profile, identity_file, configured_file=configured)
+
+
 def load(profile: str, identity_file: str | None) -> tuple[Identity, IdentityInfo]:
-    secret = keystore.load_secret(
-        profile,
-        identity_file,
-        configured_file=None if identity_file else configured_identity_file(),
-    )
+    secret = _load_secret(profile, identity_file)
     ident = Identity.from_seed(secret.seed)
     return ident, IdentityInfo(ident.session_id, profile, secret.source, secret.location)
 
@@ -69,9 +71,5 @@ def create(profile: str, identity_file: str | None, *, force: bool) -> IdentityI
 
 
 def export_phrase(profile: str, identity_file: str | None) -> str:
-    secret = keystore.load_secret(
-        profile,
-        identity_file,
-        configured_file=None if identity_file else configured_identity_file(),
-    )
+    secret = _load_secret(profile, identity_file)
     return mnemonic.encode(secret.seed)

@@ -22,8 +22,8 @@ import contextlib
 import difflib
 import importlib
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar
@@ -159,6 +159,10 @@ class NameStore(Generic[Entry]):
     name_of: Callable[[Entry], str]
     list_command: str  # where a user sees the names ("sessioncli contacts list")
     damaged_by: tuple[type[Exception], ...] = ()
+    # load_unchanged's last parse: (file identity, entries)
+    _parsed: dict[str, tuple[tuple[int, ...], dict[str, Entry]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def path(self) -> Path:
         return state.config_dir() / f"{self.plural}.json"
@@ -180,6 +184,23 @@ class NameStore(Generic[Entry]):
                 f"{self.plural} file {self.path()} is damaged",
                 hints=("fix or remove it; sessioncli never rewrites a file it cannot read",),
             ) from None
+
+    def load_unchanged(self) -> Mapping[str, Entry]:
+        """load() for readers asked once per message: the file is parsed again only when it
+        changed (inode, size or mtime: every save replaces it). Changes go through load()."""
+        path = self.path()
+        try:
+            st = path.stat()
+        except OSError:
+            return self.load()
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        last = self._parsed.get(str(path))
+        if last is not None and last[0] == key:
+            return last[1]
+        entries = self.load()
+        self._parsed.clear()
+        self._parsed[str(path)] = (key, entries)
+        return entries
 
     def _save(self, entries: dict[str, Entry]) -> None:
         ordered = sorted(entries.values(), key=lambda e: self.name_of(e).casefold())

@@ -295,10 +295,16 @@ def max_download_bytes(size: int | None, *, deterministic: bool) -> int:
     Without a usable declared size, the largest file the limit allows. A hostile server that
     streams beyond this is cut off before we read (or hold) more.
     """
-    if size is None or size <= 0 or size > MAX_FILE_BYTES:
-        size = MAX_FILE_BYTES
+    size = size_to_expect(size)
     blob = s_encrypted_size(size) if deterministic else legacy_encrypted_size(size)
     return blob + V4_REPLY_SLACK
+
+
+def size_to_expect(size: int | None) -> int:
+    """A pointer's declared size if usable, else the largest file the limit allows."""
+    if size is None or size <= 0 or size > MAX_FILE_BYTES:
+        return MAX_FILE_BYTES
+    return size
 
 
 # --- file URLs ------------------------------------------------------------------------------------

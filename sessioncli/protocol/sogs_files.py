@@ -99,6 +99,14 @@ def room_file_id(url: str, *, scheme: str, host: str, port: int, room: str) -> i
     return int(found["id"])
 
 
+def max_download_bytes(size: int | None) -> int:
+    """The most a room file download may read: the declared size in desktop's padding bucket,
+    plus framing (desktop uploads room files unpadded but accepts zero padding)."""
+    from sessioncli.protocol import attachments as pa
+
+    return pa.padded_size(pa.size_to_expect(size)) + pa.V4_REPLY_SLACK
+
+
 def unpad(data: bytes | bytearray, size: int | None) -> bytes | bytearray:
     """The file trimmed to its declared size; anything beyond it must be zero padding."""
     if size is None or size <= 0:
