@@ -50,11 +50,12 @@ V=$TMP/venv
 # A cron-like environment: nothing from the caller's shell, only the venv on PATH, own folders.
 H=$TMP/home
 mkdir -p "$H"
-run() {
-    env -i "PATH=$V/bin:/usr/bin:/bin" "HOME=$H" "LANG=C.UTF-8" "MANWIDTH=80" "MANPAGER=cat" \
-        "SESSIONCLI_CONFIG_DIR=$H/config" "SESSIONCLI_STATE_DIR=$H/state" \
-        "SESSIONCLI_CACHE_DIR=$H/cache" "$@"
-}
+CRON_ENV=("PATH=$V/bin:/usr/bin:/bin" "HOME=$H" "LANG=C.UTF-8" "MANWIDTH=80" "MANPAGER=cat"
+    "SESSIONCLI_CONFIG_DIR=$H/config" "SESSIONCLI_STATE_DIR=$H/state" "SESSIONCLI_CACHE_DIR=$H/cache")
+run() { env -i "${CRON_ENV[@]}" "$@"; }
+# In the background as `(run_exec ...) &`: the subshell becomes the command itself, so $! is its
+# pid and the cleanup's kill reaches it (a backgrounded `run` left the devnet running, orphaned).
+run_exec() { exec env -i "${CRON_ENV[@]}" "$@"; }
 
 step "sessioncli --version"
 out=$(cd "$TMP" && run sessioncli --version) || fail "sessioncli --version exited $?"
@@ -87,7 +88,7 @@ if ! run sessioncli devnet --help >/dev/null 2>&1; then
     fail "this build has no 'sessioncli devnet' command"
 fi
 D=$TMP/devnet
-run sessioncli devnet up --dir "$D" --nodes 6 --swarm-size 3 >"$TMP/devnet.out" 2>"$TMP/devnet.err" &
+(run_exec sessioncli devnet up --dir "$D" --nodes 6 --swarm-size 3) >"$TMP/devnet.out" 2>"$TMP/devnet.err" &
 DEVNET_PID=$!
 for _ in $(seq 1 300); do
     [ -s "$D/network.json" ] && grep -q "devnet ready" "$TMP/devnet.out" && break
