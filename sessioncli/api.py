@@ -191,7 +191,6 @@ class Client:
         `files` come from `read_attachments()`; `avatar` is a picture file (default: config's
         `avatar`); `disappear` a timer ("1h", 10s to 14d) started after "send" or "read".
         """
-        from sessioncli.core import avatar as avatar_core
         from sessioncli.core import disappear as disappear_core
         from sessioncli.core import send as send_core
 
@@ -206,7 +205,12 @@ class Client:
         if not files:
             send_core.check_body(text)
         send_core.check_fits(text, name)
-        picture = avatar_core.read_avatar(avatar or self._resolved.config.avatar)
+        picture = None
+        if avatar or self._resolved.config.avatar:
+            # the attachment modules only when there is a picture: a text send skips their import
+            from sessioncli.core import avatar as avatar_core
+
+            picture = avatar_core.read_avatar(avatar or self._resolved.config.avatar)
         return Draft(
             recipients, text, ttl_ms, name, sync_copy, tuple(files), picture, reply_to, expiration
         )
@@ -222,8 +226,7 @@ class Client:
 
     def send_draft(self, draft: Draft) -> list[SendResult]:
         """Upload the draft's files (if any), then send it: one result per recipient, in order."""
-        from sessioncli.core import attachments as attachments_core
-        from sessioncli.core import community_send, dispatch
+        from sessioncli.core import dispatch
 
         ident = self._ident()
         net = self._network()
@@ -232,7 +235,19 @@ class Client:
         # Community posts upload their files to each room (core/community_send.py); the file
         # server is used only when another kind of recipient needs the files.
         fs_files = list(draft.files) if any(t.source != "community" for t in targets) else []
-        pointers, picture = attachments_core.upload_for_send(net, fs_files, draft.avatar, folder)
+        pointers: list[Any] = []
+        picture = None
+        extra: dict[str, Any] = {}
+        if fs_files or draft.avatar is not None:
+            from sessioncli.core import attachments as attachments_core
+
+            pointers, picture = attachments_core.upload_for_send(
+                net, fs_files, draft.avatar, folder
+            )
+        if draft.files:
+            from sessioncli.core import community_send
+
+            extra[community_send.ROOM_FILES] = tuple(draft.files)
         outgoing = dispatch.Outgoing(
             draft.text,
             draft.ttl_ms,
@@ -242,7 +257,7 @@ class Client:
             profile_picture=picture,
             reply_to=draft.reply_to,
             disappear=draft.disappear,
-            extra={community_send.ROOM_FILES: tuple(draft.files)} if draft.files else {},
+            extra=extra,
         )
         outcomes = dispatch.send(dispatch.SendContext(ident, net, folder), targets, outgoing)
         return [

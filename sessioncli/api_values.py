@@ -120,6 +120,8 @@ def is_recipient(word: str) -> bool:
 
 def read_attachments(paths: Sequence[str], stdin_data: bytes | None = None) -> list[Attachment]:
     """Read every file to attach (`-`: `stdin_data`), all checked before anything is sent."""
+    if not paths:
+        return []  # a text send does not import the attachment modules
     from sessioncli.core import attachments as attachments_core
 
     return attachments_core.read_files(list(paths), stdin_data)

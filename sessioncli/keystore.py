@@ -54,14 +54,14 @@ def keyring_username(profile: str) -> str:
 
 def parse_secret(text: str, *, origin: str) -> bytes:
     """Seed bytes from hex (16 or 32 bytes) or a recovery phrase; errors never echo the secret."""
-    from sessioncli.protocol import mnemonic
-
     value = text.strip()
     if not value:
         raise SecretFormatError(f"{origin} is empty")
     if len(value) in (32, 64) and all(c in "0123456789abcdefABCDEF" for c in value):
         return bytes.fromhex(value)
     if " " in value:
+        from sessioncli.protocol import mnemonic  # the word list only for a phrase
+
         try:
             return mnemonic.decode(value)
         except mnemonic.MnemonicError as exc:

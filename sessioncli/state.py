@@ -8,7 +8,6 @@ import fcntl
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,7 +98,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600, *, durable: b
     gone, which every cache reader treats as missing. 100 swarm lookups of a fan-out send were
     200 fsyncs."""
     ensure_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp(path)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -120,6 +119,19 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600, *, durable: b
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _create_temp(path: Path) -> tuple[int, str]:
+    """A new file beside `path` (".NAME.RANDOM.tmp", 0600, opened exclusively), as
+    tempfile.mkstemp makes, without importing tempfile (and random, shutil) on every command."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def atomic_write_json(path: Path, value: Any, *, durable: bool = True) -> None:

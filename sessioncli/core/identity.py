@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from sessioncli import keystore
 from sessioncli.errors import UsageError
-from sessioncli.protocol import mnemonic
 from sessioncli.protocol.crypto import random_bytes
 from sessioncli.protocol.ids import Identity
 
@@ -42,6 +41,8 @@ def load(profile: str, identity_file: str | None) -> tuple[Identity, IdentityInf
 
 
 def parse_phrase(phrase: str) -> bytes:
+    from sessioncli.protocol import mnemonic  # the word list only where a phrase is used
+
     try:
         return mnemonic.decode(phrase)
     except mnemonic.MnemonicError as exc:
@@ -71,5 +72,7 @@ def create(profile: str, identity_file: str | None, *, force: bool) -> IdentityI
 
 
 def export_phrase(profile: str, identity_file: str | None) -> str:
+    from sessioncli.protocol import mnemonic
+
     secret = _load_secret(profile, identity_file)
     return mnemonic.encode(secret.seed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -126,8 +125,14 @@ def send_messages(
         Deadline(net.timeout),
         content,
     )
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(job.send_one, unique))
+    if workers == 1:
+        # one recipient (a cron job's usual send): no pool, and no concurrent.futures import
+        results = [job.send_one(r) for r in unique]
+    else:
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(job.send_one, unique))
     return _record_sent(convs, results)
 
 

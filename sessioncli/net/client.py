@@ -12,11 +12,11 @@ import random
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sessioncli import state
 from sessioncli.errors import ProtocolError, SessionCliError, UsageError
-from sessioncli.net import groupcall, guards, pathcheck, polling, storing
+from sessioncli.net import guards, storing
 from sessioncli.net.bootstrap import PoolKeeper
 from sessioncli.net.cache import CLOCK, NetCache
 from sessioncli.net.clock import LocalClock, NetworkClock
@@ -46,6 +46,9 @@ from sessioncli.protocol import onion, rpc, rpc_answers
 from sessioncli.protocol import swarm as swarm_math
 from sessioncli.protocol.ids import Identity, InvalidSessionId, parse_session_id
 from sessioncli.protocol.snode import Node
+
+if TYPE_CHECKING:
+    from sessioncli.net import groupcall
 
 __all__ = [
     "ClockError",
@@ -250,6 +253,8 @@ class NetworkClient:
         deadline = self._deadline(timeout)
         self._load()
         self._paths.ensure(deadline)
+        from sessioncli.net import pathcheck  # lazy: only `sessioncli path --test` needs it
+
         return pathcheck.check_paths(
             self._ex, self._pathset.snapshot(), self._pool.nodes(), self._rng, deadline
         )
@@ -304,6 +309,8 @@ class NetworkClient:
             ]
             return sorted(nodes, key=lambda n: n.pubkey_ed25519 not in cursors)
 
+        from sessioncli.net import polling  # lazy: a send polls nothing
+
         recipe = polling.retrieve_recipe(
             self._parts, identity, cursors, namespace, max_count, order
         )
@@ -322,6 +329,8 @@ class NetworkClient:
         """One page from every reachable member of our swarm (see net/polling.py)."""
         deadline = self._deadline(timeout)
         self._load()
+        from sessioncli.net import polling
+
         return polling.poll_swarm(
             self._parts,
             deadline,
@@ -414,6 +423,8 @@ class NetworkClient:
         """A request signed for a group (03 id) on its swarm; see net/groupcall.py."""
         deadline = self._deadline(timeout)
         self._load()
+        from sessioncli.net import groupcall  # lazy: only group commands use it
+
         return groupcall.group_request(
             self._parts, group_id, make, deadline, what=what, recursive=recursive
         )
@@ -430,6 +441,8 @@ class NetworkClient:
         """One batch of `namespaces` from every member of a group's swarm; see net/groupcall.py."""
         deadline = self._deadline(timeout)
         self._load()
+        from sessioncli.net import groupcall
+
         return groupcall.group_poll(
             self._parts, group_id, make, deadline, namespaces=namespaces, cursors=cursors
         )
@@ -444,7 +457,10 @@ class NetworkClient:
                 return cached
             computed = self._computed_swarm(sid)
             if computed:
-                self._set_swarm(sid, computed)
+                # kept in memory only: the pool gives it again for nothing, while each write
+                # re-serialised the whole swarm cache file (a send to 100 new recipients spent
+                # ~40% of its CPU there). Fetched swarms (get_swarm, 421) are written.
+                self._swarms.remember(sid, computed, self._clock.local_ms())
                 return computed
 
         def accept(node: Node, reply: onion.SnodeReply) -> list[Node]:

@@ -92,6 +92,14 @@ class SwarmCache:
             self._trim()
         self._save(sid)
 
+    def remember(self, sid: str, nodes: list[Node], now_ms: int) -> None:
+        """`put` for this process only: the entry is used like any other but not written (a
+        swarm worked out from the pool costs nothing to work out again)."""
+        with self._lock:
+            self._entries.pop(sid, None)
+            self._entries[sid] = (now_ms, list(nodes))
+            self._trim()
+
     def forget_node(self, ed: str) -> None:
         with self._lock:
             touched = [

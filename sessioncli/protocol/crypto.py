@@ -318,8 +318,6 @@ def aes_gcm_seal_in_place(key: bytes, buf: memoryview, iv: bytes | None = None) 
     The plaintext is read a chunk at a time into a copy, so that the cipher's input and output
     never alias; a large layer costs one chunk, not a second copy of itself.
     """
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
     _need("AES-GCM key", key, 32)
     iv = iv if iv is not None else os.urandom(12)
     _need("AES-GCM iv", iv, 12)
@@ -332,6 +330,8 @@ def aes_gcm_seal_in_place(key: bytes, buf: memoryview, iv: bytes | None = None) 
         # `cryptography` import on the send path
         buf[12:] = _sodium_gcm_encrypt(key, iv, bytes(buf[12:end]))
         return
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     enc = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
     for start in range(12, end, _CHUNK):
         stop = min(start + _CHUNK, end)
