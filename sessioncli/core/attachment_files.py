@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import tempfile
 import time
 import unicodedata
 from collections.abc import Callable
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sessioncli import state
-from sessioncli.core import attachments as core_attachments
 from sessioncli.errors import SessionCliError, UsageError
 
 if TYPE_CHECKING:
@@ -58,6 +56,8 @@ def safe_name(file_name: str | None, fallback_id: str, content_type: str | None)
     name = _clean(file_name or "")
     if not name or name in (".", ".."):
         stem = "".join(c for c in fallback_id if c.isalnum() or c in "-_")[:64] or "attachment"
+        from sessioncli.core import attachments as core_attachments
+
         return stem, core_attachments.extension_for(content_type)
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
@@ -73,6 +73,8 @@ def save(folder: Path, data: bytes | bytearray, stem: str, ext: str) -> Path:
         state.ensure_dir(folder)
     except OSError as exc:
         raise UsageError(f"cannot create {folder}: {exc.strerror}") from None
+    import tempfile  # here, not at import: every receive loads this module
+
     fd, tmp = tempfile.mkstemp(prefix=".sessioncli-", suffix=".part", dir=folder)
     try:
         os.fchmod(fd, 0o600)
@@ -209,6 +211,9 @@ def fetch(
         if download is not None:
             data = download(a, timeout)
         else:
+            # the attachment modules (and concurrent.futures) only when a file is fetched
+            from sessioncli.core import attachments as core_attachments
+
             data = core_attachments.download(net, a, timeout=timeout)
         stem, ext = safe_name(a.file_name, fallback_id(a), a.content_type)
         path = save(folder, data, stem, ext)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from sessioncli.core import names
 from sessioncli.core.recipients import Target
 from sessioncli.errors import UsageError
-from sessioncli.protocol import sogs
 
 if TYPE_CHECKING:
     from sessioncli.net.client import NetworkClient
+    from sessioncli.protocol import sogs
     from sessioncli.protocol.ids import Identity
 
 KIND = "community"  # this module's kind of name in sessioncli.core.names
@@ -36,6 +36,8 @@ class Community:
 
     @property
     def parsed(self) -> sogs.CommunityUrl:
+        from sessioncli.protocol import sogs
+
         return sogs.parse_community_url(self.url)
 
     @property
@@ -59,6 +61,8 @@ class Community:
 
 
 def _read(item: Any) -> Community:
+    from sessioncli.protocol import sogs
+
     return Community(
         str(item["name"]),
         sogs.parse_community_url(str(item["url"])).canonical,
@@ -126,6 +130,7 @@ def join(
 ) -> Community:
     """Ask the server for its capabilities and the room, then remember the room as `name`."""
     from sessioncli.core.community_server import ServerSession
+    from sessioncli.protocol import sogs
 
     name = names.check_name(name, kind=KIND)
     url = sogs.parse_community_url(url_text)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +115,8 @@ def network_key(config: NetworkConfig) -> str:
 
 
 def mainnet() -> NetworkConfig:
+    from importlib import resources  # the bundled certificates: mainnet only
+
     seeds = []
     for host, spki in MAINNET_SPKI.items():
         pem = (resources.files("sessioncli.net") / "seed_certs" / f"{host}.pem").read_text("ascii")
