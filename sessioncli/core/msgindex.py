@@ -59,14 +59,6 @@ class MessageIndex:
         entries = raw.get("messages") if isinstance(raw, dict) else None
         return entries if isinstance(entries, dict) else {}
 
-    def _load(self) -> dict[str, IndexedMessage]:
-        msgs: dict[str, IndexedMessage] = {}
-        for h, row in self._rows().items():
-            found = _entry(h, row)
-            if found is not None:
-                msgs[h] = found
-        return msgs
-
     def _load_unsent(self) -> dict[str, int]:
         raw: Any = state.read_json(self.unsent_path, {})
         marks = raw.get("unsent") if isinstance(raw, dict) else None
@@ -77,17 +69,30 @@ class MessageIndex:
         }
 
     def _update(self, change: Callable[[dict[str, IndexedMessage]], T]) -> T:
+        def on_rows(rows: dict[str, list[Any]]) -> T:
+            msgs = {h: IndexedMessage(h, *row) for h, row in rows.items()}
+            result = change(msgs)
+            rows.clear()
+            rows.update({m.hash: _row(m) for m in msgs.values()})
+            return result
+
+        return self._update_rows(on_rows)
+
+    def _update_rows(self, change: Callable[[dict[str, list[Any]]], T]) -> T:
+        """Read, change and rewrite the valid rows, locked. Rows stay plain lists: every send
+        rewrites this file, and building 2,000 entries as objects cost it ~10 ms."""
         state.ensure_dir(self.folder)
         with state.file_lock(self.lock, what="the message index"):
-            msgs = self._load()
-            result = change(msgs)
+            rows = {h: row for h, row in self._rows().items() if _valid_row(row)}
+            result = change(rows)
             now = _now_ms()
             live = sorted(
-                (m for m in msgs.values() if m.expires_at_ms >= now), key=lambda m: m.timestamp_ms
+                (kv for kv in rows.items() if kv[1][_EXPIRES] >= now), key=lambda kv: kv[1][0]
             )
             # one compact row per message: this file is rewritten on every change
-            rows = {m.hash: [getattr(m, f) for f in _ROW] for m in live[-MAX_ENTRIES:]}
-            data = json.dumps({"version": 2, "messages": rows}, separators=(",", ":"))
+            data = json.dumps(
+                {"version": 2, "messages": dict(live[-MAX_ENTRIES:])}, separators=(",", ":")
+            )
             state.atomic_write_bytes(self.path, data.encode("utf-8"))
         return result
 
@@ -96,11 +101,11 @@ class MessageIndex:
         if not items:
             return
 
-        def change(msgs: dict[str, IndexedMessage]) -> None:
+        def change(rows: dict[str, list[Any]]) -> None:
             for e in items:
-                msgs[e.hash] = e
+                rows[e.hash] = _row(e)
 
-        self._update(change)
+        self._update_rows(change)
 
     def remove(self, msg_hash: str) -> None:
         self._update(lambda msgs: msgs.pop(msg_hash, None))
@@ -140,19 +145,30 @@ class MessageIndex:
 _ROW = ("timestamp_ms", "author", "conversation", "outgoing", "expires_at_ms", "text", "sync_hash")
 
 
+_EXPIRES = _ROW.index("expires_at_ms")
+
+
+def _row(m: IndexedMessage) -> list[Any]:
+    return [getattr(m, f) for f in _ROW]
+
+
+def _valid_row(row: Any) -> bool:
+    """Whether a stored row has the right length and types (a damaged one is dropped)."""
+    if not isinstance(row, list) or len(row) != len(_ROW):
+        return False
+    ts, author, conversation, outgoing, expires, text, sync_hash = row
+    if not all(type(v) is int for v in (ts, expires)):  # not bool
+        return False
+    if not (isinstance(author, str) and isinstance(conversation, str)):
+        return False
+    if not isinstance(outgoing, bool):
+        return False
+    return all(v is None or isinstance(v, str) for v in (text, sync_hash))
+
+
 def _entry(h: str, row: Any) -> IndexedMessage | None:
     """One stored row, or None when it is damaged (wrong length or types)."""
-    if not isinstance(row, list) or len(row) != len(_ROW):
-        return None
-    e = IndexedMessage(h, *row)
-    ints = (e.timestamp_ms, e.expires_at_ms)
-    strs = (e.author, e.conversation)
-    optional = (e.text, e.sync_hash)
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
-        return None
-    if not all(isinstance(v, str) for v in strs) or not isinstance(e.outgoing, bool):
-        return None
-    return e if all(v is None or isinstance(v, str) for v in optional) else None
+    return IndexedMessage(h, *row) if _valid_row(row) else None
 
 
 def unsent_key(author: str, timestamp_ms: int) -> str:
