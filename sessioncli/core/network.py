@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from sessioncli.core import context
 
 if TYPE_CHECKING:
-    from sessioncli.net.client import Node, PathTest
+    from sessioncli.net.client import Node
+    from sessioncli.net.pathcheck import PathTest
 
 
 @dataclass(frozen=True)

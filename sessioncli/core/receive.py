@@ -24,8 +24,9 @@ from sessioncli.errors import SessionCliError, TemporaryFailure
 
 if TYPE_CHECKING:
     from sessioncli.core.screen import Screen
-    from sessioncli.net.client import NetworkClient, RetrievedMessage, RetrieveOutcome
+    from sessioncli.net.client import NetworkClient
     from sessioncli.net.policy import Deadline
+    from sessioncli.net.retrieved import RetrievedMessage, RetrieveOutcome
     from sessioncli.protocol.ids import Identity
     from sessioncli.protocol.message import DecodedMessage, MessageDecodeError
 

@@ -19,7 +19,7 @@ from sessioncli.errors import SessionCliError
 
 if TYPE_CHECKING:
     from sessioncli.core.records import Record
-    from sessioncli.net.client import RetrievedMessage
+    from sessioncli.net.retrieved import RetrievedMessage
     from sessioncli.protocol.ids import Identity
     from sessioncli.protocol.message import DecodedMessage, MessageDecodeError
 

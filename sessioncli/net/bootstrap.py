@@ -168,7 +168,9 @@ class PoolKeeper:
                 reply = self._send(node, request, deadline, CallLog())
                 if reply.status != 200:
                     return None
-                (sub,) = rpc_answers.parse_batch(reply.body)[:1]
+                from sessioncli.protocol import rpc_reads  # a pool refresh only, not a send
+
+                (sub,) = rpc_reads.parse_batch(reply.body)[:1]
                 if sub.code != 200:
                     return None
                 lists.append(rpc_answers.parse_service_nodes(sub.body))

@@ -25,14 +25,7 @@ from sessioncli.net.networks import NetworkConfig, resolve_network
 from sessioncli.net.paths import PATH_COUNT, PathManager, PathSet
 from sessioncli.net.policy import Blame, CallLog, Deadline, Hedge, PathTrouble, Timeout
 from sessioncli.net.pool import NodePool
-from sessioncli.net.results import (
-    ClockError,
-    PathTest,
-    RetrievedMessage,
-    RetrieveOutcome,
-    StoreOutcome,
-    SwarmPoll,
-)
+from sessioncli.net.results import ClockError, StoreOutcome
 from sessioncli.net.storing import verified_holders
 from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall, SwarmLookup
 from sessioncli.net.swarms import MIN_SWARM_NODES, SwarmCache
@@ -49,17 +42,15 @@ from sessioncli.protocol.snode import Node
 
 if TYPE_CHECKING:
     from sessioncli.net import groupcall
+    from sessioncli.net.pathcheck import PathTest
+    from sessioncli.net.retrieved import RetrieveOutcome, SwarmPoll
 
 __all__ = [
     "ClockError",
     "Deadline",
     "NetworkClient",
     "Node",
-    "PathTest",
-    "RetrieveOutcome",
-    "RetrievedMessage",
     "StoreOutcome",
-    "SwarmPoll",
     "verified_holders",
 ]
 
@@ -348,10 +339,12 @@ class NetworkClient:
         deadline = self._deadline(timeout)
         self._load()
         request = rpc.build_delete(identity, hashes)
+        from sessioncli.protocol import rpc_reads
+
         recipe = Recipe(
             what="delete",
             make=lambda _n: request,
-            accept=lambda _n, reply: sorted(rpc_answers.parse_delete(reply.body).deleted_by),
+            accept=lambda _n, reply: sorted(rpc_reads.parse_delete(reply.body).deleted_by),
             order=lambda nodes: self._pool.ranked(nodes, self._rng),
         )
         return SwarmCall(self._ex, self._lookup, identity.session_id, recipe, deadline).run()

@@ -17,10 +17,10 @@ from typing import Any
 
 from sessioncli.errors import ProtocolError, SessionCliError, TemporaryFailure, UsageError
 from sessioncli.net.policy import Blame, Deadline
-from sessioncli.net.results import RetrievedMessage
+from sessioncli.net.retrieved import RetrievedMessage
 from sessioncli.net.storing import verified_holders
 from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall
-from sessioncli.protocol import onion, rpc, rpc_answers
+from sessioncli.protocol import onion, rpc, rpc_answers, rpc_reads
 from sessioncli.protocol.snode import Node
 
 GROUP_PREFIX = "03"
@@ -68,7 +68,7 @@ def group_request(
         if what == "store":
             return _stored(parts, gid, made[node.pubkey_ed25519], node, reply.body)
         if what == "retrieve":
-            rpc_answers.parse_retrieve(reply.body)  # well-formed, or another member is asked
+            rpc_reads.parse_retrieve(reply.body)  # well-formed, or another member is asked
         return reply.body
 
     recipe = Recipe(
@@ -189,7 +189,7 @@ def _poll_recipe(
         return rpc.build_batch([make(n, now, cursors.get(cursor_key(ed, n))) for n in namespaces])
 
     def accept(node: Node, reply: onion.SnodeReply) -> GroupPage:
-        results = rpc_answers.parse_batch(reply.body)
+        results = rpc_reads.parse_batch(reply.body)
         if len(results) != len(namespaces):
             raise ProtocolError("group poll: the batch answer has the wrong number of results")
         pages: dict[int, tuple[list[RetrievedMessage], bool]] = {}
@@ -198,7 +198,7 @@ def _poll_recipe(
             if sub.code != 200:
                 refused[n] = sub.code
                 continue
-            got = rpc_answers.parse_retrieve(sub.body)
+            got = rpc_reads.parse_retrieve(sub.body)
             msgs = [
                 RetrievedMessage(m.hash, m.timestamp_ms, m.expiration_ms, m.data)
                 for m in got.messages

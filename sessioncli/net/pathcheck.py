@@ -5,13 +5,21 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sessioncli.net.executor import Executor
 from sessioncli.net.paths import Path
 from sessioncli.net.policy import CallLog, Deadline, PathTrouble
-from sessioncli.net.results import PathTest
 from sessioncli.protocol import rpc, rpc_answers
 from sessioncli.protocol.snode import Node
+
+
+@dataclass(frozen=True)
+class PathTest:
+    path: list[Node]
+    ok: bool
+    rtt_ms: float | None
+    error: str | None
 
 
 def check_paths(

@@ -13,9 +13,9 @@ from sessioncli.errors import SessionCliError, TemporaryFailure
 from sessioncli.exitcodes import ExitCode
 from sessioncli.net.executor import Executor
 from sessioncli.net.policy import Blame, CallLog, Deadline
-from sessioncli.net.results import RetrievedMessage, RetrieveOutcome, SwarmPoll
+from sessioncli.net.retrieved import RetrievedMessage, RetrieveOutcome, SwarmPoll
 from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall
-from sessioncli.protocol import onion, rpc, rpc_answers
+from sessioncli.protocol import onion, rpc, rpc_reads
 from sessioncli.protocol.ids import Identity
 from sessioncli.protocol.snode import Node
 
@@ -163,7 +163,7 @@ def retrieve_recipe(
         )
 
     def accept(node: Node, reply: onion.SnodeReply) -> RetrieveOutcome:
-        result = rpc_answers.parse_retrieve(reply.body)
+        result = rpc_reads.parse_retrieve(reply.body)
         msgs = [
             RetrievedMessage(m.hash, m.timestamp_ms, m.expiration_ms, m.data)
             for m in result.messages

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessioncli.errors import ProtocolError
-from sessioncli.protocol import crypto, rpc_answers, snode
+from sessioncli.protocol import crypto, rpc_answers, rpc_reads, snode
 from tests.fuzz._fuzz import deep, fuzz, json_values
 
 ED_PK, ED_SK = crypto.ed25519_keypair_from_seed(bytes(range(32)))
@@ -23,10 +23,10 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "service_nodes": rpc_answers.parse_service_nodes,
     "swarm": rpc_answers.parse_swarm,
     "store": rpc_answers.parse_store,
-    "retrieve": rpc_answers.parse_retrieve,
-    "info": rpc_answers.parse_info,
-    "delete": rpc_answers.parse_delete,
-    "batch": rpc_answers.parse_batch,
+    "retrieve": rpc_reads.parse_retrieve,
+    "info": rpc_reads.parse_info,
+    "delete": rpc_reads.parse_delete,
+    "batch": rpc_reads.parse_batch,
     "node_from_json": snode.Node.from_json,
 }
 
@@ -155,10 +155,9 @@ def test_retrieve_accepts_only_base64_data() -> None:
     msg = {"hash": "h", "timestamp": 1, "expiration": 2}
     for bad in ["!!", "AAA", "AA=A", "é", " AA=="]:
         assert (
-            parsed_or_refused(rpc_answers.parse_retrieve, {"messages": [dict(msg, data=bad)]})
-            is None
+            parsed_or_refused(rpc_reads.parse_retrieve, {"messages": [dict(msg, data=bad)]}) is None
         )
-    ok = parsed_or_refused(rpc_answers.parse_retrieve, {"messages": [dict(msg, data="AA==")]})
+    ok = parsed_or_refused(rpc_reads.parse_retrieve, {"messages": [dict(msg, data="AA==")]})
     assert ok is not None and ok.messages[0].data == "AA=="
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sessioncli.net.client import RetrievedMessage, RetrieveOutcome, SwarmPoll
+from sessioncli.net.retrieved import RetrievedMessage, RetrieveOutcome, SwarmPoll
 from sessioncli.protocol.snode import Node
 
 

@@ -205,7 +205,7 @@ def test_ons_answers_must_agree() -> None:
 
 
 def _stored(sender: Identity, content: bytes, ts: int, h: str) -> object:
-    from sessioncli.net.client import RetrievedMessage
+    from sessioncli.net.retrieved import RetrievedMessage
 
     return RetrievedMessage(h, ts, 2**62, m.encode_dm(sender, BOB.session_id, content, ts))
 

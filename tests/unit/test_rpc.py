@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from sessioncli.errors import ProtocolError
-from sessioncli.protocol import crypto, rpc, rpc_answers, snode
+from sessioncli.protocol import crypto, rpc, rpc_answers, rpc_reads, snode
 from sessioncli.protocol.ids import Identity
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -241,8 +243,8 @@ def test_parse_store_checks_node_signatures():
 
 def test_parse_retrieve():
     msg = {"hash": "h", "timestamp": 1, "expiration": 2, "data": "AAAA"}
-    r = rpc_answers.parse_retrieve({"messages": [msg], "more": True, "t": 9})
-    assert r.messages == [rpc_answers.Message("h", 1, 2, "AAAA")] and r.more and r.t == 9
+    r = rpc_reads.parse_retrieve({"messages": [msg], "more": True, "t": 9})
+    assert r.messages == [rpc_reads.Message("h", 1, 2, "AAAA")] and r.more and r.t == 9
     for bad in (
         {},
         {"messages": [{"hash": "h", "timestamp": "1", "expiration": 2, "data": "AAAA"}]},
@@ -250,14 +252,44 @@ def test_parse_retrieve():
         {"messages": [3]},
     ):
         with pytest.raises(ProtocolError):
-            rpc_answers.parse_retrieve(bad)
+            rpc_reads.parse_retrieve(bad)
 
 
 def test_parse_batch_and_info():
-    (r,) = rpc_answers.parse_batch({"results": [{"code": 200, "body": {"t": 1}}]})
+    (r,) = rpc_reads.parse_batch({"results": [{"code": 200, "body": {"t": 1}}]})
     assert r.code == 200
     with pytest.raises(ProtocolError):
-        rpc_answers.parse_batch({"results": [{"code": "200"}]})
-    info = rpc_answers.parse_info({"version": [2, 8, 0], "timestamp": 5, "t": 6})
+        rpc_reads.parse_batch({"results": [{"code": "200"}]})
+    info = rpc_reads.parse_info({"version": [2, 8, 0], "timestamp": 5, "t": 6})
     assert info.version == (2, 8, 0)
     assert rpc_answers.network_time({"t": True}) is None
+
+
+_OCTET_TEXT = st.one_of(
+    st.integers(0, 300).map(str),
+    st.integers(0, 99).map(lambda n: f"0{n}"),  # leading zeros: refused
+    st.text(alphabet="0123456789\u0661+- \n", min_size=0, max_size=4),
+)
+
+
+@given(st.lists(_OCTET_TEXT, min_size=1, max_size=6).map(".".join))
+@example("1.2.3.4")
+@example("255.255.255.255")
+@example("1.2.3.\u0661")  # a digit, but not an ASCII one
+@example("1.2.3.04")
+@example("1.2.3.4\n")
+def test_node_ip_check_agrees_with_ipaddress(text: str) -> None:
+    """The node-IP check is a regex (fast: every command reads the whole pool); it takes exactly
+    the canonical dotted quads ipaddress.IPv4Address takes."""
+    import ipaddress
+
+    try:
+        canonical = str(ipaddress.IPv4Address(text)) == text
+    except ValueError:
+        canonical = False
+    try:
+        snode.make_node(text, 22021, "ab" * 32, "cd" * 32, None)
+        taken = True
+    except ProtocolError:
+        taken = False
+    assert taken == canonical
