@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sessioncli.protocol import message
-from sessioncli.protocol.proto import session_pb2 as pb
+
+if TYPE_CHECKING:
+    from sessioncli.protocol.proto import session_pb2 as pb
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class Pointer:
     file_id: int = 0  # deprecated_id: desktop puts the numeric file id here, 0 if not numeric
 
     def to_proto(self) -> pb.AttachmentPointer:
+        from sessioncli.protocol.proto import session_pb2 as pb
+
         ptr = pb.AttachmentPointer(deprecated_id=self.file_id, size=self.size)
         if self.key:  # a community's room files are not encrypted: no key (as desktop sends)
             ptr.key = self.key
@@ -73,6 +78,11 @@ def build_content(
         quote=quote,
         expiration=expiration,
     )
+    if body and not attachments and profile is None:
+        # a reply or a disappearing message: the text Content is all of it (no protobuf runtime)
+        return base
+    from sessioncli.protocol.proto import session_pb2 as pb
+
     content = pb.Content.FromString(base)
     dm = content.dataMessage
     if not body:

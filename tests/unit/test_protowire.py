@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sessioncli.errors import UsageError
+from sessioncli.protocol import attachment_message, protowire
 from sessioncli.protocol import message as m
 from sessioncli.protocol import message_build as mb
-from sessioncli.protocol import protowire
 from sessioncli.protocol.proto import session_pb2 as pb
 
 U64 = 2**64 - 1
@@ -101,6 +101,11 @@ def test_text_content_is_what_pb2_serializes(
         body, ts, display_name=name, sync_target=target, quote=quote, expiration=expiration
     )
     assert got == ref_text(body, ts, name, target, quote, expiration)
+    # a reply or a disappearing message goes through attachment_message: still the same bytes
+    built = attachment_message.build_content(
+        body, ts, display_name=name, sync_target=target, quote=quote, expiration=expiration
+    )
+    assert built == got
 
 
 @PROPERTY

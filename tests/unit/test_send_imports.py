@@ -31,6 +31,7 @@ from pathlib import Path
 from sessioncli.core.conversations import Conversation, ConversationStore
 from sessioncli.core.send import Recipient, send_messages
 from sessioncli.net.results import StoreOutcome
+from sessioncli.protocol import attachment_message, message_build
 from sessioncli.protocol.ids import Identity
 
 alice, bob = Identity.from_seed(bytes(range(16))), Identity.from_seed(bytes(range(1, 17)))
@@ -57,6 +58,14 @@ results = send_messages(
     display_name="Alice", state_folder=folder,
 )
 assert [r.ok for r in results] == [True], results
+# a reply that disappears: the text Content through attachment_message, as core.outgoing builds it
+quote = message_build.QuotedMessage(1_799_999_999_999, bob.session_id, "question")
+expiring = message_build.Expiration("delete_after_send", 3600)
+content = attachment_message.build_content(
+    "answer", 1_800_000_000_009, quote=quote, expiration=expiring, display_name="Alice"
+)
+from sessioncli.protocol import message
+stored.append([bob.session_id, message.encode_dm(alice, bob.session_id, content, 1_800_000_000_009)])
 print(json.dumps({"modules": sorted(sys.modules), "stored": stored}))
 """
 
@@ -79,8 +88,8 @@ def test_a_dm_send_imports_no_protobuf_and_its_messages_decode(tmp_path: Path) -
     ]
     assert loaded == []
     to = [sid for sid, _ in seen["stored"]]
-    assert to == [BOB.session_id, BOB.session_id, ALICE.session_id]
-    approval, text, sync_copy = (
+    assert to == [BOB.session_id, BOB.session_id, ALICE.session_id, BOB.session_id]
+    approval, text, sync_copy, reply = (
         m.decode_dm(BOB if sid == BOB.session_id else ALICE, data) for sid, data in seen["stored"]
     )
     assert (approval.kind, approval.approved, approval.display_name) == (
@@ -98,6 +107,12 @@ def test_a_dm_send_imports_no_protobuf_and_its_messages_decode(tmp_path: Path) -
         "hello",
         BOB.session_id,
         text.timestamp_ms,
+    )
+    assert reply.quote == m.Quote(1_799_999_999_999, BOB.session_id, "question")
+    assert (reply.body, reply.expiration_type, reply.expiration_timer_s) == (
+        "answer",
+        "delete_after_send",
+        3600,
     )
 
 
