@@ -46,11 +46,15 @@ _CONTENT_EXPIRATION_TYPE: Final = 12
 _CONTENT_EXPIRATION_TIMER: Final = 13
 _CONTENT_SIG_TIMESTAMP: Final = 15
 _DM_BODY: Final = 1
+_DM_ATTACHMENTS: Final = 2
+_DM_PROFILE_KEY: Final = 6
 _DM_QUOTE: Final = 8
 _DM_REACTION: Final = 11
 _DM_PROFILE: Final = 101
 _DM_SYNC_TARGET: Final = 105
 _PROFILE_DISPLAY_NAME: Final = 1
+_PROFILE_PICTURE: Final = 2
+_PROFILE_UPDATED: Final = 3
 _MRR_IS_APPROVED: Final = 1
 _MRR_PROFILE: Final = 3
 
@@ -146,11 +150,49 @@ def build_text_content(
     _check_timestamp(timestamp_ms)
     if not body:
         raise UsageError("the message is empty")
-    profile = _profile_field(_DM_PROFILE, display_name)
+    return build_visible_content(
+        body,
+        timestamp_ms,
+        display_name=display_name,
+        sync_target=sync_target,
+        quote=quote,
+        expiration=expiration,
+    )
+
+
+def build_visible_content(
+    body: str,
+    timestamp_ms: int,
+    *,
+    display_name: str | None = None,
+    sync_target: str | None = None,
+    quote: QuotedMessage | None = None,
+    expiration: Expiration | None = None,
+    attachments: Sequence[bytes] = (),
+    picture_url: str | None = None,
+    picture_key: bytes | None = None,
+    picture_updated_s: int | None = None,
+) -> bytes:
+    """`build_text_content`'s Content plus DataMessage.attachments (each a serialized
+    AttachmentPointer), profileKey and profile.profilePicture/lastProfileUpdateSeconds; an empty
+    body is left out (files without text, as the official apps send them)."""
+    _check_timestamp(timestamp_ms)
+    profile = b""
+    if display_name is not None:
+        profile = _text_field(_PROFILE_DISPLAY_NAME, display_name, "the display name")
     target = None if sync_target is None else _session_id(sync_target, "sync target")
-    inner = _text_field(_DM_BODY, body, "the message")
+    inner = _text_field(_DM_BODY, body, "the message") if body else b""
+    inner += b"".join(bytes_field(_DM_ATTACHMENTS, pointer) for pointer in attachments)
+    if picture_key is not None:
+        inner += bytes_field(_DM_PROFILE_KEY, picture_key)
     if quote is not None:
         inner += _quote(quote)
+    if picture_url is not None:
+        profile += string_field(_PROFILE_PICTURE, picture_url)
+    if picture_updated_s is not None:
+        profile += uint64_field(_PROFILE_UPDATED, picture_updated_s)
+    if display_name is not None or picture_url is not None or picture_updated_s is not None:
+        profile = bytes_field(_DM_PROFILE, profile)
     return _finish(_data_message(inner, profile, target), timestamp_ms, expiration)
 
 

@@ -108,6 +108,91 @@ def test_text_content_is_what_pb2_serializes(
     assert built == got
 
 
+def ref_pointer(p: attachment_message.Pointer) -> pb.AttachmentPointer:
+    ptr = pb.AttachmentPointer(deprecated_id=p.file_id, size=p.size)
+    if p.key:
+        ptr.key = p.key
+    ptr.url = p.url
+    if p.digest:
+        ptr.digest = p.digest
+    if p.content_type:
+        ptr.contentType = p.content_type
+    if p.file_name is not None:
+        ptr.fileName = p.file_name
+    if p.width and p.height:
+        ptr.width, ptr.height = p.width, p.height
+    return ptr
+
+
+u32 = st.integers(min_value=0, max_value=2**32 - 1)
+pointers = st.builds(
+    attachment_message.Pointer,
+    url=texts,
+    key=st.binary(max_size=64),
+    size=u32,
+    digest=st.binary(max_size=32),
+    content_type=st.none() | texts,
+    file_name=st.none() | texts,
+    width=st.none() | u32,
+    height=st.none() | u32,
+    file_id=st.integers(min_value=0, max_value=U64),
+)
+pictures = st.none() | st.builds(
+    attachment_message.ProfilePicture,
+    texts,
+    st.binary(max_size=32),
+    st.none() | st.integers(min_value=0, max_value=U64),
+)
+
+
+@PROPERTY
+@given(
+    texts,
+    timestamps,
+    st.lists(pointers, max_size=3),
+    pictures,
+    names,
+    st.none() | session_ids,
+    quotes,
+    expirations,
+)
+def test_content_with_files_and_picture_is_what_pb2_serializes(
+    body: str,
+    ts: int,
+    files: list[attachment_message.Pointer],
+    picture: attachment_message.ProfilePicture | None,
+    name: str | None,
+    target: str | None,
+    quote: mb.QuotedMessage | None,
+    expiration: mb.Expiration | None,
+) -> None:
+    if not body and not files:
+        with pytest.raises(ValueError, match="body or an attachment"):
+            attachment_message.build_content(body, ts, attachments=files, profile=picture)
+        return
+    c = pb.Content.FromString(ref_text(body or " ", ts, name, target, quote, expiration))
+    dm = c.dataMessage
+    if not body:
+        dm.ClearField("body")
+    dm.attachments.extend(ref_pointer(p) for p in files)
+    if picture is not None:
+        dm.profile.profilePicture = picture.url
+        if picture.updated_s is not None:
+            dm.profile.lastProfileUpdateSeconds = picture.updated_s
+        dm.profileKey = picture.key
+    got = attachment_message.build_content(
+        body,
+        ts,
+        attachments=files,
+        profile=picture,
+        display_name=name,
+        sync_target=target,
+        quote=quote,
+        expiration=expiration,
+    )
+    assert got == c.SerializeToString()
+
+
 @PROPERTY
 @given(timestamps, names)
 def test_message_request_response_is_what_pb2_serializes(ts: int, name: str | None) -> None:
@@ -225,11 +310,15 @@ def test_field_helpers_and_enum_values_match_the_schema() -> None:
         (pb.Content, "expirationType"): mb._CONTENT_EXPIRATION_TYPE,
         (pb.Content, "expirationTimer"): mb._CONTENT_EXPIRATION_TIMER,
         (pb.DataMessage, "body"): mb._DM_BODY,
+        (pb.DataMessage, "attachments"): mb._DM_ATTACHMENTS,
+        (pb.DataMessage, "profileKey"): mb._DM_PROFILE_KEY,
         (pb.DataMessage, "quote"): mb._DM_QUOTE,
         (pb.DataMessage, "reaction"): mb._DM_REACTION,
         (pb.DataMessage, "profile"): mb._DM_PROFILE,
         (pb.DataMessage, "syncTarget"): mb._DM_SYNC_TARGET,
         (pb.LokiProfile, "displayName"): mb._PROFILE_DISPLAY_NAME,
+        (pb.LokiProfile, "profilePicture"): mb._PROFILE_PICTURE,
+        (pb.LokiProfile, "lastProfileUpdateSeconds"): mb._PROFILE_UPDATED,
         (pb.MessageRequestResponse, "isApproved"): mb._MRR_IS_APPROVED,
         (pb.MessageRequestResponse, "profile"): mb._MRR_PROFILE,
     }

@@ -2,7 +2,8 @@
 
 The send runs in a fresh interpreter (core.send.send_messages against a stand-in network that
 keeps what it is asked to store), so sys.modules shows what a `sessioncli send` loads for the
-message itself; the stored data is then decoded here, with the decoders, to show it is a message.
+messages themselves: text, approval, sync copy, and the Contents of a quoted expiring reply and
+of a file with an avatar. The stored data is then decoded here, to show each is a message.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ content = attachment_message.build_content(
 )
 from sessioncli.protocol import message
 stored.append([bob.session_id, message.encode_dm(alice, bob.session_id, content, 1_800_000_000_009)])
+# a file, and the avatar every send carries once config.toml names one
+pointer = attachment_message.Pointer("http://fs/file/9", bytes(64), 5, bytes(32), "text/plain", "a.txt")
+picture = attachment_message.ProfilePicture("http://fs/file/8", bytes(32), 1_700_000_000)
+content = attachment_message.build_content(
+    "", 1_800_000_000_010, attachments=[pointer], profile=picture, display_name="Alice"
+)
+stored.append([bob.session_id, message.encode_dm(alice, bob.session_id, content, 1_800_000_000_010)])
 print(json.dumps({"modules": sorted(sys.modules), "stored": stored}))
 """
 
@@ -88,8 +96,8 @@ def test_a_dm_send_imports_no_protobuf_and_its_messages_decode(tmp_path: Path) -
     ]
     assert loaded == []
     to = [sid for sid, _ in seen["stored"]]
-    assert to == [BOB.session_id, BOB.session_id, ALICE.session_id, BOB.session_id]
-    approval, text, sync_copy, reply = (
+    assert to == [BOB.session_id, BOB.session_id, ALICE.session_id] + [BOB.session_id] * 2
+    approval, text, sync_copy, reply, files = (
         m.decode_dm(BOB if sid == BOB.session_id else ALICE, data) for sid, data in seen["stored"]
     )
     assert (approval.kind, approval.approved, approval.display_name) == (
@@ -114,6 +122,14 @@ def test_a_dm_send_imports_no_protobuf_and_its_messages_decode(tmp_path: Path) -
         "delete_after_send",
         3600,
     )
+    assert (files.body, files.profile_picture, files.display_name) == (
+        None,
+        "http://fs/file/8",
+        "Alice",
+    )
+    assert [(a.url, a.file_name, a.size) for a in files.attachments] == [
+        ("http://fs/file/9", "a.txt", 5)
+    ]
 
 
 def test_the_facade_still_offers_every_name() -> None:
