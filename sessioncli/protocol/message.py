@@ -93,6 +93,10 @@ def __getattr__(name: str) -> object:
     return value
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _DECODE_NAMES | _MODEL_NAMES)
+
+
 _DECODE_NAMES: Final = frozenset({"classify_content", "decode_dm", "open_dm", "unpad"})
 _MODEL_NAMES: Final = frozenset(
     {

@@ -138,14 +138,15 @@ def test_the_facade_still_offers_every_name() -> None:
         "import sys\n"
         "from sessioncli.protocol import message\n"
         "before = 'sessioncli.protocol.message_decode' in sys.modules\n"
+        "listed = set(message.__all__) <= set(dir(message))\n"
         "values = [getattr(message, name) for name in message.__all__]\n"
         "from sessioncli.protocol.message import DecodedMessage, decode_dm\n"
-        "print(before, 'sessioncli.protocol.message_decode' in sys.modules, len(values))\n"
+        "print(before, listed, 'sessioncli.protocol.message_decode' in sys.modules, len(values))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
-    assert out.stdout.split() == ["False", "True", str(len(m.__all__))]
+    assert out.stdout.split() == ["False", "True", "True", str(len(m.__all__))]
     assert m.decode_dm.__module__ == "sessioncli.protocol.message_decode"
     assert m.MessageTooLarge.__module__ == "sessioncli.protocol.message"
     try:
