@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sessioncli.protocol import message
-from sessioncli.protocol.proto import session_pb2 as pb
+from sessioncli.protocol.message_build import build_visible_content
+from sessioncli.protocol.protowire import bytes_field, fixed64_field, string_field, uint32_field
 
 
 @dataclass(frozen=True)
@@ -23,21 +24,21 @@ class Pointer:
     height: int | None = None
     file_id: int = 0  # deprecated_id: desktop puts the numeric file id here, 0 if not numeric
 
-    def to_proto(self) -> pb.AttachmentPointer:
-        ptr = pb.AttachmentPointer(deprecated_id=self.file_id, size=self.size)
-        if self.key:  # a community's room files are not encrypted: no key (as desktop sends)
-            ptr.key = self.key
-        ptr.url = self.url
-        if self.digest:
-            ptr.digest = self.digest
+    def encode(self) -> bytes:
+        """The serialized AttachmentPointer (fields in number order, as session_pb2 writes them)."""
+        out = fixed64_field(1, self.file_id)  # deprecated_id
         if self.content_type:
-            ptr.contentType = self.content_type
+            out += string_field(2, self.content_type)
+        if self.key:  # a community's room files are not encrypted: no key (as desktop sends)
+            out += bytes_field(3, self.key)
+        out += uint32_field(4, self.size)
+        if self.digest:
+            out += bytes_field(6, self.digest)
         if self.file_name is not None:
-            ptr.fileName = self.file_name
+            out += string_field(7, self.file_name)
         if self.width and self.height:
-            ptr.width = self.width
-            ptr.height = self.height
-        return ptr
+            out += uint32_field(9, self.width) + uint32_field(10, self.height)
+        return out + string_field(101, self.url)
 
 
 @dataclass(frozen=True)
@@ -64,26 +65,17 @@ def build_content(
 
     The body may be empty when there are attachments (official apps send files without text).
     """
-    # The text builder refuses an empty body; a placeholder keeps its checks for the rest.
-    base = message.build_text_content(
-        body or " ",
+    if not body and not attachments:
+        raise ValueError("a message needs a body or an attachment")
+    return build_visible_content(
+        body,
         timestamp_ms,
         display_name=display_name,
         sync_target=sync_target,
         quote=quote,
         expiration=expiration,
+        attachments=[p.encode() for p in attachments],
+        picture_url=None if profile is None else profile.url,
+        picture_key=None if profile is None else profile.key,
+        picture_updated_s=None if profile is None else profile.updated_s,
     )
-    content = pb.Content.FromString(base)
-    dm = content.dataMessage
-    if not body:
-        if not attachments:
-            raise ValueError("a message needs a body or an attachment")
-        dm.ClearField("body")
-    for p in attachments:
-        dm.attachments.append(p.to_proto())
-    if profile is not None:
-        dm.profile.profilePicture = profile.url
-        if profile.updated_s is not None:
-            dm.profile.lastProfileUpdateSeconds = profile.updated_s
-        dm.profileKey = profile.key
-    return content.SerializeToString()

@@ -1,13 +1,15 @@
 """One-to-one messages, protocol v1 (SPEC §2): pad, sign, seal, wrap, size limits, storage hash.
 
 Building Content lives in `message_build`, decoding in `message_decode`, the decoded shapes in
-`message_models`; their public names are importable from here too, as before the split.
+`message_models`; their public names are importable from here too, as before the split. The
+decoding names load on first use (PEP 562 `__getattr__`): a send decodes nothing, and neither
+they nor the protobuf runtime under them are imported by one.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sessioncli.errors import UsageError
 from sessioncli.protocol import crypto
@@ -22,20 +24,20 @@ from sessioncli.protocol.message_build import (
     build_text_content,
     build_unsend_request,
 )
-from sessioncli.protocol.message_decode import classify_content, decode_dm, open_dm, unpad
-from sessioncli.protocol.message_models import (
-    DECODE_REASONS,
-    MAX_STORE_BYTES,
-    Attachment,
-    DecodedMessage,
-    DecodeReason,
-    Kind,
-    MessageDecodeError,
-    MessageTooLarge,
-    Quote,
-    Reaction,
-)
-from sessioncli.protocol.proto import session_pb2 as pb
+from sessioncli.protocol.protowire import bytes_field, last_varint, string_field, uint64_field
+
+if TYPE_CHECKING:
+    from sessioncli.protocol.message_decode import classify_content, decode_dm, open_dm, unpad
+    from sessioncli.protocol.message_models import (
+        DECODE_REASONS,
+        Attachment,
+        DecodedMessage,
+        DecodeReason,
+        Kind,
+        MessageDecodeError,
+        Quote,
+        Reaction,
+    )
 
 __all__ = [
     "DECODE_REASONS",
@@ -73,6 +75,42 @@ __all__ = [
     "wrap_envelope",
 ]
 
+
+def __getattr__(name: str) -> object:
+    """The decoding names, imported when first asked for (then cached in this module)."""
+    value: object
+    if name in _DECODE_NAMES:
+        from sessioncli.protocol import message_decode
+
+        value = getattr(message_decode, name)
+    elif name in _MODEL_NAMES:
+        from sessioncli.protocol import message_models
+
+        value = getattr(message_models, name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _DECODE_NAMES | _MODEL_NAMES)
+
+
+_DECODE_NAMES: Final = frozenset({"classify_content", "decode_dm", "open_dm", "unpad"})
+_MODEL_NAMES: Final = frozenset(
+    {
+        "DECODE_REASONS",
+        "Attachment",
+        "DecodeReason",
+        "DecodedMessage",
+        "Kind",
+        "MessageDecodeError",
+        "Quote",
+        "Reaction",
+    }
+)
+
 # --- limits and constants --------------------------------------------------------------------
 
 PAD_BLOCK: Final = 160
@@ -82,6 +120,26 @@ _ED_PK_LEN: Final = 32
 _SEALED_OVERHEAD: Final = 32 + 16  # ephemeral X25519 pk + Poly1305 tag
 _EPHEMERAL_KEY: Final = b"SessionBoxEphemeralHashKey"
 _MAX_UINT64: Final = 2**64 - 1
+_ENVELOPE_SESSION_MESSAGE: Final = 6  # Envelope.Type
+_WEBSOCKET_REQUEST: Final = 1  # WebSocketMessage.Type
+_CONTENT_SIG_TIMESTAMP: Final = 15  # Content.sigTimestamp's field number
+
+MAX_STORE_BYTES: Final = 76_800
+"""Largest `data` (raw bytes, after base64 decoding) a storage server accepts in `store`."""
+
+
+class MessageTooLarge(UsageError):
+    """The encoded message would exceed the storage server's limit on `data`."""
+
+    def __init__(self, size: int, limit: int = MAX_STORE_BYTES) -> None:
+        super().__init__(
+            f"message too large: it would need {size} bytes of store data, "
+            f"the network accepts at most {limit} bytes",
+            hints=("shorten the message (the limit counts the encrypted, padded message)",),
+        )
+        self.size = size
+        self.limit = limit
+
 
 # --- padding ---------------------------------------------------------------------------------
 
@@ -166,19 +224,22 @@ def sign_and_seal(
 
 
 def _wrap(sealed: bytes, timestamp_ms: int, *, verb: str = "", path: str = "") -> bytes:
-    envelope = pb.Envelope(
-        type=pb.Envelope.SESSION_MESSAGE,
-        timestamp=timestamp_ms,
-        sourceDevice=SOURCE_DEVICE,
-        content=sealed,
+    # Envelope{type SESSION_MESSAGE, timestamp, sourceDevice, content}, then
+    # WebSocketMessage{type REQUEST, request{verb, path, body, id 0}}: every field set, in
+    # field-number order, as session_pb2 serializes them (tests/unit/test_protowire.py).
+    envelope = (
+        uint64_field(1, _ENVELOPE_SESSION_MESSAGE)
+        + uint64_field(5, timestamp_ms)
+        + uint64_field(7, SOURCE_DEVICE)
+        + bytes_field(8, sealed)
     )
-    ws = pb.WebSocketMessage(type=pb.WebSocketMessage.REQUEST)
-    request = ws.request
-    request.verb = verb
-    request.path = path
-    request.body = envelope.SerializeToString()
-    request.id = 0
-    return ws.SerializeToString()
+    request = (
+        string_field(1, verb)
+        + string_field(2, path)
+        + bytes_field(3, envelope)
+        + uint64_field(4, 0)
+    )
+    return uint64_field(1, _WEBSOCKET_REQUEST) + bytes_field(2, request)
 
 
 def wrap_envelope(sealed: bytes, timestamp_ms: int, *, verb: str = "", path: str = "") -> bytes:
@@ -208,8 +269,9 @@ def encode_dm(
     except InvalidSessionId as exc:
         raise UsageError(f"recipient: {exc}") from exc
     try:
-        sig_ts = pb.Content.FromString(content).sigTimestamp
-    except Exception as exc:
+        # Content.sigTimestamp, read off the top level (the builders made the rest)
+        sig_ts = last_varint(content, _CONTENT_SIG_TIMESTAMP) or 0
+    except ValueError as exc:
         raise ValueError("content is not a serialized Content protobuf") from exc
     if sig_ts != timestamp_ms:
         raise ValueError(

@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
-from sessioncli.errors import ProtocolError, UsageError
-
-MAX_STORE_BYTES: Final = 76_800
-"""Largest `data` (raw bytes, after base64 decoding) a storage server accepts in `store`."""
+from sessioncli.errors import ProtocolError
 
 Kind = Literal[
     "text",
@@ -49,19 +46,6 @@ class MessageDecodeError(ProtocolError):
         super().__init__(f"{text} ({detail})" if detail else text)
         self.reason: DecodeReason = reason
         self.detail = detail
-
-
-class MessageTooLarge(UsageError):
-    """The encoded message would exceed the storage server's limit on `data`."""
-
-    def __init__(self, size: int, limit: int = MAX_STORE_BYTES) -> None:
-        super().__init__(
-            f"message too large: it would need {size} bytes of store data, "
-            f"the network accepts at most {limit} bytes",
-            hints=("shorten the message (the limit counts the encrypted, padded message)",),
-        )
-        self.size = size
-        self.limit = limit
 
 
 @dataclass(frozen=True)
