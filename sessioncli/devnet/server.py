@@ -6,9 +6,11 @@ import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from typing import Protocol
 
 UP = "up"
 DOWN = "down"
@@ -16,9 +18,9 @@ HANG = "hang"
 
 FAULTS = ("none", "garbage", "truncate", "oversize", "relay502", "relay504", "stale421")
 # Faults the front end plays by itself, before the node looks at the request.
-_TRANSPORT_FAULTS = ("garbage", "truncate", "oversize")
+TRANSPORT_FAULTS = ("garbage", "truncate", "oversize")
 _OVERSIZE_BYTES = 20 * 1024 * 1024
-_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
 _IDLE_TIMEOUT = 120.0
 
 
@@ -47,6 +49,36 @@ class Response:
 App = Callable[[Request], Response]
 
 
+@dataclass(frozen=True)
+class FaultAnswer:
+    """What a transport fault sends: an HTTP 200 head promising `declared_length` body bytes,
+    then `body` (fewer bytes for `truncate`, after which the connection closes)."""
+
+    content_type: str
+    declared_length: int
+    body: bytes
+
+
+def fault_answer(fault: str) -> FaultAnswer:
+    """The bytes of one of TRANSPORT_FAULTS, shared by the socket front end and the node bus."""
+    if fault == "garbage":
+        junk = os.urandom(512)
+        return FaultAnswer("application/octet-stream", len(junk), junk)
+    if fault == "truncate":
+        return FaultAnswer("application/json", 4096, b'{"status":200,"body":"')
+    chunk = os.urandom(64 * 1024)
+    return FaultAnswer(
+        "application/octet-stream", _OVERSIZE_BYTES, chunk * (_OVERSIZE_BYTES // len(chunk))
+    )
+
+
+class InProcessExchange(Protocol):
+    """A request the node bus is delivering to this server (see bus.py)."""
+
+    def connection_lost(self) -> None:
+        """The host went down before answering, as a socket peer sees its connection die."""
+
+
 class NodeServer:
     """Listens on ip:port. `down` closes the listener and every open connection, as a crashed host;
     `hang` accepts TCP and then never answers, as a partitioned one."""
@@ -63,6 +95,8 @@ class NodeServer:
         self._conns: dict[int, socket.socket] = {}
         self._next_conn = 0
         self._wake = threading.Condition(self._lock)
+        # Requests the node bus delivers in-process; `go_down` cuts them off like connections.
+        self._exchanges: set[InProcessExchange] = set()
 
     # -- state changes ---------------------------------------------------------------------
 
@@ -86,7 +120,10 @@ class NodeServer:
             self.state = DOWN
             listener, self._listener = self._listener, None
             conns = list(self._conns.values())
+            exchanges, self._exchanges = self._exchanges, set()
             self._wake.notify_all()
+        for exchange in exchanges:
+            exchange.connection_lost()
         if listener is not None:
             _close_hard(listener)
         for conn in conns:
@@ -154,16 +191,36 @@ class NodeServer:
 
     def wait_while_hung(self) -> bool:
         """Block while the node hangs; True if it then serves, False if it went down meanwhile."""
+        return self.wait_until_serving(None) == UP
+
+    def wait_until_serving(self, deadline: float | None) -> str:
+        """Block while the node hangs, at most until `deadline` (time.monotonic(); None: no
+        limit); returns the state then: UP, DOWN, or HANG if the deadline passed first."""
         with self._lock:
             while self.state == HANG:
-                self._wake.wait()
-            return self.state == UP
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._wake.wait(remaining)
+            return self.state
+
+    def admit(self, exchange: InProcessExchange) -> bool:
+        """Take an in-process request if the node is up (False: it is not, refuse it)."""
+        with self._lock:
+            if self.state != UP:
+                return False
+            self._exchanges.add(exchange)
+            return True
+
+    def release(self, exchange: InProcessExchange) -> None:
+        with self._lock:
+            self._exchanges.discard(exchange)
 
     # -- one request -----------------------------------------------------------------------
 
     def handle(self, handler: _Handler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
-        if length < 0 or length > _MAX_REQUEST_BYTES:
+        if length < 0 or length > MAX_REQUEST_BYTES:
             self._write(handler, Response.text(413, "Request too large"))
             handler.close_connection = True
             return
@@ -177,7 +234,7 @@ class NodeServer:
             handler.close_connection = True
             return
         fault = self.fault
-        if fault in _TRANSPORT_FAULTS:
+        if fault in TRANSPORT_FAULTS:
             self._play_fault(handler, fault)
             return
         request = Request(
@@ -187,11 +244,14 @@ class NodeServer:
             peer_ip=handler.client_address[0],
             headers={k.lower(): v for k, v in handler.headers.items()},
         )
+        self._write(handler, self.run_app(request))
+
+    def run_app(self, request: Request) -> Response:
+        """The node's answer; a bug in the node is a 500, not a dead connection thread."""
         try:
-            response = self.app(request)
-        except Exception as exc:  # a bug in the node must not kill the connection thread silently
-            response = Response.text(500, f"Internal server error: {type(exc).__name__}: {exc}")
-        self._write(handler, response)
+            return self.app(request)
+        except Exception as exc:
+            return Response.text(500, f"Internal server error: {type(exc).__name__}: {exc}")
 
     def _write(self, handler: _Handler, response: Response) -> None:
         # Status line, headers and body in one write: one TLS record, no Nagle/delayed-ACK stall.
@@ -209,27 +269,15 @@ class NodeServer:
         handler.wfile.write(head.encode("latin-1") + b"\r\n" + response.body)
 
     def _play_fault(self, handler: _Handler, fault: str) -> None:
+        answer = fault_answer(fault)
         handler.send_response(200)
-        if fault == "garbage":
-            junk = os.urandom(512)
-            handler.send_header("Content-Type", "application/octet-stream")
-            handler.send_header("Content-Length", str(len(junk)))
-            handler.end_headers()
-            handler.wfile.write(junk)
-        elif fault == "truncate":
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", "4096")
-            handler.end_headers()
-            handler.wfile.write(b'{"status":200,"body":"')
+        handler.send_header("Content-Type", answer.content_type)
+        handler.send_header("Content-Length", str(answer.declared_length))
+        handler.end_headers()
+        handler.wfile.write(answer.body)
+        if len(answer.body) < answer.declared_length:
             handler.wfile.flush()
             handler.close_connection = True
-        else:
-            chunk = os.urandom(64 * 1024)
-            handler.send_header("Content-Type", "application/octet-stream")
-            handler.send_header("Content-Length", str(_OVERSIZE_BYTES))
-            handler.end_headers()
-            for _ in range(_OVERSIZE_BYTES // len(chunk)):
-                handler.wfile.write(chunk)
 
 
 class _Handler(BaseHTTPRequestHandler):
