@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 
 from sessioncli.devnet.peers import PeerPool, PeerReply, PeerTimeout, PeerUnreachable
 from sessioncli.devnet.server import (
@@ -42,31 +41,97 @@ from sessioncli.devnet.server import (
 # to the client (`"reason": "unreachable: ..."`).
 REFUSED = "[Errno 111] Connection refused"
 _LOST = "connection lost: Remote end closed connection without response"
-# Threads that run delivered requests. Idle ones are reused; new ones start only when all are busy
-# (a 100-recipient send keeps a few dozen busy: 3 hops per onion request plus replication).
-_MAX_WORKERS = 512
 
 
 class _Exchange:
-    """One delivered request: its answer, or the news that the host went down before answering."""
+    """One delivered request: its answer (None: the host went down before answering)."""
 
-    __slots__ = ("_done", "lost", "reply")
+    __slots__ = ("_done", "reply")
 
     def __init__(self) -> None:
-        self._done = threading.Event()
+        # A bare lock, held until the answer (or the loss) is in: cheaper than an Event, whose
+        # Condition is Python code, and this is paid on every hop.
+        self._done = threading.Lock()
+        self._done.acquire()
         self.reply: PeerReply | None = None
-        self.lost = False
 
     def answer(self, reply: PeerReply) -> None:
         self.reply = reply
-        self._done.set()
+        self._settle()
 
     def connection_lost(self) -> None:
-        self.lost = True
-        self._done.set()
+        self._settle()
 
     def wait(self, timeout: float) -> bool:
-        return self._done.wait(max(timeout, 0.0))
+        if timeout <= 0:
+            return self._done.acquire(blocking=False)
+        return self._done.acquire(timeout=timeout)
+
+    def _settle(self) -> None:
+        try:
+            self._done.release()
+        except RuntimeError:  # answered and lost at once: the first one counts
+            pass
+
+
+class _Worker:
+    """A thread that runs one task at a time, handed over through a lock."""
+
+    __slots__ = ("_task", "_wake")
+
+    def __init__(self) -> None:
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._task: Callable[[], None] | None = None
+
+    def give(self, task: Callable[[], None] | None) -> None:
+        self._task = task
+        self._wake.release()
+
+    def loop(self, pool: _Workers) -> None:
+        while True:
+            self._wake.acquire()
+            task, self._task = self._task, None
+            if task is None:
+                return
+            task()
+            if not pool.idle(self):
+                return
+
+
+class _Workers:
+    """Threads for delivered requests, one per request in flight as the front end has one per
+    connection: an idle one is reused, a new one starts when none is idle (no cap, so nested hops
+    cannot starve each other)."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def run(self, task: Callable[[], None]) -> None:
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            worker = _Worker()
+            threading.Thread(
+                target=worker.loop, args=(self,), name="devnet-bus", daemon=True
+            ).start()
+        worker.give(task)
+
+    def idle(self, worker: _Worker) -> bool:
+        with self._lock:
+            if self._closed:
+                return False
+            self._idle.append(worker)
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.give(None)
 
 
 class NodeBus:
@@ -75,9 +140,7 @@ class NodeBus:
     def __init__(self, servers: Iterable[NodeServer], fallback: PeerPool | None = None) -> None:
         self._by_ip = {server.ip: server for server in servers}
         self._fallback = fallback if fallback is not None else PeerPool()
-        self._workers = ThreadPoolExecutor(
-            max_workers=_MAX_WORKERS, thread_name_prefix="devnet-bus"
-        )
+        self._workers = _Workers()
 
     def server_at(self, host: str, port: int) -> NodeServer | None:
         """The node listening on host:port in this process, if any (ports move on `up`)."""
@@ -109,7 +172,7 @@ class NodeBus:
         return reply
 
     def close(self) -> None:
-        self._workers.shutdown(wait=False, cancel_futures=True)
+        self._workers.close()
         self._fallback.close()
 
     def _deliver(self, server: NodeServer, request: Request, deadline: float) -> PeerReply | None:
@@ -130,7 +193,7 @@ class NodeBus:
             if server.admit(exchange):  # else it went down or hung meanwhile: look again
                 break
         try:
-            self._workers.submit(_serve, server, request, exchange)
+            self._workers.run(lambda: _serve(server, request, exchange))
             if not exchange.wait(deadline - time.monotonic()):
                 raise PeerTimeout("The read operation timed out")
         finally:
