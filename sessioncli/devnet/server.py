@@ -9,8 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from typing import Protocol
+from email.utils import formatdate
+from typing import BinaryIO, Protocol
+
+from sessioncli.devnet.http1 import REASONS, BadRequest, Head, error_answer, read_head
 
 UP = "up"
 DOWN = "down"
@@ -22,6 +24,9 @@ TRANSPORT_FAULTS = ("garbage", "truncate", "oversize")
 _OVERSIZE_BYTES = 20 * 1024 * 1024
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 _IDLE_TIMEOUT = 120.0
+# The file server and SOGS take PUT and DELETE when reached directly over HTTP.
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+_SERVER_NAME = "devnet-storage-server"
 
 
 @dataclass
@@ -175,13 +180,15 @@ class NodeServer:
             if not self.wait_while_hung():
                 return
             conn.settimeout(_IDLE_TIMEOUT)
+            # Answers leave in one write each; never wait for an ACK before the next one.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
                 conn = self._tls.wrap_socket(conn, server_side=True)
                 with self._lock:
                     if conn_id not in self._conns:
                         return
                     self._conns[conn_id] = conn
-            _Handler(conn, (peer_ip, 0), self)  # type: ignore[arg-type]
+            self._serve_requests(conn, peer_ip)
         except Exception:  # noqa: S110 - the peer went away, or go_down() pulled the socket
             pass
         finally:
@@ -218,33 +225,51 @@ class NodeServer:
 
     # -- one request -----------------------------------------------------------------------
 
-    def handle(self, handler: _Handler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
+    def _serve_requests(self, conn: socket.socket, peer_ip: str) -> None:
+        """One request after the other on a kept-alive connection, until either side closes."""
+        rfile = conn.makefile("rb")
+        try:
+            while True:
+                try:
+                    head = read_head(rfile)
+                except BadRequest as exc:
+                    conn.sendall(error_answer(exc.status, exc.message))
+                    return
+                if head is None:
+                    return
+                if head.expect_continue:
+                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if head.method not in _METHODS:
+                    conn.sendall(error_answer(501, f"Unsupported method ({head.method!r})"))
+                    return
+                if not self.handle(head, rfile, conn, peer_ip):
+                    return
+        finally:
+            rfile.close()
+
+    def handle(self, head: Head, rfile: BinaryIO, conn: socket.socket, peer_ip: str) -> bool:
+        """Answer one request; False when the connection must close after it."""
+        try:
+            length = int(head.content_length or 0)
+        except ValueError:
+            conn.sendall(error_answer(400, "Bad Content-Length"))
+            return False
         if length < 0 or length > MAX_REQUEST_BYTES:
-            self._write(handler, Response.text(413, "Request too large"))
-            handler.close_connection = True
-            return
-        body = handler.rfile.read(length) if length else b""
+            _send(conn, Response.text(413, "Request too large"), closing=True)
+            return False
+        body = rfile.read(length) if length else b""
         if self.state == HANG:
             # Requests on kept-alive connections go unanswered too; the connection dies with the hang.
             self.wait_while_hung()
-            handler.close_connection = True
-            return
+            return False
         if self.state != UP:
-            handler.close_connection = True
-            return
+            return False
         fault = self.fault
         if fault in TRANSPORT_FAULTS:
-            self._play_fault(handler, fault)
-            return
-        request = Request(
-            method=handler.command,
-            path=handler.path,
-            body=body,
-            peer_ip=handler.client_address[0],
-            headers={k.lower(): v for k, v in handler.headers.items()},
-        )
-        self._write(handler, self.run_app(request))
+            return _play_fault(conn, fault)
+        request = Request(head.method, head.path, body, peer_ip, head.headers)
+        _send(conn, self.run_app(request), closing=not head.keep_alive)
+        return head.keep_alive
 
     def run_app(self, request: Request) -> Response:
         """The node's answer; a bug in the node is a 500, not a dead connection thread."""
@@ -253,56 +278,34 @@ class NodeServer:
         except Exception as exc:
             return Response.text(500, f"Internal server error: {type(exc).__name__}: {exc}")
 
-    def _write(self, handler: _Handler, response: Response) -> None:
-        # Status line, headers and body in one write: one TLS record, no Nagle/delayed-ACK stall.
-        reason = handler.responses.get(response.status, ("",))[0]
-        head = (
-            f"HTTP/1.1 {response.status} {reason}\r\n"
-            f"Server: {handler.server_version}\r\n"
-            f"Content-Type: {response.content_type}\r\n"
-            f"Content-Length: {len(response.body)}\r\n"
-        )
-        for name, value in response.headers.items():
-            head += f"{name}: {value}\r\n"
-        if handler.close_connection:
-            head += "Connection: close\r\n"
-        handler.wfile.write(head.encode("latin-1") + b"\r\n" + response.body)
 
-    def _play_fault(self, handler: _Handler, fault: str) -> None:
-        answer = fault_answer(fault)
-        handler.send_response(200)
-        handler.send_header("Content-Type", answer.content_type)
-        handler.send_header("Content-Length", str(answer.declared_length))
-        handler.end_headers()
-        handler.wfile.write(answer.body)
-        if len(answer.body) < answer.declared_length:
-            handler.wfile.flush()
-            handler.close_connection = True
+def _send(conn: socket.socket, response: Response, closing: bool) -> None:
+    # Status line, headers and body in one write: one TLS record, no Nagle/delayed-ACK stall.
+    head = (
+        f"HTTP/1.1 {response.status} {REASONS.get(response.status, '')}\r\n"
+        f"Server: {_SERVER_NAME}\r\n"
+        f"Content-Type: {response.content_type}\r\n"
+        f"Content-Length: {len(response.body)}\r\n"
+    )
+    for name, value in response.headers.items():
+        head += f"{name}: {value}\r\n"
+    if closing:
+        head += "Connection: close\r\n"
+    conn.sendall(head.encode("latin-1") + b"\r\n" + response.body)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "devnet-storage-server"
-    sys_version = ""
-    timeout = _IDLE_TIMEOUT
-    disable_nagle_algorithm = True
-    server: NodeServer  # type: ignore[assignment]
-
-    def do_POST(self) -> None:
-        self.server.handle(self)
-
-    def do_GET(self) -> None:
-        self.server.handle(self)
-
-    # The file server and SOGS take PUT and DELETE when reached directly over HTTP.
-    def do_PUT(self) -> None:
-        self.server.handle(self)
-
-    def do_DELETE(self) -> None:
-        self.server.handle(self)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+def _play_fault(conn: socket.socket, fault: str) -> bool:
+    """Send a transport fault's answer; False when it leaves the connection to be closed."""
+    answer = fault_answer(fault)
+    head = (
+        "HTTP/1.1 200 OK\r\n"
+        f"Server: {_SERVER_NAME}\r\n"
+        f"Date: {formatdate(usegmt=True)}\r\n"
+        f"Content-Type: {answer.content_type}\r\n"
+        f"Content-Length: {answer.declared_length}\r\n\r\n"
+    )
+    conn.sendall(head.encode("latin-1") + answer.body)
+    return len(answer.body) == answer.declared_length
 
 
 def _shutdown(sock: socket.socket) -> None:
