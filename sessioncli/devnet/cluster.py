@@ -51,6 +51,7 @@ class Devnet:
         replication_timeout: float = 2.0,
         sogs: SogsOptions | None = None,
         hardfork: tuple[int, int] = DEFAULT_HARDFORK,
+        in_process_peers: bool = True,
     ) -> None:
         if nodes < 1 or swarm_size < 1 or seeds < 1:
             raise DevnetUsageError("--nodes, --swarm-size and --seeds must be at least 1")
@@ -64,6 +65,7 @@ class Devnet:
         self.hardfork = hardfork
         self._relay_timeout = relay_timeout
         self._replication_timeout = replication_timeout
+        self._in_process_peers = in_process_peers
         self._lock_fd: int | None = None
         self._net: Network | None = None
         self._control: ControlServer | None = None
@@ -166,6 +168,7 @@ class Devnet:
             self._replication_timeout,
             self.hardfork,
             Registry(self.directory / _ONS_FILE),
+            in_process_peers=self._in_process_peers,
         )
         self._net = net
         for node in nodes:
@@ -380,6 +383,10 @@ class Devnet:
     def node_for(self, node_id: str) -> NodeSpec:
         """The static facts of one node (keys included): for in-process tests."""
         return self._nodes([node_id])[0].spec
+
+    def node_server(self, node_id: str) -> NodeServer:
+        """The front end of one node (state, fault, app): for in-process tests of the transports."""
+        return self._nodes([node_id])[0].server
 
 
 def _describe(node: Node) -> dict[str, Any]:

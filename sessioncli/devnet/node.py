@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from sessioncli.devnet.bus import NodeBus
 from sessioncli.devnet.crypto import NodeKeys
 from sessioncli.devnet.ons import Registry
 from sessioncli.devnet.peers import PeerPool
@@ -87,6 +88,7 @@ class Network:
         replication_timeout: float,
         hardfork: tuple[int, int] = DEFAULT_HARDFORK,
         ons: Registry | None = None,
+        in_process_peers: bool = True,
     ) -> None:
         self.nodes = nodes
         self.hardfork = hardfork
@@ -99,7 +101,10 @@ class Network:
         )
         self.relay_timeout = relay_timeout
         self.replication_timeout = replication_timeout
-        self.peers = PeerPool()
+        # Node-to-node requests: in-process between these nodes (bus.py says why), or all HTTPS.
+        self.peers: NodeBus | PeerPool = (
+            NodeBus([n.server for n in nodes]) if in_process_peers else PeerPool()
+        )
         self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="devnet-fanout")
 
     @property

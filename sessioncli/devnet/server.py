@@ -6,9 +6,13 @@ import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from email.utils import formatdate
+from typing import BinaryIO, Protocol
+
+from sessioncli.devnet.http1 import REASONS, BadRequest, Head, error_answer, read_head
 
 UP = "up"
 DOWN = "down"
@@ -16,10 +20,13 @@ HANG = "hang"
 
 FAULTS = ("none", "garbage", "truncate", "oversize", "relay502", "relay504", "stale421")
 # Faults the front end plays by itself, before the node looks at the request.
-_TRANSPORT_FAULTS = ("garbage", "truncate", "oversize")
+TRANSPORT_FAULTS = ("garbage", "truncate", "oversize")
 _OVERSIZE_BYTES = 20 * 1024 * 1024
-_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
 _IDLE_TIMEOUT = 120.0
+# The file server and SOGS take PUT and DELETE when reached directly over HTTP.
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+_SERVER_NAME = "devnet-storage-server"
 
 
 @dataclass
@@ -47,6 +54,36 @@ class Response:
 App = Callable[[Request], Response]
 
 
+@dataclass(frozen=True)
+class FaultAnswer:
+    """What a transport fault sends: an HTTP 200 head promising `declared_length` body bytes,
+    then `body` (fewer bytes for `truncate`, after which the connection closes)."""
+
+    content_type: str
+    declared_length: int
+    body: bytes
+
+
+def fault_answer(fault: str) -> FaultAnswer:
+    """The bytes of one of TRANSPORT_FAULTS, shared by the socket front end and the node bus."""
+    if fault == "garbage":
+        junk = os.urandom(512)
+        return FaultAnswer("application/octet-stream", len(junk), junk)
+    if fault == "truncate":
+        return FaultAnswer("application/json", 4096, b'{"status":200,"body":"')
+    chunk = os.urandom(64 * 1024)
+    return FaultAnswer(
+        "application/octet-stream", _OVERSIZE_BYTES, chunk * (_OVERSIZE_BYTES // len(chunk))
+    )
+
+
+class InProcessExchange(Protocol):
+    """A request the node bus is delivering to this server (see bus.py)."""
+
+    def connection_lost(self) -> None:
+        """The host went down before answering, as a socket peer sees its connection die."""
+
+
 class NodeServer:
     """Listens on ip:port. `down` closes the listener and every open connection, as a crashed host;
     `hang` accepts TCP and then never answers, as a partitioned one."""
@@ -63,6 +100,8 @@ class NodeServer:
         self._conns: dict[int, socket.socket] = {}
         self._next_conn = 0
         self._wake = threading.Condition(self._lock)
+        # Requests the node bus delivers in-process; `go_down` cuts them off like connections.
+        self._exchanges: set[InProcessExchange] = set()
 
     # -- state changes ---------------------------------------------------------------------
 
@@ -86,7 +125,10 @@ class NodeServer:
             self.state = DOWN
             listener, self._listener = self._listener, None
             conns = list(self._conns.values())
+            exchanges, self._exchanges = self._exchanges, set()
             self._wake.notify_all()
+        for exchange in exchanges:
+            exchange.connection_lost()
         if listener is not None:
             _close_hard(listener)
         for conn in conns:
@@ -138,13 +180,15 @@ class NodeServer:
             if not self.wait_while_hung():
                 return
             conn.settimeout(_IDLE_TIMEOUT)
+            # Answers leave in one write each; never wait for an ACK before the next one.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
                 conn = self._tls.wrap_socket(conn, server_side=True)
                 with self._lock:
                     if conn_id not in self._conns:
                         return
                     self._conns[conn_id] = conn
-            _Handler(conn, (peer_ip, 0), self)  # type: ignore[arg-type]
+            self._serve_requests(conn, peer_ip)
         except Exception:  # noqa: S110 - the peer went away, or go_down() pulled the socket
             pass
         finally:
@@ -154,107 +198,114 @@ class NodeServer:
 
     def wait_while_hung(self) -> bool:
         """Block while the node hangs; True if it then serves, False if it went down meanwhile."""
+        return self.wait_until_serving(None) == UP
+
+    def wait_until_serving(self, deadline: float | None) -> str:
+        """Block while the node hangs, at most until `deadline` (time.monotonic(); None: no
+        limit); returns the state then: UP, DOWN, or HANG if the deadline passed first."""
         with self._lock:
             while self.state == HANG:
-                self._wake.wait()
-            return self.state == UP
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._wake.wait(remaining)
+            return self.state
+
+    def admit(self, exchange: InProcessExchange) -> bool:
+        """Take an in-process request if the node is up (False: it is not, refuse it)."""
+        with self._lock:
+            if self.state != UP:
+                return False
+            self._exchanges.add(exchange)
+            return True
+
+    def release(self, exchange: InProcessExchange) -> None:
+        with self._lock:
+            self._exchanges.discard(exchange)
 
     # -- one request -----------------------------------------------------------------------
 
-    def handle(self, handler: _Handler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        if length < 0 or length > _MAX_REQUEST_BYTES:
-            self._write(handler, Response.text(413, "Request too large"))
-            handler.close_connection = True
-            return
-        body = handler.rfile.read(length) if length else b""
+    def _serve_requests(self, conn: socket.socket, peer_ip: str) -> None:
+        """One request after the other on a kept-alive connection, until either side closes."""
+        rfile = conn.makefile("rb")
+        try:
+            while True:
+                try:
+                    head = read_head(rfile)
+                except BadRequest as exc:
+                    conn.sendall(error_answer(exc.status, exc.message))
+                    return
+                if head is None:
+                    return
+                if head.expect_continue:
+                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if head.method not in _METHODS:
+                    conn.sendall(error_answer(501, f"Unsupported method ({head.method!r})"))
+                    return
+                if not self.handle(head, rfile, conn, peer_ip):
+                    return
+        finally:
+            rfile.close()
+
+    def handle(self, head: Head, rfile: BinaryIO, conn: socket.socket, peer_ip: str) -> bool:
+        """Answer one request; False when the connection must close after it."""
+        try:
+            length = int(head.content_length or 0)
+        except ValueError:
+            conn.sendall(error_answer(400, "Bad Content-Length"))
+            return False
+        if length < 0 or length > MAX_REQUEST_BYTES:
+            _send(conn, Response.text(413, "Request too large"), closing=True)
+            return False
+        body = rfile.read(length) if length else b""
         if self.state == HANG:
             # Requests on kept-alive connections go unanswered too; the connection dies with the hang.
             self.wait_while_hung()
-            handler.close_connection = True
-            return
+            return False
         if self.state != UP:
-            handler.close_connection = True
-            return
+            return False
         fault = self.fault
-        if fault in _TRANSPORT_FAULTS:
-            self._play_fault(handler, fault)
-            return
-        request = Request(
-            method=handler.command,
-            path=handler.path,
-            body=body,
-            peer_ip=handler.client_address[0],
-            headers={k.lower(): v for k, v in handler.headers.items()},
-        )
+        if fault in TRANSPORT_FAULTS:
+            return _play_fault(conn, fault)
+        request = Request(head.method, head.path, body, peer_ip, head.headers)
+        _send(conn, self.run_app(request), closing=not head.keep_alive)
+        return head.keep_alive
+
+    def run_app(self, request: Request) -> Response:
+        """The node's answer; a bug in the node is a 500, not a dead connection thread."""
         try:
-            response = self.app(request)
-        except Exception as exc:  # a bug in the node must not kill the connection thread silently
-            response = Response.text(500, f"Internal server error: {type(exc).__name__}: {exc}")
-        self._write(handler, response)
-
-    def _write(self, handler: _Handler, response: Response) -> None:
-        # Status line, headers and body in one write: one TLS record, no Nagle/delayed-ACK stall.
-        reason = handler.responses.get(response.status, ("",))[0]
-        head = (
-            f"HTTP/1.1 {response.status} {reason}\r\n"
-            f"Server: {handler.server_version}\r\n"
-            f"Content-Type: {response.content_type}\r\n"
-            f"Content-Length: {len(response.body)}\r\n"
-        )
-        for name, value in response.headers.items():
-            head += f"{name}: {value}\r\n"
-        if handler.close_connection:
-            head += "Connection: close\r\n"
-        handler.wfile.write(head.encode("latin-1") + b"\r\n" + response.body)
-
-    def _play_fault(self, handler: _Handler, fault: str) -> None:
-        handler.send_response(200)
-        if fault == "garbage":
-            junk = os.urandom(512)
-            handler.send_header("Content-Type", "application/octet-stream")
-            handler.send_header("Content-Length", str(len(junk)))
-            handler.end_headers()
-            handler.wfile.write(junk)
-        elif fault == "truncate":
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", "4096")
-            handler.end_headers()
-            handler.wfile.write(b'{"status":200,"body":"')
-            handler.wfile.flush()
-            handler.close_connection = True
-        else:
-            chunk = os.urandom(64 * 1024)
-            handler.send_header("Content-Type", "application/octet-stream")
-            handler.send_header("Content-Length", str(_OVERSIZE_BYTES))
-            handler.end_headers()
-            for _ in range(_OVERSIZE_BYTES // len(chunk)):
-                handler.wfile.write(chunk)
+            return self.app(request)
+        except Exception as exc:
+            return Response.text(500, f"Internal server error: {type(exc).__name__}: {exc}")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "devnet-storage-server"
-    sys_version = ""
-    timeout = _IDLE_TIMEOUT
-    disable_nagle_algorithm = True
-    server: NodeServer  # type: ignore[assignment]
+def _send(conn: socket.socket, response: Response, closing: bool) -> None:
+    # Status line, headers and body in one write: one TLS record, no Nagle/delayed-ACK stall.
+    head = (
+        f"HTTP/1.1 {response.status} {REASONS.get(response.status, '')}\r\n"
+        f"Server: {_SERVER_NAME}\r\n"
+        f"Content-Type: {response.content_type}\r\n"
+        f"Content-Length: {len(response.body)}\r\n"
+    )
+    for name, value in response.headers.items():
+        head += f"{name}: {value}\r\n"
+    if closing:
+        head += "Connection: close\r\n"
+    conn.sendall(head.encode("latin-1") + b"\r\n" + response.body)
 
-    def do_POST(self) -> None:
-        self.server.handle(self)
 
-    def do_GET(self) -> None:
-        self.server.handle(self)
-
-    # The file server and SOGS take PUT and DELETE when reached directly over HTTP.
-    def do_PUT(self) -> None:
-        self.server.handle(self)
-
-    def do_DELETE(self) -> None:
-        self.server.handle(self)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+def _play_fault(conn: socket.socket, fault: str) -> bool:
+    """Send a transport fault's answer; False when it leaves the connection to be closed."""
+    answer = fault_answer(fault)
+    head = (
+        "HTTP/1.1 200 OK\r\n"
+        f"Server: {_SERVER_NAME}\r\n"
+        f"Date: {formatdate(usegmt=True)}\r\n"
+        f"Content-Type: {answer.content_type}\r\n"
+        f"Content-Length: {answer.declared_length}\r\n\r\n"
+    )
+    conn.sendall(head.encode("latin-1") + answer.body)
+    return len(answer.body) == answer.declared_length
 
 
 def _shutdown(sock: socket.socket) -> None:

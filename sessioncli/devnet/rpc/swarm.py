@@ -1,7 +1,7 @@
 """Swarm membership of an account (421) and replication of recursive requests to the other members.
 
 Mirrors `handle_wrong_swarm`, `distribute_command` and `reply_or_fail` of session-storage-server
-`oxenss/rpc/request_handler.cpp`; nodes talk HTTPS here (`/swarm_rpc/v1`), not OxenMQ."""
+`oxenss/rpc/request_handler.cpp`; nodes send `/swarm_rpc/v1` over the node bus (bus.py), not OxenMQ."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def check_swarm(node: Node, net: Network, pubkey: str) -> None:
 def fan_out(
     node: Node, net: Network, pubkey: str, method: str, params: dict[str, Any], mine: dict[str, Any]
 ) -> dict[str, Any]:
-    """Send the same request to every other swarm member over HTTPS; gather their signed results."""
+    """Send the same request to every other swarm member; gather their signed results."""
     body = json.dumps({"method": method, "params": params}).encode()
     headers = {
         "Content-Type": "application/json",
