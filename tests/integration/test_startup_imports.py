@@ -11,6 +11,8 @@ from pathlib import Path
 # must not load; each cost it milliseconds of start-up (benchmarks/bench_cli.py, issue 19).
 NOT_ON_A_TEXT_SEND = (
     "cryptography",  # onion layers are sealed by libsodium
+    "google.protobuf",  # protocol/protowire.py writes what a send sends
+    "sessioncli.protocol.message_decode",
     "tomllib",  # no config.toml
     "tempfile",  # state files get their temporary name from os.open(O_EXCL)
     "concurrent.futures",  # one recipient: no thread pool
