@@ -60,7 +60,7 @@ class Parts:
     pool: NodePool
     swarms: SwarmCache
     clock: NetworkClock
-    rng: random.Random
+    rng: random.Random  # orders swarm members (not cryptographic: see NetworkClient)
 
 
 class SwarmCall(Generic[T]):
