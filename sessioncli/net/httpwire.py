@@ -47,7 +47,13 @@ def request_head(
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host_field}", "Accept-Encoding: identity"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    if _has_controls(head) or head.count(b"\n") != len(lines) + 1 or " " in target + host:
+    line_ends = len(lines) + 1
+    if (
+        _has_controls(head)
+        or head.count(b"\n") != line_ends
+        or head.count(b"\r") != line_ends
+        or " " in target + host
+    ):
         raise ValueError("a request line or header would break the HTTP framing")
     return head
 

@@ -235,7 +235,14 @@ def test_the_request_head_is_what_http_client_wrote() -> None:
         b"Content-Length: 3\r\nX: y\r\n\r\n"
     )
     assert b"Host: [::1]\r\n" in request_head("POST", "/", "::1", True, 443, {})
-    for target, header in [("/a b", "x"), ("/a\r\nX: 1", "x"), ("/", "x\r\nInjected: 1")]:
+    for target, header in [
+        ("/a b", "x"),
+        ("/a\r\nX: 1", "x"),
+        ("/", "x\r\nInjected: 1"),
+        ("/", "x\ny"),
+        ("/", "x\ry"),
+        ("/", "x\x00y"),
+    ]:
         with pytest.raises(ValueError):
             request_head("POST", target, "h", True, 443, {"Content-Type": header})
 
