@@ -98,7 +98,7 @@ class Transport:
         self._session: requests.Session | None = None
         self._direct: DirectPool | None = None
         self._lock = threading.Lock()
-        # No proxy in play (none configured, none in the environment): net.direct's http.client
+        # No proxy in play (none configured, none in the environment): net.direct's own HTTP/1.1
         # pool, without importing requests. Any proxy, even one from *_PROXY: requests, as before.
         self.is_direct = self._proxy == "none" or (self._proxy is None and not _env_proxies())
 
@@ -291,7 +291,7 @@ def read_within(
 ) -> bytes:
     """Join what `piece(seconds_left)` returns until it returns b"", within `end` (monotonic)
     and `cap` bytes; `timeouts`/`failures` are the reader's exceptions for a late or a broken
-    answer. Shared by both transports (requests and net.direct's http.client)."""
+    answer. Shared by both transports (requests and net.direct's sockets)."""
     chunks: list[bytes] = []
     size = 0
     while True:
