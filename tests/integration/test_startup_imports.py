@@ -13,6 +13,8 @@ NOT_ON_A_TEXT_SEND = (
     "cryptography",  # onion layers are sealed by libsodium
     "google.protobuf",  # protocol/protowire.py writes what a send sends
     "sessioncli.protocol.message_decode",
+    "http.client",  # net/direct.py frames HTTP/1.1 itself (net/httpwire.py)
+    "email",
     "tomllib",  # no config.toml
     "tempfile",  # state files get their temporary name from os.open(O_EXCL)
     "concurrent.futures",  # one recipient: no thread pool
