@@ -174,6 +174,7 @@ class Executor:
         built = onion.build_snode_request(_hops(path), hop, body)
         flight = _Flight(path, built, time.monotonic())
         guard, timeout = path.nodes[0], _attempt_cap(deadline)
+        self.paths.paths.took(path)  # until it lands: parallel senders then pick another path
 
         def fly() -> None:
             try:
@@ -187,6 +188,7 @@ class Executor:
             except TransportError as exc:
                 flight.error = exc
             finally:
+                self.paths.paths.landed(path)
                 landed.put(flight)
 
         if threaded:

@@ -14,6 +14,7 @@ from sessioncli.net.cache import PATHS, NetCache
 from sessioncli.net.guards import Probe, Prober, find_guards
 from sessioncli.net.policy import Blame, CallLog, Deadline, PathKey, PathTrouble
 from sessioncli.net.pool import NodePool, nodes_from_json
+from sessioncli.net.transport import CONNECTIONS_PER_HOST
 from sessioncli.protocol.snode import Node
 
 PATH_COUNT = 2  # desktop: desiredGuardCount
@@ -25,6 +26,7 @@ STRIKES_TO_DROP_PATH = 3
 class Path:
     nodes: list[Node]
     failures: int = 0
+    in_flight: int = 0  # requests of this process on it now (PathSet.took / landed)
 
     @property
     def key(self) -> PathKey:
@@ -32,6 +34,20 @@ class Path:
 
     def has(self, ed: str) -> bool:
         return any(n.pubkey_ed25519 == ed for n in self.nodes)
+
+
+def pick_path(
+    best: Sequence[Path], last_ok: Path | None, rng: random.Random, capacity: int
+) -> Path:
+    """Of equally good paths: the one that last answered while its guard still has a kept-alive
+    connection free (`capacity` requests at once: one TLS session serves every request of a
+    command), else the least busy one (ties at random). A send to 100 recipients used to put
+    all its parallel requests on the last path that answered, and each request beyond its
+    guard's kept connections paid a handshake of its own."""
+    if last_ok is not None and last_ok in best and last_ok.in_flight < capacity:
+        return last_ok
+    least = min(p.in_flight for p in best)
+    return rng.choice([p for p in best if p.in_flight == least])
 
 
 def pick_hops(
@@ -115,6 +131,15 @@ class PathSet:
         if changed:
             self.save()
         return changed
+
+    def took(self, path: Path) -> None:
+        """A request of this process is on `path` now (see pick_path)."""
+        with self._lock:
+            path.in_flight += 1
+
+    def landed(self, path: Path) -> None:
+        with self._lock:
+            path.in_flight -= 1
 
     def succeeded(self, path: Path) -> None:
         with self._lock:
@@ -290,10 +315,11 @@ class PathManager:
         clean = [p for p in usable if blame.clean(p.key)]
         if clean:  # a path that failed in an earlier call of this process goes last
             best = [p for p in clean if not p.failures] or clean
-            # the path that last answered, if usable: its guard connection is open, so every
-            # request of a command can share one TLS session (a handshake costs more than a
-            # warm onion round trip); the first request of each process still picks at random
-            return self.paths.last_ok if self.paths.last_ok in best else self._rng.choice(best)
+            # the path that last answered, if usable and not full: its guard connection is
+            # open, so every request of a command can share one TLS session (a handshake costs
+            # more than a warm onion round trip); the first request of each process picks at
+            # random
+            return pick_path(best, self.paths.last_ok, self._rng, CONNECTIONS_PER_HOST)
         try:
             with self.building(deadline):
                 self.paths.keep(lambda p: p.key not in blame.spent)

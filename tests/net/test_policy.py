@@ -10,7 +10,7 @@ import pytest
 from sessioncli.core.receive import FollowHealth, Rotation
 from sessioncli.errors import NetworkUnavailable, TemporaryFailure
 from sessioncli.net.client import verified_holders
-from sessioncli.net.paths import pick_hops
+from sessioncli.net.paths import Path, pick_hops, pick_path
 from sessioncli.net.policy import Blame, CallLog, Deadline, Hedge, named_node
 from sessioncli.protocol import rpc, rpc_answers
 from sessioncli.protocol.snode import Node
@@ -281,6 +281,26 @@ def test_pick_hops_prefers_unused_subnets_then_falls_back_per_path() -> None:
         _n(1, 9),
         _n(3),
     ]
+
+
+# --- pick_path: the path that last answered while its guard has room, else the least busy ------
+
+
+def test_pick_path_keeps_the_last_path_until_its_guard_is_full() -> None:
+    import random
+
+    a, b = Path([_n(1), _n(2), _n(3)]), Path([_n(4), _n(5), _n(6)])
+    rng = random.Random(7)
+    assert pick_path([a, b], None, rng, capacity=4) in (a, b)  # first request: at random
+    a.in_flight = 3
+    assert pick_path([a, b], a, rng, capacity=4) is a  # one TLS session for the whole command
+    a.in_flight = 4  # every kept connection of a's guard busy: b, not a fifth connection
+    assert pick_path([a, b], a, rng, capacity=4) is b
+    b.in_flight = 4
+    a.in_flight = 5
+    assert pick_path([a, b], a, rng, capacity=4) is b  # both full: the less busy one
+    assert pick_path([a], a, rng, capacity=4) is a  # the only one left, however busy
+    assert pick_path([b], a, rng, capacity=4) is b  # the last one is not usable here
 
 
 # --- store holders: signed by each member, for the hash we computed ---------------------------
