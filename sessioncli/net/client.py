@@ -28,7 +28,7 @@ from sessioncli.net.pool import NodePool
 from sessioncli.net.results import ClockError, StoreOutcome
 from sessioncli.net.storing import verified_holders
 from sessioncli.net.swarmcall import Parts, Recipe, SwarmCall, SwarmLookup
-from sessioncli.net.swarms import MIN_SWARM_NODES, SwarmCache
+from sessioncli.net.swarms import SwarmCache, computed_swarm
 from sessioncli.net.transport import (
     CONNECTIONS_PER_HOST,
     PostTransport,
@@ -36,7 +36,6 @@ from sessioncli.net.transport import (
     WatchedTransport,
 )
 from sessioncli.protocol import onion, rpc, rpc_answers
-from sessioncli.protocol import swarm as swarm_math
 from sessioncli.protocol.ids import Identity, InvalidSessionId, parse_session_id
 from sessioncli.protocol.snode import Node
 
@@ -91,10 +90,8 @@ class NetworkClient:
         self._cache = NetCache(cache_root or state.cache_dir(), self.config.key)
         self._clock = NetworkClock(clock)
         self._rng = rng or random.SystemRandom()
-        # The order swarm members are tried in spreads load and needs no cryptographic
-        # randomness (paths and guards still draw from _rng): a SystemRandom shuffle is one
-        # os.urandom call per element, each a GIL hand-off, which a 100-recipient send's
-        # threads paid ~1,000 times.
+        # Member order spreads load, no need for SystemRandom (paths and guards keep it): its
+        # shuffle is an os.urandom call (a GIL hand-off) per element, ~1,000 for 100 recipients.
         self._order_rng = random.Random(self._rng.getrandbits(64))
         self._load_lock = threading.Lock()
         self._loaded = False
@@ -455,7 +452,7 @@ class NetworkClient:
             cached = self._swarms.fresh(sid, self._clock.local_ms())
             if cached:
                 return cached
-            computed = self._computed_swarm(sid)
+            computed = computed_swarm(self._pool, sid, self._clock.local_ms())
             if computed:
                 # kept in memory only: the pool gives it again for nothing, while each write
                 # re-serialised the whole swarm cache file (a send to 100 new recipients spent
@@ -474,20 +471,6 @@ class NetworkClient:
         )
         self._set_swarm(sid, nodes)
         return list(nodes)
-
-    def _computed_swarm(self, sid: str) -> list[Node]:
-        """The swarm worked out from the pool (SPEC §5: the nearest swarm_id on the ring to the
-        key's swarm space) without a get_swarm round trip, when the pool is not due for a
-        refresh, every node in it knows its swarm_id and the swarm has MIN_SWARM_NODES; else
-        []. An out-of-date swarm costs a 421, whose answer replaces it, as it replaces a
-        fetched swarm that moved. (100 new recipients were 100 get_swarm onion requests.)"""
-        if self._pool.needs_bootstrap() or self._pool.needs_refresh(self._clock.local_ms()):
-            return []  # the network call refreshes the pool first
-        nodes = self._pool.nodes()
-        if any(n.swarm_id is None for n in nodes):
-            return []
-        members = swarm_math.swarm_members(sid, nodes)
-        return members if len(members) >= MIN_SWARM_NODES else []
 
     def _set_swarm(self, sid: str, nodes: list[Node]) -> None:
         self._swarms.put(sid, nodes, self._clock.local_ms())

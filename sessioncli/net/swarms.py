@@ -7,13 +7,29 @@ from collections import OrderedDict
 from typing import Any
 
 from sessioncli.net.cache import SWARMS, NetCache
-from sessioncli.net.pool import nodes_from_json
+from sessioncli.net.pool import NodePool, nodes_from_json
+from sessioncli.protocol import swarm as swarm_math
 from sessioncli.protocol.snode import Node
 
 SWARM_MAX_AGE_MS = 24 * 3600 * 1000
 MAX_SWARMS = 2000  # cached swarms (one per recipient): the most recently used/fetched stay
 MIN_SWARM_NODES = 3
 SMALL_SWARM_OK_MS = 60_000  # a swarm smaller than MIN_SWARM_NODES is trusted this long
+
+
+def computed_swarm(pool: NodePool, sid: str, now_ms: int) -> list[Node]:
+    """The swarm worked out from the pool (SPEC §5: the nearest swarm_id on the ring to the
+    key's swarm space) without a get_swarm round trip, when the pool is not due for a refresh,
+    every node in it knows its swarm_id and the swarm has MIN_SWARM_NODES; else []. An
+    out-of-date swarm costs a 421, whose answer replaces it, as it replaces a fetched swarm
+    that moved. (100 new recipients were 100 get_swarm onion requests.)"""
+    if pool.needs_bootstrap() or pool.needs_refresh(now_ms):
+        return []  # the network call refreshes the pool first
+    nodes = pool.nodes()
+    if any(n.swarm_id is None for n in nodes):
+        return []
+    members = swarm_math.swarm_members(sid, nodes)
+    return members if len(members) >= MIN_SWARM_NODES else []
 
 
 class SwarmCache:
