@@ -46,20 +46,28 @@ _LOST = "connection lost: Remote end closed connection without response"
 class _Exchange:
     """One delivered request: its answer (None: the host went down before answering)."""
 
-    __slots__ = ("_done", "reply")
+    __slots__ = ("_done", "_lost", "_reply")
 
     def __init__(self) -> None:
         # A bare lock, held until the answer (or the loss) is in: cheaper than an Event, whose
         # Condition is Python code, and this is paid on every hop.
         self._done = threading.Lock()
         self._done.acquire()
-        self.reply: PeerReply | None = None
+        self._reply: PeerReply | None = None
+        self._lost = False
+
+    @property
+    def reply(self) -> PeerReply | None:
+        # Lost first, answered after: the answer must not count (the caller may read late).
+        return None if self._lost else self._reply
 
     def answer(self, reply: PeerReply) -> None:
-        self.reply = reply
+        self._reply = reply
         self._settle()
 
     def connection_lost(self) -> None:
+        if self._reply is None:  # an answer already given reached the caller, as sent bytes do
+            self._lost = True
         self._settle()
 
     def wait(self, timeout: float) -> bool:
@@ -170,6 +178,50 @@ class NodeBus:
         if reply is None:
             raise PeerUnreachable(_LOST)
         return reply
+
+    def serves_in_caller(self, host: str, port: int) -> bool:
+        """Whether `post_here` would run the request in the caller's thread now: the target is
+        one of this process's nodes, up, and plays no transport fault."""
+        server = self.server_at(host, port)
+        return server is not None and server.state == UP and server.fault not in TRANSPORT_FAULTS
+
+    def post_here(
+        self,
+        source_ip: str,
+        host: str,
+        port: int,
+        path: str,
+        body: bytes,
+        timeout: float,
+        headers: dict[str, str] | None = None,
+    ) -> PeerReply:
+        """`post` for a request whose handling never waits on another host (a store a swarm
+        member forwards): run in the caller's thread, saving the two thread hand-overs of a hop.
+
+        Only while `serves_in_caller` (else, or if the host changes meanwhile, as `post`). What
+        a caller can see stays as `post` has it: an answer that comes after the deadline is a
+        timeout (the work was bounded, so the caller is late by that work only), and a host that
+        went down while it ran lost the request (then the one fresh attempt)."""
+        server = self.server_at(host, port)
+        if server is None or not self.serves_in_caller(host, port) or len(body) > MAX_REQUEST_BYTES:
+            return self.post(source_ip, host, port, path, body, timeout, headers)
+        deadline = time.monotonic() + timeout
+        request = Request("POST", path, body, source_ip, _wire_headers(server, body, headers))
+        exchange = _Exchange()
+        if not server.admit(exchange):
+            return self.post(source_ip, host, port, path, body, timeout, headers)
+        try:
+            response = server.run_app(request)
+        finally:
+            server.release(exchange)
+        if exchange.wait(0):  # settled with no answer given: the host went down while it ran
+            reply = self._deliver(server, request, deadline)
+            if reply is None:
+                raise PeerUnreachable(_LOST)
+            return reply
+        if time.monotonic() > deadline:
+            raise PeerTimeout("The read operation timed out")
+        return PeerReply(response.status, response.body, response.content_type)
 
     def close(self) -> None:
         self._workers.close()

@@ -1,0 +1,140 @@
+"""Replication run in the entry node's thread (NodeBus.post_here): no thread hand-over for a
+healthy member, and the same results as a threaded hop when a member goes down or is slow."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessioncli.devnet import Devnet
+from sessioncli.devnet.bus import NodeBus
+from sessioncli.devnet.node import Network
+from sessioncli.devnet.peers import PeerUnreachable
+from sessioncli.devnet.rpc import SWARM_RPC_PATH
+from sessioncli.devnet.server import NodeServer, Request, Response
+from tests.devnet.conftest import Net
+from tests.devnet.wire import Account, rpc, store_params
+
+pytestmark = pytest.mark.slow
+
+REPLICATION_TIMEOUT = 0.5
+
+
+@pytest.fixture(scope="module")
+def inline_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    directory: Path = tmp_path_factory.mktemp("devnet-inline")
+    devnet = Devnet(
+        directory,
+        nodes=10,
+        swarm_size=5,
+        seed="inline-tests",
+        replication_timeout=REPLICATION_TIMEOUT,
+    )
+    devnet.start()
+    try:
+        yield Net(devnet)
+    finally:
+        devnet.stop()
+
+
+@pytest.fixture
+def network(inline_net: Net) -> Iterator[Network]:
+    inline_net.heal()
+    yield inline_net.devnet._network()
+    inline_net.heal()
+
+
+def _store(net: Net, label: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    account = Account.make(label)
+    members = net.swarm_of(account.session_id)
+    status, body = rpc(members[0], "store", store_params(account, b"inline"))
+    assert status == 200, body
+    assert isinstance(body, dict)
+    return members, body["swarm"]
+
+
+def _wrap_app(network: Network, node_id: str, around: Callable[[Request], None]) -> None:
+    """Make node `node_id` run `around` after answering each forwarded request."""
+    server = network.by_id[node_id].server
+    original = server.app
+
+    def app(request: Request) -> Response:
+        response = original(request)
+        if request.path == SWARM_RPC_PATH:
+            around(request)
+        return response
+
+    server.app = app
+
+
+def test_healthy_members_are_stored_to_without_a_thread_hand_over(
+    inline_net: Net, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus = network.peers
+    assert isinstance(bus, NodeBus)
+    handed: list[str] = []
+    submit, run = network.executor.submit, bus._workers.run
+    monkeypatch.setattr(network.executor, "submit", lambda *a: handed.append("pool") or submit(*a))
+    monkeypatch.setattr(bus._workers, "run", lambda task: handed.append("bus") or run(task))
+    members, swarm = _store(inline_net, "inline-healthy")
+    assert all("hash" in swarm[m["pubkey_ed25519"]] for m in members)
+    assert handed == []
+
+
+def test_a_member_that_goes_down_while_storing_lost_the_request(
+    inline_net: Net, network: Network
+) -> None:
+    account = Account.make("inline-down")
+    victim = inline_net.swarm_of(account.session_id)[2]
+    original = network.by_id[victim["id"]].server.app
+    _wrap_app(network, victim["id"], lambda _r: network.by_id[victim["id"]].server.go_down())
+    try:
+        members, swarm = _store(inline_net, "inline-down")
+    finally:
+        network.by_id[victim["id"]].server.app = original
+    assert swarm[victim["pubkey_ed25519"]] == {
+        "failed": True,
+        "reason": "unreachable: [Errno 111] Connection refused",
+    }
+    assert all("hash" in swarm[m["pubkey_ed25519"]] for m in members if m["id"] != victim["id"])
+
+
+def test_a_member_slower_than_the_replication_timeout_timed_out(
+    inline_net: Net, network: Network
+) -> None:
+    account = Account.make("inline-slow")
+    victim = inline_net.swarm_of(account.session_id)[1]
+    original = network.by_id[victim["id"]].server.app
+    _wrap_app(network, victim["id"], lambda _r: time.sleep(REPLICATION_TIMEOUT + 0.2))
+    try:
+        members, swarm = _store(inline_net, "inline-slow")
+    finally:
+        network.by_id[victim["id"]].server.app = original
+    assert swarm[victim["pubkey_ed25519"]] == {"failed": True, "timeout": True}
+    assert all("hash" in swarm[m["pubkey_ed25519"]] for m in members if m["id"] != victim["id"])
+
+
+def test_an_answer_given_after_the_host_went_down_does_not_count() -> None:
+    """The threaded hop: the loss came first, so the caller retries (and is refused) even if it
+    reads the exchange only after the app's late answer is in."""
+    holder: list[NodeServer] = []
+
+    def app(request: Request) -> Response:
+        holder[0].go_down()
+        return Response(200, b"after the crash")
+
+    server = NodeServer("127.0.0.1", 0, None, app)
+    holder.append(server)
+    bus = NodeBus([server])
+    try:
+        for _ in range(20):
+            server.start()
+            with pytest.raises(PeerUnreachable, match="Connection refused"):
+                bus.post("127.0.0.2", server.ip, server.port, "/", b"{}", 3.0)
+    finally:
+        bus.close()
+        server.go_down()
