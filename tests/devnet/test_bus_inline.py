@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sessioncli.devnet import Devnet
+from sessioncli.devnet import Devnet, crypto
 from sessioncli.devnet.bus import NodeBus
 from sessioncli.devnet.node import Network
 from sessioncli.devnet.peers import PeerUnreachable
@@ -138,3 +138,29 @@ def test_an_answer_given_after_the_host_went_down_does_not_count() -> None:
     finally:
         bus.close()
         server.go_down()
+
+
+def test_the_forwarded_request_is_verified_once_for_all_members(
+    inline_net: Net, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[bytes] = []
+    verify = crypto.verify_ed25519
+
+    def counting(signature: bytes, message: bytes, public_key: bytes) -> bool:
+        checks.append(message)
+        return verify(signature, message, public_key)
+
+    monkeypatch.setattr(crypto, "verify_ed25519", counting)
+    members, swarm = _store(inline_net, "inline-verify-once")
+    assert all("hash" in swarm[m["pubkey_ed25519"]] for m in members)
+    assert len(checks) == 1
+
+
+def test_a_remembered_signature_does_not_vouch_for_other_bytes(network: Network) -> None:
+    sender = network.storage[0]
+    body = b'{"method": "store", "params": {}}'
+    signature = sender.keys.sign(body)
+    assert network.verified_peer(sender, signature, body)
+    assert network.verified_peer(sender, signature, body)
+    assert not network.verified_peer(sender, signature, body + b" ")
+    assert not network.verified_peer(network.storage[1], signature, body)

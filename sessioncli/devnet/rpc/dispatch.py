@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from sessioncli.devnet import crypto
 from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.rpc import deletion, expiry, info, meta, storage, subaccounts
 from sessioncli.devnet.rpc import fields as f
@@ -57,7 +56,7 @@ def run_forwarded(
     sender = net.by_ed25519.get(headers.get("x-devnet-sender", ""))
     sig_text = headers.get("x-devnet-signature", "")
     signature = f.from_base64(sig_text) if f.is_base64(sig_text) else b""
-    if sender is None or not crypto.verify_ed25519(signature, body, sender.keys.ed25519_pk):
+    if sender is None or not net.verified_peer(sender, signature, body):
         return 401, "unknown or unauthenticated swarm peer"
     try:
         method, params = parse_request(body)
