@@ -3,6 +3,7 @@ healthy member, and the same results as a threaded hop when a member goes down o
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,11 +18,12 @@ from sessioncli.devnet.peers import PeerUnreachable
 from sessioncli.devnet.rpc import SWARM_RPC_PATH
 from sessioncli.devnet.server import NodeServer, Request, Response
 from tests.devnet.conftest import Net
-from tests.devnet.wire import Account, rpc, store_params
+from tests.devnet.wire import Account, build_onion, open_reply, post, rpc, store_params
 
 pytestmark = pytest.mark.slow
 
-REPLICATION_TIMEOUT = 0.5
+REPLICATION_TIMEOUT = 1.5
+RELAY_TIMEOUT = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,7 @@ def inline_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         nodes=10,
         swarm_size=5,
         seed="inline-tests",
+        relay_timeout=RELAY_TIMEOUT,
         replication_timeout=REPLICATION_TIMEOUT,
     )
     devnet.start()
@@ -164,3 +167,61 @@ def test_a_remembered_signature_does_not_vouch_for_other_bytes(network: Network)
     assert network.verified_peer(sender, signature, body)
     assert not network.verified_peer(sender, signature, body + b" ")
     assert not network.verified_peer(network.storage[1], signature, body)
+
+
+# -- onion hops in the caller's thread while every node is healthy -----------------------------
+
+
+def _onion_store(net: Net, label: str, timeout: float = 10.0) -> tuple[int, bytes, bytes]:
+    account = Account.make(label)
+    target = net.swarm_of(account.session_id)[0]
+    path = net.outsiders(account.session_id)[:3]
+    request = {"method": "store", "params": store_params(account, b"inline onion")}
+    onion, key = build_onion(path, target, request)
+    status, answer = post(path[0], "/onion_req/v2", onion, timeout=timeout)
+    return status, answer, key
+
+
+def test_a_healthy_onion_store_hands_no_hop_to_a_thread(
+    inline_net: Net, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus = network.peers
+    assert isinstance(bus, NodeBus)
+    handed: list[str] = []
+    submit, run = network.executor.submit, bus._workers.run
+    monkeypatch.setattr(network.executor, "submit", lambda *a: handed.append("pool") or submit(*a))
+    monkeypatch.setattr(bus._workers, "run", lambda task: handed.append("bus") or run(task))
+    status, answer, key = _onion_store(inline_net, "inline-onion")
+    assert status == 200
+    reply = open_reply("aes-gcm", key, answer)
+    assert reply["status"] == 200
+    assert len(json.loads(reply["body"])["swarm"]) == 5
+    assert handed == []
+
+
+def test_a_hop_run_in_the_callers_thread_still_times_out_at_the_guards_deadline(
+    inline_net: Net, network: Network
+) -> None:
+    """The target hangs a member once the chain is under way: its fan-out waits for that member
+    no longer than the guard waits for the relay, and the client sees the guard's timeout."""
+    account = Account.make("inline-onion-late-hang")
+    members = inline_net.swarm_of(account.session_id)
+    target_server = network.by_id[members[0]["id"]].server
+    original = target_server.app
+
+    def app(request: Request) -> Response:
+        inline_net.devnet.hang([members[3]["id"]])
+        return original(request)
+
+    target_server.app = app
+    try:
+        path = inline_net.outsiders(account.session_id)[:3]
+        request = {"method": "store", "params": store_params(account, b"late hang")}
+        onion, _key = build_onion(path, members[0], request)
+        start = time.monotonic()
+        status, answer = post(path[0], "/onion_req/v2", onion)
+        elapsed = time.monotonic() - start
+    finally:
+        target_server.app = original
+    assert (status, answer) == (504, b"Request time out")
+    assert RELAY_TIMEOUT - 0.05 < elapsed < REPLICATION_TIMEOUT - 0.2

@@ -10,7 +10,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from sessioncli.devnet import crypto
-from sessioncli.devnet.bus import NodeBus
+from sessioncli.devnet.bus import CallerGone, NodeBus
 from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.peers import PeerTimeout, PeerUnreachable
 from sessioncli.devnet.rpc.framing import RpcError
@@ -57,11 +57,21 @@ def fan_out(
     swarm: dict[str, Any] = {node.spec.ed25519_hex: mine}
     for member in others:  # in member order, as the answer lists them
         ed_hex = member.spec.ed25519_hex
-        swarm[ed_hex] = results[ed_hex] if ed_hex in results else futures[ed_hex].result()
+        swarm[ed_hex] = results[ed_hex] if ed_hex in results else _result(bus, futures[ed_hex])
     reply = {"swarm": swarm, "t": node.now_ms(), "hf": net.hf}
     if all(r.get("failed") for r in swarm.values()):
         raise RpcError(500, reply)
     return reply
+
+
+def _result(bus: NodeBus | None, future: Future[dict[str, Any]]) -> dict[str, Any]:
+    """A threaded member's result, waited for no longer than the caller this thread runs a hop
+    for (NodeBus.post_here) waits: past that, nobody reads this node's answer."""
+    left = bus.time_left() if bus is not None else None
+    try:
+        return future.result(timeout=None if left is None else max(left, 0.0))
+    except TimeoutError:
+        raise CallerGone from None
 
 
 def _forward_one(
