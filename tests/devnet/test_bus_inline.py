@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,21 @@ def test_a_hop_run_in_the_callers_thread_still_times_out_at_the_guards_deadline(
         target_server.app = original
     assert (status, answer) == (504, b"Request time out")
     assert RELAY_TIMEOUT - 0.05 < elapsed < REPLICATION_TIMEOUT - 0.2
+
+
+def test_the_forwarded_store_is_loaded_once_for_all_members(
+    inline_net: Net, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessioncli.devnet.rpc import dispatch
+
+    loads: list[str] = []
+    store = dispatch.METHODS["store"]
+
+    def counting(params: dict[str, Any]) -> Any:
+        loads.append(params["pubkey"])
+        return store.load(params)
+
+    monkeypatch.setitem(dispatch.METHODS, "store", replace(store, load=counting))
+    members, swarm = _store(inline_net, "inline-load-once")
+    assert all("hash" in swarm[m["pubkey_ed25519"]] for m in members)
+    assert len(loads) == 2  # the entry node's own request, then one for the 4 members
