@@ -43,23 +43,37 @@ REFUSED = "[Errno 111] Connection refused"
 _LOST = "connection lost: Remote end closed connection without response"
 
 
+class CallerGone(BaseException):
+    """Raised in a hop run in its caller's thread when that caller's deadline passed: nobody
+    waits for the answer any more. A BaseException so the app's 500 handler lets it through to
+    the caller's `post_here`, which times out as a socket would have."""
+
+
 class _Exchange:
     """One delivered request: its answer (None: the host went down before answering)."""
 
-    __slots__ = ("_done", "reply")
+    __slots__ = ("_done", "_lost", "_reply")
 
     def __init__(self) -> None:
         # A bare lock, held until the answer (or the loss) is in: cheaper than an Event, whose
         # Condition is Python code, and this is paid on every hop.
         self._done = threading.Lock()
         self._done.acquire()
-        self.reply: PeerReply | None = None
+        self._reply: PeerReply | None = None
+        self._lost = False
+
+    @property
+    def reply(self) -> PeerReply | None:
+        # Lost first, answered after: the answer must not count (the caller may read late).
+        return None if self._lost else self._reply
 
     def answer(self, reply: PeerReply) -> None:
-        self.reply = reply
+        self._reply = reply
         self._settle()
 
     def connection_lost(self) -> None:
+        if self._reply is None:  # an answer already given reached the caller, as sent bytes do
+            self._lost = True
         self._settle()
 
     def wait(self, timeout: float) -> bool:
@@ -141,6 +155,22 @@ class NodeBus:
         self._by_ip = {server.ip: server for server in servers}
         self._fallback = fallback if fallback is not None else PeerPool()
         self._workers = _Workers()
+        # `deadline`: the earliest deadline of the callers whose hops this thread is running
+        # (post_here), which every wait under them keeps to, as those callers' sockets would.
+        self._callers = threading.local()
+
+    def all_healthy(self) -> bool:
+        """Every node up and playing no fault: then no hop of a request blocks on a host."""
+        return all(s.state == UP and s.fault == "none" for s in self._by_ip.values())
+
+    def time_left(self) -> float | None:
+        """Seconds until the earliest deadline of the callers this thread runs for (None: none)."""
+        deadline: float | None = getattr(self._callers, "deadline", None)
+        return None if deadline is None else deadline - time.monotonic()
+
+    def _bounded(self, deadline: float) -> float:
+        outer: float | None = getattr(self._callers, "deadline", None)
+        return deadline if outer is None or outer > deadline else outer
 
     def server_at(self, host: str, port: int) -> NodeServer | None:
         """The node listening on host:port in this process, if any (ports move on `up`)."""
@@ -160,8 +190,13 @@ class NodeBus:
     ) -> PeerReply:
         server = self.server_at(host, port) if tls else None
         if server is None:
+            left = self.time_left()
+            if left is not None and left < timeout:
+                if left <= 0:
+                    raise PeerTimeout("timed out")
+                timeout = left
             return self._fallback.post(source_ip, host, port, path, body, timeout, headers, tls)
-        deadline = time.monotonic() + timeout
+        deadline = self._bounded(time.monotonic() + timeout)
         request = Request("POST", path, body, source_ip, _wire_headers(server, body, headers))
         reply = self._deliver(server, request, deadline)
         if reply is None:
@@ -170,6 +205,56 @@ class NodeBus:
         if reply is None:
             raise PeerUnreachable(_LOST)
         return reply
+
+    def serves_in_caller(self, host: str, port: int) -> bool:
+        """Whether `post_here` would run the request in the caller's thread now: the target is
+        one of this process's nodes, up, and plays no transport fault."""
+        server = self.server_at(host, port)
+        return server is not None and server.state == UP and server.fault not in TRANSPORT_FAULTS
+
+    def post_here(
+        self,
+        source_ip: str,
+        host: str,
+        port: int,
+        path: str,
+        body: bytes,
+        timeout: float,
+        headers: dict[str, str] | None = None,
+    ) -> PeerReply:
+        """`post` run in the caller's thread, saving the two thread hand-overs of a hop: for a
+        request whose handling never waits on another host (a store a swarm member forwards),
+        or any hop while `all_healthy` (an onion layer).
+
+        Only while `serves_in_caller` (else, or if the host changes meanwhile, as `post`). What
+        a caller can see stays as `post` has it: every wait under the app keeps to this caller's
+        deadline too (`time_left`), an answer that comes after it is a timeout, and a host that
+        went down while it ran lost the request (then the one fresh attempt)."""
+        server = self.server_at(host, port)
+        if server is None or not self.serves_in_caller(host, port) or len(body) > MAX_REQUEST_BYTES:
+            return self.post(source_ip, host, port, path, body, timeout, headers)
+        deadline = self._bounded(time.monotonic() + timeout)
+        request = Request("POST", path, body, source_ip, _wire_headers(server, body, headers))
+        exchange = _Exchange()
+        if not server.admit(exchange):
+            return self.post(source_ip, host, port, path, body, timeout, headers)
+        outer = getattr(self._callers, "deadline", None)
+        self._callers.deadline = deadline
+        try:
+            response = server.run_app(request)
+        except CallerGone:
+            raise PeerTimeout("The read operation timed out") from None
+        finally:
+            self._callers.deadline = outer
+            server.release(exchange)
+        if exchange.wait(0):  # settled with no answer given: the host went down while it ran
+            reply = self._deliver(server, request, deadline)
+            if reply is None:
+                raise PeerUnreachable(_LOST)
+            return reply
+        if time.monotonic() > deadline:
+            raise PeerTimeout("The read operation timed out")
+        return PeerReply(response.status, response.body, response.content_type)
 
     def close(self) -> None:
         self._workers.close()

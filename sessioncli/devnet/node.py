@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from sessioncli.devnet import crypto
 from sessioncli.devnet.bus import NodeBus
 from sessioncli.devnet.crypto import NodeKeys
 from sessioncli.devnet.ons import Registry
@@ -21,6 +22,11 @@ from sessioncli.devnet.topology import NodeSpec, nearest_swarm, swarm_space, zba
 DEFAULT_HARDFORK = (19, 4)
 STORAGE_VERSION = [2, 8, 0]
 _SEEN_LIMIT = 1000
+# Entries a per-request cache keeps before it starts over (bounded memory on a long run).
+_CACHE_LIMIT = 4096
+# Forwarded bodies remembered as verified: the members check one right after it is sent, so a few
+# suffice, and a body can be ~100 kB.
+_VERIFIED_LIMIT = 64
 _seen_seq = itertools.count(1)
 
 
@@ -99,6 +105,14 @@ class Network:
         self.swarm_ids = sorted(
             {n.spec.swarm_id for n in self.storage if n.spec.swarm_id is not None}
         )
+        # Both asked several times per store (entry node, each member): computed once each.
+        self._members = {
+            swarm_id: [n for n in self.storage if n.spec.swarm_id == swarm_id]
+            for swarm_id in self.swarm_ids
+        }
+        self._swarm_by_key: dict[str, int] = {}
+        # (sender, signature) -> the forwarded body it was found valid for (see verified_peer).
+        self._verified: dict[tuple[str, bytes], bytes] = {}
         self.relay_timeout = relay_timeout
         self.replication_timeout = replication_timeout
         # Node-to-node requests: in-process between these nodes (bus.py says why), or all HTTPS.
@@ -113,10 +127,30 @@ class Network:
         return list(self.hardfork)
 
     def swarm_of(self, pubkey_hex: str) -> int:
-        return nearest_swarm(swarm_space(pubkey_hex), self.swarm_ids)
+        swarm_id = self._swarm_by_key.get(pubkey_hex)
+        if swarm_id is None:
+            swarm_id = nearest_swarm(swarm_space(pubkey_hex), self.swarm_ids)
+            if len(self._swarm_by_key) >= _CACHE_LIMIT:
+                self._swarm_by_key.clear()
+            self._swarm_by_key[pubkey_hex] = swarm_id
+        return swarm_id
 
     def members(self, swarm_id: int) -> list[Node]:
-        return [n for n in self.storage if n.spec.swarm_id == swarm_id]
+        return list(self._members.get(swarm_id, ()))
+
+    def verified_peer(self, sender: Node, signature: bytes, body: bytes) -> bool:
+        """Whether `signature` is `sender`'s over `body`. Every member checks the same forwarded
+        request: a (sender, signature) already found valid for these very bytes is not checked
+        again (verification is deterministic, so the answer is the same)."""
+        key = (sender.spec.ed25519_hex, signature)
+        if self._verified.get(key) == body:
+            return True
+        if not crypto.verify_ed25519(signature, body, sender.keys.ed25519_pk):
+            return False
+        if len(self._verified) >= _VERIFIED_LIMIT:
+            self._verified.clear()
+        self._verified[key] = body
+        return True
 
     def swarm_json(
         self, swarm_id: int, now_ms: int, leave_out: Node | None = None

@@ -9,6 +9,7 @@ import struct
 from typing import Any
 
 from sessioncli.devnet import crypto, rpc
+from sessioncli.devnet.bus import NodeBus
 from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.peers import PeerTimeout, PeerUnreachable
 from sessioncli.devnet.server import Request, Response
@@ -157,8 +158,12 @@ def _relay_to_node(
     meta: dict[str, Any] = {"ephemeral_key": ephemeral}
     if "enc_type" in routing:
         meta["enc_type"] = routing["enc_type"]
+    # All healthy: no hop after this one blocks on a host, so the next node's app runs in this
+    # thread (NodeBus.post_here keeps this hop's deadline for every wait under it).
+    bus = net.peers if isinstance(net.peers, NodeBus) and net.peers.all_healthy() else None
+    post = bus.post_here if bus is not None else net.peers.post
     try:
-        reply = net.peers.post(
+        reply = post(
             node.ip,
             target.ip,
             target.port,

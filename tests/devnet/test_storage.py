@@ -413,3 +413,38 @@ def test_purge_removes_expired_rows(tmp_path: Path) -> None:
         assert reopened.count() == 1  # durable across a reopen, as `up` after a stop needs
     finally:
         reopened.close()
+
+
+def test_a_store_file_is_held_by_its_node_and_survives_a_kill(tmp_path: Path) -> None:
+    import sqlite3
+    import subprocess
+    import sys
+
+    path = tmp_path / "n.sqlite"
+    # A process that stores two messages (one twice) and dies without closing anything.
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from sessioncli.devnet.store import MessageStore\n"
+        "s = MessageStore(Path(sys.argv[1]))\n"
+        "s.store('05' + '00' * 32, 0, 'a' * 43, 1_000, 2_000, b'x')\n"
+        "assert s.store('05' + '00' * 32, 0, 'a' * 43, 1_000, 5_000, b'x') == (5_000, True)\n"
+        "s.store('05' + '00' * 32, 0, 'b' * 43, 1_000, 9_000, b'y')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    from sessioncli.devnet.store import MessageStore
+
+    store = MessageStore(path)
+    try:
+        assert store.count() == 2
+        assert store.expiries("05" + "00" * 32, ["a" * 43], 0) == {"a" * 43: 5_000}
+        # Only the node's own connection uses the file while it runs (no per-transaction locks).
+        other = sqlite3.connect(path, timeout=0)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("SELECT COUNT(*) FROM messages").fetchone()
+        finally:
+            other.close()
+    finally:
+        store.close()

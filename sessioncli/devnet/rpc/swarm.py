@@ -10,6 +10,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from sessioncli.devnet import crypto
+from sessioncli.devnet.bus import CallerGone, NodeBus
 from sessioncli.devnet.node import Network, Node
 from sessioncli.devnet.peers import PeerTimeout, PeerUnreachable
 from sessioncli.devnet.rpc.framing import RpcError
@@ -35,27 +36,51 @@ def fan_out(
         "X-Devnet-Sender": node.spec.ed25519_hex,
         "X-Devnet-Signature": crypto.b64(node.keys.sign(body)),
     }
-    futures: dict[str, Future[dict[str, Any]]] = {}
-    for member in net.members(net.swarm_of(pubkey)):
-        if member is node:
-            continue
-        futures[member.spec.ed25519_hex] = net.executor.submit(
-            _forward_one, node, net, member, body, headers
+    # Members the bus can serve in this thread are, after the others are handed to threads:
+    # a forwarded store waits on no other host, so only a hung or faulty member can be slow,
+    # and those still run in parallel, each to its own timeout.
+    bus = net.peers if isinstance(net.peers, NodeBus) else None
+    others = [m for m in net.members(net.swarm_of(pubkey)) if m is not node]
+    here = [bus is not None and bus.serves_in_caller(m.ip, m.port) for m in others]
+    futures: dict[str, Future[dict[str, Any]]] = {
+        member.spec.ed25519_hex: net.executor.submit(
+            _forward_one, node, net, member, body, headers, False
         )
+        for member, inline in zip(others, here, strict=True)
+        if not inline
+    }
+    results = {
+        member.spec.ed25519_hex: _forward_one(node, net, member, body, headers, True)
+        for member, inline in zip(others, here, strict=True)
+        if inline
+    }
     swarm: dict[str, Any] = {node.spec.ed25519_hex: mine}
-    for ed_hex, future in futures.items():
-        swarm[ed_hex] = future.result()
+    for member in others:  # in member order, as the answer lists them
+        ed_hex = member.spec.ed25519_hex
+        swarm[ed_hex] = results[ed_hex] if ed_hex in results else _result(bus, futures[ed_hex])
     reply = {"swarm": swarm, "t": node.now_ms(), "hf": net.hf}
     if all(r.get("failed") for r in swarm.values()):
         raise RpcError(500, reply)
     return reply
 
 
-def _forward_one(
-    node: Node, net: Network, member: Node, body: bytes, headers: dict[str, str]
-) -> dict[str, Any]:
+def _result(bus: NodeBus | None, future: Future[dict[str, Any]]) -> dict[str, Any]:
+    """A threaded member's result, waited for no longer than the caller this thread runs a hop
+    for (NodeBus.post_here) waits: past that, nobody reads this node's answer."""
+    left = bus.time_left() if bus is not None else None
     try:
-        reply = net.peers.post(
+        return future.result(timeout=None if left is None else max(left, 0.0))
+    except TimeoutError:
+        raise CallerGone from None
+
+
+def _forward_one(
+    node: Node, net: Network, member: Node, body: bytes, headers: dict[str, str], here: bool
+) -> dict[str, Any]:
+    """One member's result; `here`: in this thread, over the bus (NodeBus.post_here)."""
+    post = net.peers.post_here if here and isinstance(net.peers, NodeBus) else net.peers.post
+    try:
+        reply = post(
             node.ip, member.ip, member.port, SWARM_RPC_PATH, body, net.replication_timeout, headers
         )
     except PeerTimeout:
