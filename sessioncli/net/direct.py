@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 import time
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from sessioncli.net.httpwire import FramingError, NoAnswer, ResponseParser, request_head
 from sessioncli.net.transport import (
@@ -70,7 +70,9 @@ class DirectPool:
 
     def __init__(self, pins: dict[str, str]) -> None:
         """`pins` maps a base URL ("https://host:port") to its certificate's SHA-256 hex."""
-        self._pins = {base.rstrip("/"): fp.replace(":", "").lower() for base, fp in pins.items()}
+        # keyed like the pool (scheme, lower-case host, port), so that no spelling of a pinned
+        # seed's address reaches it unpinned
+        self._pins = {_key(base): fp.replace(":", "").lower() for base, fp in pins.items()}
         self._idle: dict[Key, list[_Connection]] = {}
         self._lock = threading.Lock()
         self._ctx: ssl.SSLContext | None = None
@@ -142,7 +144,7 @@ class DirectPool:
         except ssl.SSLError as exc:
             _close(sock)
             raise TransportError("tls", f"TLS failed: {short_cause(exc)}") from None
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a host name idna cannot encode
             _close(sock)
             raise TransportError("connect", f"connection failed: {short_cause(exc)}") from None
         conn = _Connection(sock)
@@ -155,8 +157,7 @@ class DirectPool:
             return self._ctx
 
     def _check_pin(self, key: Key, conn: _Connection) -> None:
-        scheme, host, port = key
-        pin = self._pins.get(f"{scheme}://{host}:{port}")
+        pin = self._pins.get(key)
         if pin is None:
             return
         sock = conn.sock
@@ -200,8 +201,8 @@ class DirectPool:
         return HttpResponse(answer.status, data, answer.header("content-type"))
 
 
-def _request(url: str, body: bytes | bytearray, content_type: str) -> tuple[Key, bytes]:
-    """Where `url` points, and the head of a POST of `body` to it."""
+def _split(url: str) -> tuple[Key, SplitResult]:
+    """(scheme, lower-case host, port) of an http(s) URL, and its parts."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -210,7 +211,17 @@ def _request(url: str, body: bytes | bytearray, content_type: str) -> tuple[Key,
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TransportError("connect", f"not an http(s) URL: {url[:60]}")
     default = 443 if parts.scheme == "https" else 80
-    key = (parts.scheme, parts.hostname, port or default)
+    return (parts.scheme, parts.hostname, port or default), parts
+
+
+def _key(url: str) -> Key:
+    return _split(url)[0]
+
+
+def _request(url: str, body: bytes | bytearray, content_type: str) -> tuple[Key, bytes]:
+    """Where `url` points, and the head of a POST of `body` to it."""
+    key, parts = _split(url)
+    default = 443 if key[0] == "https" else 80
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {
         "Content-Length": str(len(body)),

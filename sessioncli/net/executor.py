@@ -192,7 +192,11 @@ class Executor:
                 landed.put(flight)
 
         if threaded:
-            threading.Thread(target=fly, daemon=True).start()
+            try:
+                threading.Thread(target=fly, daemon=True).start()
+            except BaseException:  # no thread, no flight: it must not count as one for ever
+                self.paths.paths.landed(path)
+                raise
         else:
             fly()
         return flight

@@ -28,6 +28,10 @@ MAINNET_SPKI = {
 }
 TESTNET_SEEDS = ("http://seed2.getsession.org:38157",)
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A seed's base URL in the one form its certificate pin is looked up by: scheme, a host name or
+# IPv4 address, an explicit port without leading zeros; no user, brackets or path. (A pin stored
+# under any other spelling of the same address, e.g. an upper-case host, was never found.)
+_SEED_URL = re.compile(r"(https?)://([A-Za-z0-9.-]+):([1-9][0-9]{0,4})")
 BUILT_IN = ("mainnet", "testnet")
 
 
@@ -183,32 +187,33 @@ def load_network_file(path: Path) -> NetworkConfig:
     raw_seeds = obj.get("seeds")
     if not isinstance(raw_seeds, list) or not raw_seeds:
         raise ConfigError(f"network file {path}: 'seeds' must be a non-empty list")
-    seeds = []
-    for i, s in enumerate(raw_seeds):
-        if not isinstance(s, dict) or not isinstance(s.get("url"), str):
-            raise ConfigError(f"network file {path}: seed {i} has no 'url'")
-        url = s["url"].rstrip("/")
-        if not re.fullmatch(r"https?://[^/\s?#]+", url):
-            raise ConfigError(
-                f"network file {path}: seed {i} url {url!r} is not http(s)://host:port"
-            )
-        pem = s.get("cert_pem")
-        fingerprint = None
-        if url.startswith("https://"):
-            if not isinstance(pem, str):
-                raise ConfigError(
-                    f"network file {path}: https seed {url} needs a 'cert_pem' to pin"
-                )
-            try:
-                fingerprint = cert_fingerprint(pem)
-            except ValueError:
-                raise ConfigError(
-                    f"network file {path}: seed {url} cert_pem is not a PEM certificate"
-                ) from None
-        seeds.append(Seed(url=url, fingerprint=fingerprint))
+    seeds = [_seed(path, i, s) for i, s in enumerate(raw_seeds)]
     return NetworkConfig(
         name=name, seeds=tuple(seeds), file_server=_file_server(path, obj.get("file_server"))
     )
+
+
+def _seed(path: Path, i: int, s: Any) -> Seed:
+    """One entry of network.json's "seeds": its URL in the form pins are looked up by, and the
+    pin of an https seed's certificate."""
+    if not isinstance(s, dict) or not isinstance(s.get("url"), str):
+        raise ConfigError(f"network file {path}: seed {i} has no 'url'")
+    url = s["url"].rstrip("/")
+    parts = _SEED_URL.fullmatch(url)
+    if parts is None or int(parts[3]) > 65535 or ".." in parts[2]:
+        raise ConfigError(f"network file {path}: seed {i} url {url!r} is not http(s)://host:port")
+    url = f"{parts[1]}://{parts[2].lower()}:{parts[3]}"
+    if not url.startswith("https://"):
+        return Seed(url=url, fingerprint=None)
+    pem = s.get("cert_pem")
+    if not isinstance(pem, str):
+        raise ConfigError(f"network file {path}: https seed {url} needs a 'cert_pem' to pin")
+    try:
+        return Seed(url=url, fingerprint=cert_fingerprint(pem))
+    except ValueError:
+        raise ConfigError(
+            f"network file {path}: seed {url} cert_pem is not a PEM certificate"
+        ) from None
 
 
 def _file_server(path: Path, raw: Any) -> FileServer | None:

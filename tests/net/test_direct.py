@@ -120,6 +120,29 @@ def test_a_pinned_seed_with_another_certificate_is_refused(server: _Server) -> N
     assert info.value.kind == "pin"
 
 
+def test_a_pin_holds_however_the_seed_address_is_spelled(server: _Server) -> None:
+    """The pool looks a pin up by (scheme, lower-case host, port): a pin given as
+    https://LOCALHOST:P still guards https://localhost:P/x (it was looked up by the string)."""
+    port = server.url.rsplit(":", 1)[1]
+    bad = Transport(pins={f"https://LOCALHOST:{port}": "00" * 32})
+    try:
+        with pytest.raises(TransportError) as info:
+            bad.post(f"https://localhost:{port}/x", b"no", timeout=5.0)
+    finally:
+        bad.close()
+    assert info.value.kind == "pin"
+
+
+def test_a_host_name_idna_cannot_encode_is_a_transport_error() -> None:
+    t = Transport()
+    try:
+        with pytest.raises(TransportError) as info:
+            t.post("https://a..b:4443/x", b"x", timeout=2.0)
+    finally:
+        t.close()
+    assert info.value.kind == "connect"
+
+
 def test_a_connection_the_server_closed_is_replaced(tmp_path: Path) -> None:
     server = _Server(tmp_path, close_after_each=True)
     t = Transport()

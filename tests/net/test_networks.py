@@ -70,6 +70,13 @@ def test_network_file(tmp_path: Path):
         {"name": "d", "seeds": [{"url": "https://127.0.0.1:1"}]},
         {"name": "d", "seeds": [{"url": "https://127.0.0.1:1", "cert_pem": "nope"}]},
         {"name": "d", "seeds": [{"url": "ftp://x"}]},
+        # a seed URL must be scheme://host:port exactly: its pin is looked up by that form
+        {"name": "d", "seeds": [{"url": "http://u@127.0.0.1:1"}]},
+        {"name": "d", "seeds": [{"url": "http://127.0.0.1"}]},
+        {"name": "d", "seeds": [{"url": "http://[::ffff:127.0.0.1]:1"}]},
+        {"name": "d", "seeds": [{"url": "http://127.0.0.1:01"}]},
+        {"name": "d", "seeds": [{"url": "http://127.0.0.1:65536"}]},
+        {"name": "d", "seeds": [{"url": "http://a..b:1"}]},
     ],
 )
 def test_bad_network_file_is_config_error(tmp_path: Path, content):
@@ -77,6 +84,13 @@ def test_bad_network_file_is_config_error(tmp_path: Path, content):
         networks.resolve_network(str(_write(tmp_path, content)))
     assert info.value.exit_code == ExitCode.CONFIG
     assert "\n" not in info.value.message
+
+
+def test_a_seed_host_is_lower_cased_for_its_pin(tmp_path: Path):
+    pem = (CERTS / "seed1.getsession.org.pem").read_text()
+    seeds = [{"url": "https://LocalHost:4443", "cert_pem": pem}]
+    cfg = networks.resolve_network(str(_write(tmp_path, {"name": "d", "seeds": seeds})))
+    assert cfg.pins == {"https://localhost:4443": cert_fingerprint(pem)}
 
 
 def test_missing_file_and_unknown_name(tmp_path: Path):
