@@ -41,12 +41,9 @@ from sessioncli.devnet.server import (
 # to the client (`"reason": "unreachable: ..."`).
 REFUSED = "[Errno 111] Connection refused"
 _LOST = "connection lost: Remote end closed connection without response"
-
-
-class CallerGone(BaseException):
-    """Raised in a hop run in its caller's thread when that caller's deadline passed: nobody
-    waits for the answer any more. A BaseException so the app's 500 handler lets it through to
-    the caller's `post_here`, which times out as a socket would have."""
+# Hops nested in one thread (post_here inside post_here...) at most: a deep onion path (nodes may
+# repeat) would otherwise reach Python's recursion limit; deeper hops get a thread, as on sockets.
+_MAX_NESTED_HOPS = 16
 
 
 class _Exchange:
@@ -231,7 +228,13 @@ class NodeBus:
         deadline too (`time_left`), an answer that comes after it is a timeout, and a host that
         went down while it ran lost the request (then the one fresh attempt)."""
         server = self.server_at(host, port)
-        if server is None or not self.serves_in_caller(host, port) or len(body) > MAX_REQUEST_BYTES:
+        depth: int = getattr(self._callers, "depth", 0)
+        if (
+            server is None
+            or not self.serves_in_caller(host, port)
+            or len(body) > MAX_REQUEST_BYTES
+            or depth >= _MAX_NESTED_HOPS
+        ):
             return self.post(source_ip, host, port, path, body, timeout, headers)
         deadline = self._bounded(time.monotonic() + timeout)
         request = Request("POST", path, body, source_ip, _wire_headers(server, body, headers))
@@ -239,13 +242,11 @@ class NodeBus:
         if not server.admit(exchange):
             return self.post(source_ip, host, port, path, body, timeout, headers)
         outer = getattr(self._callers, "deadline", None)
-        self._callers.deadline = deadline
+        self._callers.deadline, self._callers.depth = deadline, depth + 1
         try:
             response = server.run_app(request)
-        except CallerGone:
-            raise PeerTimeout("The read operation timed out") from None
         finally:
-            self._callers.deadline = outer
+            self._callers.deadline, self._callers.depth = outer, depth
             server.release(exchange)
         if exchange.wait(0):  # settled with no answer given: the host went down while it ran
             reply = self._deliver(server, request, deadline)

@@ -154,14 +154,20 @@ class Devnet:
         data = self.directory / "data"
         data.mkdir(exist_ok=True)
         nodes: list[Node] = []
-        for spec in specs:
-            tag = f"{spec.id}-{spec.ed25519_hex[:16]}"
-            cert, key = ensure_certificate(certs, tag, spec.ip)
-            store = MessageStore(data / f"{tag}.sqlite") if spec.kind == "storage" else None
-            server = NodeServer(
-                spec.ip, ports.get(spec.id, 0), server_context(cert, key), _not_ready
-            )
-            nodes.append(Node(spec=spec, server=server, store=store))
+        try:
+            for spec in specs:
+                tag = f"{spec.id}-{spec.ed25519_hex[:16]}"
+                cert, key = ensure_certificate(certs, tag, spec.ip)
+                ctx = server_context(cert, key)
+                store = MessageStore(data / f"{tag}.sqlite") if spec.kind == "storage" else None
+                server = NodeServer(spec.ip, ports.get(spec.id, 0), ctx, _not_ready)
+                nodes.append(Node(spec=spec, server=server, store=store))
+        except BaseException:
+            # each store holds its file exclusively: a failed start must not keep them locked
+            for n in nodes:
+                if n.store is not None:
+                    n.store.close()
+            raise
         net = Network(
             nodes,
             self._relay_timeout,

@@ -79,7 +79,7 @@ def _at_least_http11(version: str) -> bool:
     if not version.startswith("HTTP/"):
         raise BadRequest(400, f"Bad request version ({version[:50]!r})")
     parts = version[5:].split(".")
-    if len(parts) != 2 or not all(p.isdigit() and 0 < len(p) <= 10 for p in parts):
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and 0 < len(p) <= 10 for p in parts):
         raise BadRequest(400, f"Bad request version ({version[:50]!r})")
     number = (int(parts[0]), int(parts[1]))
     if number >= (2, 0):
@@ -89,28 +89,30 @@ def _at_least_http11(version: str) -> bool:
 
 def _read_headers(rfile: BinaryIO) -> tuple[dict[str, str], dict[str, str]]:
     """(every header by its last value, the first value of each name), names lower-cased."""
-    lines: list[tuple[str, str]] = []  # (lower-cased name, raw value with its line end)
+    # (lower-cased name, the value's pieces with their line ends: a folded line adds a piece)
+    lines: list[tuple[str, list[str]]] = []
+    count = 0
     while True:
         raw = rfile.readline(MAX_LINE + 1)
         if len(raw) > MAX_LINE:
             raise BadRequest(431, "Line too long")
         if raw in (b"\r\n", b"\n", b""):
             break
-        if len(lines) >= MAX_HEADERS:
+        count += 1  # every line counts, folded or not, as http.client counted them
+        if count > MAX_HEADERS:
             raise BadRequest(431, "Too many headers")
         line = raw.decode("iso-8859-1")
         if line[0] in " \t" and lines:  # a folded line continues the header before it
-            name, value = lines[-1]
-            lines[-1] = (name, value + line)
+            lines[-1][1].append(line)
             continue
         name, colon, value = line.partition(":")
         if not colon or not name or not set(name) <= _NAME_CHARS:
             raise BadRequest(400, "Bad header line")
-        lines.append((name.lower(), value.lstrip(" \t")))
+        lines.append((name.lower(), [value.lstrip(" \t")]))
     headers: dict[str, str] = {}
     first: dict[str, str] = {}
-    for name, value in lines:
-        value = value.rstrip("\r\n")
+    for name, pieces in lines:
+        value = "".join(pieces).rstrip("\r\n")
         headers[name] = value
         first.setdefault(name, value)
     return headers, first

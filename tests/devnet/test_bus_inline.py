@@ -19,7 +19,15 @@ from sessioncli.devnet.peers import PeerUnreachable
 from sessioncli.devnet.rpc import SWARM_RPC_PATH
 from sessioncli.devnet.server import NodeServer, Request, Response
 from tests.devnet.conftest import Net
-from tests.devnet.wire import Account, build_onion, open_reply, post, rpc, store_params
+from tests.devnet.wire import (
+    Account,
+    build_onion,
+    open_reply,
+    post,
+    retrieve_params,
+    rpc,
+    store_params,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -244,3 +252,70 @@ def test_the_forwarded_store_is_loaded_once_for_all_members(
     members, swarm = _store(inline_net, "inline-load-once")
     assert all("hash" in swarm[m["pubkey_ed25519"]] for m in members)
     assert len(loads) == 2  # the entry node's own request, then one for the 4 members
+
+
+def test_slow_healthy_members_are_not_waited_for_one_after_another(
+    inline_net: Net, network: Network
+) -> None:
+    """A real swarm answers a store in the time of its slowest member, not their sum: healthy
+    members are served in the entry node's thread only while that stays quick."""
+    account = Account.make("inline-serial")
+    members = inline_net.swarm_of(account.session_id)
+    originals = {m["id"]: network.by_id[m["id"]].server.app for m in members[1:4]}
+    for m in members[1:4]:
+        _wrap_app(network, m["id"], lambda _r: time.sleep(0.4))
+    try:
+        start = time.monotonic()
+        status, body = rpc(members[0], "store", store_params(account, b"slow members"))
+        elapsed = time.monotonic() - start
+    finally:
+        for node_id, app in originals.items():
+            network.by_id[node_id].server.app = app
+    assert status == 200 and all("hash" in v for v in body["swarm"].values())
+    assert elapsed < 1.0  # served in parallel after the first: ~0.8 s, not 1.2 s
+
+
+def test_a_deep_onion_path_does_not_reach_the_recursion_limit(
+    inline_net: Net, network: Network
+) -> None:
+    """Hops nested in one thread are capped; deeper ones get a thread, as sockets would."""
+    account = Account.make("inline-deep")
+    target = inline_net.swarm_of(account.session_id)[0]
+    outsiders = inline_net.outsiders(account.session_id)
+    path = [outsiders[i % len(outsiders)] for i in range(250)]
+    onion, key = build_onion(path, target, {"method": "info", "params": {}})
+    status, answer = post(path[0], "/onion_req/v2", onion, timeout=60.0)
+    assert status == 200, answer[:120]
+    assert open_reply("aes-gcm", key, answer)["status"] == 200
+
+
+def test_a_batch_goes_on_after_its_caller_gave_up(inline_net: Net, network: Network) -> None:
+    """A real node keeps storing a `sequence`'s requests after the guard stopped waiting for
+    it: a member that hangs mid-chain costs the client a 504, not the later stores."""
+    account = Account.make("inline-batch-goes-on")
+    members = inline_net.swarm_of(account.session_id)
+    target_server = network.by_id[members[0]["id"]].server
+    original = target_server.app
+
+    def app(request: Request) -> Response:
+        if request.path == "/onion_req/v2":
+            inline_net.devnet.hang([members[3]["id"]])
+        return original(request)
+
+    target_server.app = app
+    try:
+        stores = [
+            {"method": "store", "params": store_params(account, f"msg{i}".encode())}
+            for i in range(3)
+        ]
+        request = {"method": "sequence", "params": {"requests": stores}}
+        path = inline_net.outsiders(account.session_id)[:3]
+        onion, _key = build_onion(path, members[0], request)
+        status, _answer = post(path[0], "/onion_req/v2", onion)
+    finally:
+        target_server.app = original
+    assert status == 504
+    time.sleep(3 * REPLICATION_TIMEOUT + 0.5)  # what the node still runs after the 504
+    inline_net.heal()
+    status, body = rpc(members[0], "retrieve", retrieve_params(account))
+    assert status == 200 and len(body["messages"]) == 3

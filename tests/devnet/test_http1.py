@@ -75,6 +75,9 @@ def test_end_of_connection_is_no_request(raw: bytes) -> None:
         (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414),
         (b"GET / HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 431),
         (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * (MAX_HEADERS + 1) + b"\r\n", 431),
+        # folded lines count too (they escaped the cap, and were joined in quadratic time)
+        (b"GET / HTTP/1.1\r\nX: y\r\n" + b" more\r\n" * MAX_HEADERS + b"\r\n", 431),
+        ("GET / HTTP/1.\u00b9\r\n\r\n".encode("latin-1"), 400),  # a digit, not an ASCII one
     ],
 )
 def test_junk_is_refused(raw: bytes, status: int) -> None:
