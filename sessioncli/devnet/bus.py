@@ -206,8 +206,7 @@ class NodeBus:
     def serves_in_caller(self, host: str, port: int) -> bool:
         """Whether `post_here` would run the request in the caller's thread now: the target is
         one of this process's nodes, up, and plays no transport fault."""
-        server = self.server_at(host, port)
-        return server is not None and server.state == UP and server.fault not in TRANSPORT_FAULTS
+        return _serves_here(self.server_at(host, port))
 
     def post_here(
         self,
@@ -231,7 +230,7 @@ class NodeBus:
         depth: int = getattr(self._callers, "depth", 0)
         if (
             server is None
-            or not self.serves_in_caller(host, port)
+            or not _serves_here(server)
             or len(body) > MAX_REQUEST_BYTES
             or depth >= _MAX_NESTED_HOPS
         ):
@@ -285,6 +284,10 @@ class NodeBus:
         finally:
             server.release(exchange)
         return exchange.reply
+
+
+def _serves_here(server: NodeServer | None) -> bool:
+    return server is not None and server.state == UP and server.fault not in TRANSPORT_FAULTS
 
 
 def _serve(server: NodeServer, request: Request, exchange: _Exchange) -> None:
